@@ -1,0 +1,88 @@
+"""``recor db``: create, migrate and inspect the registry database; ``recor summary``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from recor import registry
+from recor.config import Settings
+from recor.registry.summary import RegistrySummary
+
+__all__ = ["print_summary", "register", "summary_dict"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``db`` and ``summary``."""
+    db = subparsers.add_parser("db", help="create and migrate the registry database")
+    actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    init = actions.add_parser("init", help="create the database if missing, then upgrade")
+    init.set_defaults(handler=_init)
+    upgrade = actions.add_parser("upgrade", help="apply pending schema migrations")
+    upgrade.set_defaults(handler=_upgrade)
+    status = actions.add_parser("status", help="migrations applied and pending")
+    status.set_defaults(handler=_status)
+    summary = subparsers.add_parser("summary", help="sites by kind, km by status and département")
+    summary.add_argument("--json", action="store_true", help="machine-readable output")
+    summary.set_defaults(handler=_summary)
+
+
+def _init(args: argparse.Namespace, settings: Settings) -> int:
+    created = registry.ensure_database(settings.database)
+    target = registry.describe_target(settings.database.conninfo())
+    print(f"database {'created' if created else 'present'}: {target}")
+    return _upgrade(args, settings)
+
+
+def _upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    with registry.connect(settings.database, autocommit=True) as conn:
+        applied = registry.upgrade(conn)
+    print("migrations applied: " + (", ".join(applied) if applied else "none (up to date)"))
+    return 0
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    with registry.connect(settings.database, autocommit=True) as conn:
+        applied = registry.applied_migrations(conn)
+    for migration in registry.available_migrations():
+        state = "applied" if migration.version in applied else "pending"
+        print(f"{migration.version:04d}_{migration.name}: {state}")
+    return 0
+
+
+def _summary(args: argparse.Namespace, settings: Settings) -> int:
+    with registry.connect(settings.database, autocommit=True) as conn:
+        summary = registry.summarise(conn)
+    if args.json:
+        print(json.dumps(summary_dict(summary), ensure_ascii=False, indent=2, default=str))
+    else:
+        print_summary(summary)
+    return 0
+
+
+def summary_dict(summary: RegistrySummary) -> dict:
+    """The summary as plain JSON-able values."""
+    return {
+        "data_version": summary.version.label(),
+        "sites_by_kind": summary.sites_by_kind,
+        "km_by_status": summary.km_by_status,
+        "km_by_departement": summary.km_by_departement,
+        "departement_method": summary.departement_method,
+        "segments": summary.segments,
+        "fibre_km": round(summary.fibre_km, 1),
+    }
+
+
+def print_summary(summary: RegistrySummary) -> None:
+    """Print the registry summary as readable tables."""
+    print(f"Registry: {summary.version.label()}")
+    print(f"  {summary.segments} segments, {summary.fibre_km:,.0f} fibre-km")
+    print("Sites by kind:")
+    for kind, count in summary.sites_by_kind.items():
+        print(f"  {kind:<20} {count:>6}")
+    print("Route km by status:")
+    for status, km in summary.km_by_status.items():
+        print(f"  {status:<20} {km:>9.1f}")
+    print(f"Route km by département ({summary.departement_method}):")
+    for dep, km in summary.km_by_departement.items():
+        print(f"  {dep:<20} {km:>9.1f}")

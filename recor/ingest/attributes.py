@@ -1,0 +1,89 @@
+"""Attribute checks on mapped layers: required fields, ranges, enumerations, duplicate codes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recor.ingest.findings import Findings
+from recor.ingest.mapping import ENUMS
+
+__all__ = ["check_attributes", "check_codes_against_registry"]
+
+_REQUIRED = {
+    "sites": ("code",),
+    "segments": ("code",),
+    "risk_groups": ("code",),
+    "segment_risk_groups": ("segment_code", "risk_group_code"),
+}
+
+
+def check_attributes(frame: pd.DataFrame, entity: str, findings: Findings) -> None:
+    """Add findings for every attribute of ``frame`` the registry would refuse.
+
+    ``frame`` is a mapped layer (or several layers of one entity concatenated), with its
+    provenance columns.
+    """
+    for column in _REQUIRED[entity]:
+        blank = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
+        findings.add_rows(
+            frame, blank.to_numpy(), "ATTR-REQUIRED", "valeur obligatoire", field=column
+        )
+    for (kind, column), allowed in ENUMS.items():
+        if kind != entity or column not in frame:
+            continue
+        wrong = ~frame[column].isin(allowed)
+        findings.add_rows(
+            frame, wrong.to_numpy(), "ATTR-ENUM",
+            f"valeur non reconnue ; attendu l'une de : {', '.join(allowed)}", field=column,
+        )  # fmt: skip
+    if entity == "segments":
+        _check_fibres(frame, findings)
+    if entity != "segment_risk_groups":
+        _check_duplicates(frame, findings)
+
+
+def _check_fibres(frame: pd.DataFrame, findings: Findings) -> None:
+    count = frame["fibre_count"].astype("Float64")
+    used = frame["fibres_used"].astype("Float64")
+    for column, values in (("fibre_count", count), ("fibres_used", used)):
+        negative = (values < 0).fillna(False).to_numpy(dtype=bool)
+        findings.add_rows(frame, negative, "ATTR-RANGE", "nombre de fibres négatif", field=column)
+    over = (used > count).fillna(False).to_numpy(dtype=bool)
+    message = "fibres utilisées (" + used.astype(str) + ") > capacité (" + count.astype(str) + ")"
+    findings.add_rows(frame, over, "ATTR-FIBRES-USED", message, field="fibres_used")
+
+
+def _check_duplicates(frame: pd.DataFrame, findings: Findings) -> None:
+    codes = frame["code"]
+    present = codes.notna() & (codes != "")
+    dup = codes.duplicated(keep=False) & present
+    if not dup.any():
+        return
+    first = frame.loc[dup].groupby("code", sort=False)["_feature"].transform("min")
+    first_file = frame.loc[dup].groupby("code", sort=False)["_file"].transform("first")
+    message = pd.Series("", index=frame.index, dtype=object)
+    message[dup] = (
+        "code également utilisé par l'entité " + first.astype(str) + " de " + first_file.astype(str)
+    )
+    findings.add_rows(frame, dup.to_numpy(), "ATTR-CODE-DUP", message, field="code")
+
+
+def check_codes_against_registry(
+    frame: pd.DataFrame, registry: pd.DataFrame, findings: Findings
+) -> None:
+    """Warn when a delivered code already belongs to a registry row of another source.
+
+    The load will update that row (codes are the merge key); the warning lets staff see a
+    contractor overwriting another source's asset.
+    """
+    if registry is None or not len(registry) or not len(frame):
+        return
+    owner = pd.Series(registry["source"].to_numpy(), index=registry["code"].to_numpy())
+    owner = owner[~owner.index.duplicated()]
+    theirs = frame["code"].map(owner)
+    clash = theirs.notna() & (theirs != frame["source"])
+    message = "le registre a déjà ce code pour la source « " + theirs.astype(str) + " »"
+    findings.add_rows(
+        frame, np.asarray(clash, dtype=bool), "ATTR-CODE-REGISTRY", message, field="code"
+    )

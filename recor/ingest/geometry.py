@@ -1,0 +1,245 @@
+"""Geometry checks and repairs, vectorised with shapely 2 over a whole layer.
+
+Null/empty refused; Z/M dropped; multi-part lines merged when contiguous; duplicate vertices
+removed; invalid geometries repaired only when the repair keeps the shape; coordinates
+outside the region refused (wrong CRS, swapped axes, degrees declared as metres); declared
+lengths compared with the length measured in EPSG:2154.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from recor.config import ImportSettings
+from recor.ingest.findings import Findings
+
+__all__ = ["check_extent", "check_geometries", "check_lengths"]
+
+_LINE, _MULTILINE, _POINT, _MULTIPOINT = 1, 5, 0, 4
+
+
+def check_geometries(
+    frame: gpd.GeoDataFrame, expected: str, findings: Findings, settings: ImportSettings
+) -> gpd.GeoDataFrame:
+    """The frame with clean 2D geometries; unusable ones set to None (and reported).
+
+    Parameters
+    ----------
+    frame
+        Features in EPSG:2154 with provenance columns.
+    expected
+        ``"point"`` or ``"line"``.
+    """
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    null = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    findings.add_rows(frame, null, "GEOM-NULL", "géométrie absente ou vide", field="geometry")
+    geoms = np.where(null, None, geoms)
+    has_zm = shapely.has_z(geoms) | shapely.has_m(geoms)
+    if has_zm.any():
+        findings.add(
+            "GEOM-Z-DROPPED",
+            f"{int(has_zm.sum())} entité(s) en 3D ou avec mesure M : coordonnées Z/M supprimées",
+            file=str(frame["_file"].iloc[0]),
+            field="geometry",
+            value=int(has_zm.sum()),
+        )
+        geoms[has_zm] = shapely.force_2d(geoms[has_zm])
+    if expected == "line":
+        geoms = _lines(frame, geoms, findings, settings)
+    else:
+        geoms = _points(frame, geoms, findings)
+    out = frame.copy()
+    out[out.geometry.name] = gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs)
+    return check_extent(out, findings, settings)
+
+
+def _lines(
+    frame: pd.DataFrame, geoms: np.ndarray, findings: Findings, settings: ImportSettings
+) -> np.ndarray:
+    types = shapely.get_type_id(geoms)
+    multi = types == _MULTILINE
+    if multi.any():
+        merged = shapely.line_merge(geoms[multi])
+        contiguous = shapely.get_type_id(merged) == _LINE
+        rows = np.flatnonzero(multi)
+        flags = np.zeros(len(geoms), dtype=bool)
+        flags[rows[contiguous]] = True
+        findings.add_rows(
+            frame, flags, "GEOM-MULTI-MERGED", "multi-ligne contiguë fusionnée en une ligne",
+            field="geometry", values="MultiLineString",
+        )  # fmt: skip
+        broken = np.zeros(len(geoms), dtype=bool)
+        broken[rows[~contiguous]] = True
+        parts = pd.Series(shapely.get_num_geometries(geoms), index=frame.index)
+        findings.add_rows(
+            frame, broken, "GEOM-MULTI-DISJOINT",
+            "multi-ligne en morceaux disjoints : livrer un tronçon par morceau",
+            field="geometry", values=parts.astype(str) + " parties",
+        )  # fmt: skip
+        geoms[rows[contiguous]] = merged[contiguous]
+        geoms[rows[~contiguous]] = None
+        types = shapely.get_type_id(geoms)
+    wrong = (types != _LINE) & (types >= 0)
+    findings.add_rows(
+        frame, wrong, "GEOM-TYPE", "une ligne (LineString) est attendue",
+        field="geometry", values=pd.Series(shapely.get_type_id(geoms), index=frame.index).astype(str),
+    )  # fmt: skip
+    geoms[wrong] = None
+    geoms = _remove_duplicate_vertices(frame, geoms, findings)
+    zero = (types == _LINE) & ~wrong & (shapely.length(geoms) == 0)
+    findings.add_rows(
+        frame, zero, "GEOM-ZERO-LENGTH", "tronçon de longueur nulle", field="geometry"
+    )
+    geoms[zero] = None
+    return _repair(frame, geoms, findings, settings, _LINE)
+
+
+def _points(frame: pd.DataFrame, geoms: np.ndarray, findings: Findings) -> np.ndarray:
+    types = shapely.get_type_id(geoms)
+    single = (types == _MULTIPOINT) & (shapely.get_num_geometries(geoms) == 1)
+    geoms[single] = shapely.get_geometry(geoms[single], 0)
+    types = shapely.get_type_id(geoms)
+    wrong = (types != _POINT) & (types >= 0)
+    findings.add_rows(
+        frame, wrong, "GEOM-TYPE", "un point est attendu", field="geometry",
+        values=pd.Series(shapely.get_type_id(geoms), index=frame.index).astype(str),
+    )  # fmt: skip
+    geoms[wrong] = None
+    finite = np.isfinite(shapely.get_coordinates(geoms[types == _POINT])).all(axis=1)
+    rows = np.flatnonzero(types == _POINT)[~finite]
+    bad = np.zeros(len(geoms), dtype=bool)
+    bad[rows] = True
+    findings.add_rows(frame, bad, "GEOM-INVALID", "coordonnées non finies", field="geometry")
+    geoms[bad] = None
+    return geoms
+
+
+def _remove_duplicate_vertices(
+    frame: pd.DataFrame, geoms: np.ndarray, findings: Findings
+) -> np.ndarray:
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    if len(coords) < 2:
+        return geoms
+    repeated = (index[1:] == index[:-1]) & (coords[1:] == coords[:-1]).all(axis=1)
+    counts = np.bincount(index[1:][repeated], minlength=len(geoms))
+    has = counts > 0
+    if has.any():
+        findings.add_rows(
+            frame, has, "GEOM-DUP-VERTEX", "sommets consécutifs identiques supprimés",
+            field="geometry", values=pd.Series(counts, index=frame.index).astype(str) + " sommet(s)",
+        )  # fmt: skip
+        geoms[has] = shapely.remove_repeated_points(geoms[has], 0.0)
+    return geoms
+
+
+def _repair(
+    frame: pd.DataFrame,
+    geoms: np.ndarray,
+    findings: Findings,
+    settings: ImportSettings,
+    type_id: int,
+) -> np.ndarray:
+    present = ~shapely.is_missing(geoms)
+    invalid = present & ~shapely.is_valid(geoms)
+    if not invalid.any():
+        return geoms
+    repaired = shapely.make_valid(geoms[invalid])
+    keeps = (shapely.get_type_id(repaired) == type_id) & (
+        shapely.hausdorff_distance(geoms[invalid], repaired) <= settings.snap_tolerance_m
+    )
+    rows = np.flatnonzero(invalid)
+    fixed = np.zeros(len(geoms), dtype=bool)
+    fixed[rows[keeps]] = True
+    lost = np.zeros(len(geoms), dtype=bool)
+    lost[rows[~keeps]] = True
+    reason = pd.Series(shapely.is_valid_reason(geoms), index=frame.index)
+    findings.add_rows(
+        frame, fixed, "GEOM-REPAIRED", "réparée sans déformation", field="geometry", values=reason
+    )
+    findings.add_rows(
+        frame, lost, "GEOM-INVALID", "la réparation changerait la forme : corriger la source",
+        field="geometry", values=reason,
+    )  # fmt: skip
+    geoms[rows[keeps]] = repaired[keeps]
+    geoms[rows[~keeps]] = None
+    return geoms
+
+
+def check_extent(
+    frame: gpd.GeoDataFrame, findings: Findings, settings: ImportSettings
+) -> gpd.GeoDataFrame:
+    """Refuse features outside the region's plausible extent; they are set to None.
+
+    Catches degrees declared as metres, swapped axes and a wrong declared CRS.
+    """
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    bounds = shapely.bounds(geoms)
+    xmin, ymin, xmax, ymax = settings.region_extent
+    present = ~shapely.is_missing(geoms)
+    with np.errstate(invalid="ignore"):
+        inside = (
+            (bounds[:, 0] >= xmin) & (bounds[:, 2] <= xmax)
+            & (bounds[:, 1] >= ymin) & (bounds[:, 3] <= ymax)
+        )  # fmt: skip
+        degrees = (np.abs(bounds[:, 2]) <= 180) & (np.abs(bounds[:, 3]) <= 90)
+        swapped = (bounds[:, 1] >= xmin) & (bounds[:, 3] <= xmax) & (bounds[:, 0] >= ymin)
+    outside = present & ~inside
+    if not outside.any():
+        return frame
+    hint = np.select(
+        [~np.isfinite(bounds).all(axis=1), degrees, swapped],
+        [
+            "coordonnées non reprojetables : CRS déclaré faux ?",
+            "coordonnées en degrés déclarées en mètres ? (vérifier le .prj ou --crs)",
+            "axes X/Y inversés ?",
+        ],
+        "hors de la région Centre-Val de Loire : CRS faux ?",
+    )
+    values = pd.Series(
+        [f"{x:.1f} {y:.1f}" for x, y in bounds[outside][:, :2]], index=frame.index[outside]
+    )
+    findings.add_rows(
+        frame, outside, "CRS-EXTENT", pd.Series(hint, index=frame.index), field="geometry",
+        values=values.reindex(frame.index),
+    )  # fmt: skip
+    out = frame.copy()
+    kept = np.where(outside, None, geoms)
+    out[out.geometry.name] = gpd.GeoSeries(kept, index=frame.index, crs=frame.crs)
+    return out
+
+
+def check_lengths(segments: gpd.GeoDataFrame, findings: Findings, settings: ImportSettings) -> None:
+    """Report segments whose declared length disagrees with the length measured in EPSG:2154."""
+    if "declared_length" not in segments:
+        return
+    declared = segments["declared_length"].to_numpy(dtype=float, na_value=np.nan)
+    measured = shapely.length(np.asarray(segments.geometry.array, dtype=object))
+    with np.errstate(invalid="ignore"):
+        gap = np.abs(declared - measured)
+        off = (
+            np.isfinite(declared) & np.isfinite(measured)
+            & (gap > settings.length_mismatch_ratio * measured)
+            & (gap > settings.length_mismatch_min_m)
+        )  # fmt: skip
+    if not off.any():
+        return
+    message = _length_messages(declared, measured, off, segments.index)
+    findings.add_rows(
+        segments, off, "GEOM-LENGTH-MISMATCH", message, field="declared_length",
+        values=pd.Series(declared, index=segments.index),
+    )  # fmt: skip
+
+
+def _length_messages(
+    declared: np.ndarray, measured: np.ndarray, off: np.ndarray, index: pd.Index
+) -> pd.Series:
+    out = pd.Series("", index=index, dtype=object)
+    d, m = declared[off], measured[off]
+    out[off] = [
+        f"déclarée {a:.0f} m, mesurée {b:.0f} m en Lambert-93 (rapport {a / b:.2f})"
+        for a, b in zip(d, m, strict=True)
+    ]
+    return out

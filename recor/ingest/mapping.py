@@ -1,0 +1,285 @@
+"""Apply a profile to a raw layer: source fields → registry fields, typed, with findings.
+
+Vectorised over the whole layer: value maps with ``Series.map``, numbers with
+``pd.to_numeric``, one finding per bad cell. Source columns the profile does not use are kept
+in ``extra`` (never dropped); one whose name is a registry column is refused as ambiguous.
+"""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from recor.config import ImportSettings
+from recor.domain import Installation, RiskKind, SiteKind, Status
+from recor.ingest.findings import Findings
+from recor.ingest.profiles import TARGETS, FieldRule, LayerRule
+
+__all__ = ["ENUMS", "RESERVED_COLUMNS", "map_layer"]
+
+#: Registry columns no delivery may fill directly (set by the registry itself).
+RESERVED_COLUMNS = frozenset(
+    {"id", "geom", "length_m", "retired", "valid_from", "valid_to", "batch_id", "ended_by_batch"}
+    | {"risk_groups", "segment_id", "risk_group_id"}
+)
+_PROVENANCE = ("_file", "_feature")
+_INTEGERS = {"fibre_count", "fibres_used"}
+_FLOATS = {"declared_length"}
+_DATES = {"commissioned_on"}
+_NULLABLE_TEXT = {"site_a", "site_b"}
+
+#: Enumerated fields per entity and the values the registry accepts.
+ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("sites", "kind"): tuple(SiteKind),
+    ("sites", "status"): tuple(Status),
+    ("segments", "installation"): tuple(Installation),
+    ("segments", "status"): tuple(Status),
+    ("risk_groups", "kind"): tuple(RiskKind),
+}
+
+
+def map_layer(
+    raw: pd.DataFrame,
+    rule: LayerRule,
+    findings: Findings,
+    settings: ImportSettings,
+    *,
+    default_source: str = "",
+) -> pd.DataFrame:
+    """The layer in registry fields (plus ``_file``, ``_feature`` and any geometry).
+
+    Parameters
+    ----------
+    raw
+        The layer as read (see :func:`recor.ingest.readers.read_layer`).
+    rule
+        The profile's rule for this layer's entity.
+    findings
+        Receives type, length, enumeration and field-name findings.
+    settings
+        Limits (``max_text_length``).
+    default_source
+        ``source`` of features whose layer gives none.
+    """
+    columns = {c.lower(): c for c in raw.columns if c not in _PROVENANCE}
+    geometry = raw.geometry.name if isinstance(raw, gpd.GeoDataFrame) else None
+    if geometry is not None:
+        columns.pop(geometry.lower(), None)
+    _check_text_length(raw, list(columns.values()), findings, settings.max_text_length)
+    used: set[str] = set()
+    out = pd.DataFrame(index=raw.index)
+    for target in sorted(TARGETS[rule.entity] - {"extra"}):
+        field = rule.field(target) or FieldRule(target, sources=(target,))
+        source = next((columns[s] for s in field.sources if s in columns), None)
+        if source is not None:
+            used.add(source)
+        out[target] = _convert(raw, source, field, rule.entity, findings)
+    if "source" in out and default_source:
+        out["source"] = out["source"].mask(out["source"] == "", default_source)
+    extra_rule = rule.field("extra") or FieldRule("extra", sources=("extra",))
+    extra_source = next((columns[s] for s in extra_rule.sources if s in columns), None)
+    if extra_source is not None:
+        used.add(extra_source)
+    leftover = [c for c in columns.values() if c not in used]
+    _check_collisions(raw, leftover, rule.entity, findings)
+    if rule.entity != "segment_risk_groups":
+        keep = [*leftover, "declared_length"] if "declared_length" in out else leftover
+        source_frame = (
+            raw.assign(declared_length=out["declared_length"]) if keep != leftover else raw
+        )
+        out["extra"] = _extra(source_frame, keep, extra_source, findings)
+        if leftover:
+            findings.add(
+                "ATTR-EXTRA-KEPT",
+                f"{len(leftover)} champ(s) sans correspondance conservé(s) dans extra",
+                file=str(raw["_file"].iloc[0]) if len(raw) else "",
+                field=", ".join(leftover),
+            )
+    for column in _PROVENANCE:
+        out[column] = raw[column].to_numpy()
+    if geometry is not None:
+        return gpd.GeoDataFrame(out, geometry=raw.geometry.to_numpy(), crs=raw.crs)
+    return out
+
+
+def _check_text_length(
+    raw: pd.DataFrame, columns: list[str], findings: Findings, limit: int
+) -> None:
+    for column in columns:
+        series = raw[column]
+        if series.dtype.kind not in "OUT" and not pd.api.types.is_string_dtype(series):
+            continue
+        too_long = series.astype(object).map(len, na_action="ignore").fillna(0).to_numpy() > limit
+        if too_long.any():
+            message = f"texte de plus de {limit} caractères"
+            findings.add_rows(
+                raw, too_long, "ATTR-TEXT-TOO-LONG", message, field=column,
+                values=series.str.slice(0, 40) + "…",
+            )  # fmt: skip
+
+
+def _check_collisions(
+    raw: pd.DataFrame, leftover: list[str], entity: str, findings: Findings
+) -> None:
+    names = TARGETS[entity] | RESERVED_COLUMNS
+    for column in leftover:
+        if column.lower() in names:
+            findings.add(
+                "ATTR-FIELD-COLLISION",
+                f"le champ source « {column} » porte le nom d'une colonne du registre sans être "
+                "mis en correspondance : le renommer ou l'associer dans un profil",
+                file=str(raw["_file"].iloc[0]) if len(raw) else "",
+                field=column,
+            )
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """Values as strings (integral floats without '.0'), nulls kept as NaN."""
+    if pd.api.types.is_float_dtype(series):
+        integral = series.dropna().mod(1).eq(0).all()
+        if integral:
+            series = series.astype("Int64")
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series.dt.strftime("%Y-%m-%d").astype(object)
+    text = series.astype(object).where(series.notna(), None)
+    return text.map(str, na_action="ignore")
+
+
+def _convert(
+    raw: pd.DataFrame, source: str | None, field: FieldRule, entity: str, findings: Findings
+) -> pd.Series:
+    target = field.target
+    if source is None:
+        values = pd.Series(field.default, index=raw.index, dtype=object)
+    elif target in _INTEGERS or target in _FLOATS:
+        values = raw[source]
+        if field.values:
+            values = _apply_values(_as_text(values), field.values)
+        if field.default is not None:
+            values = values.where(values.notna(), field.default)
+    else:
+        values = _as_text(raw[source])
+        if field.values:
+            values = _apply_values(values, field.values)
+        if field.default is not None:
+            values = values.where(
+                values.notna() & (values.astype(str).str.strip() != ""), field.default
+            )
+    if target in _INTEGERS or target in _FLOATS:
+        return _numbers(
+            raw, values, source or target, integer=target in _INTEGERS, findings=findings
+        )
+    if target in _DATES:
+        return _dates(raw, values, source or target, findings)
+    text = values.astype(object).where(values.notna(), None).map(str, na_action="ignore")
+    if (entity, target) in ENUMS:
+        text = text.str.strip().str.lower()
+    elif target in {"code", "site_a", "site_b", "segment_code", "risk_group_code"}:
+        text = text.str.strip()
+    if target in _NULLABLE_TEXT:
+        return text.where(text.notna() & (text != ""), None).astype(object)
+    return text.fillna("").astype(object)
+
+
+def _apply_values(values: pd.Series, mapping: dict[str, object]) -> pd.Series:
+    lowered = {str(k).strip().lower(): v for k, v in mapping.items()}
+    keys = values.astype(object).map(str, na_action="ignore").str.strip().str.lower()
+    hit = keys.map(lowered)
+    return values.where(~keys.isin(lowered.keys()), hit)
+
+
+def _numbers(
+    raw: pd.DataFrame, values: pd.Series, field: str, *, integer: bool, findings: Findings
+) -> pd.Series:
+    if values.dtype == object or pd.api.types.is_string_dtype(values):
+        text = values.astype(object).where(values.notna(), None).map(str, na_action="ignore")
+        text = text.str.strip().str.replace(",", ".", regex=False).replace("", None)
+        numbers = pd.to_numeric(text, errors="coerce")
+    else:
+        text = values
+        numbers = pd.to_numeric(values, errors="coerce")
+    numbers = numbers.astype("float64")
+    bad = (text.notna() & numbers.isna()).to_numpy()
+    findings.add_rows(
+        raw, bad, "ATTR-TYPE", "nombre attendu", field=field, values=values.astype(object)
+    )
+    if not integer:
+        return numbers
+    fractional = (numbers.notna() & (numbers % 1 != 0)).to_numpy()
+    findings.add_rows(
+        raw, fractional, "ATTR-TYPE", "nombre entier attendu", field=field, values=numbers
+    )
+    return numbers.where(~fractional).round().astype("Int64")
+
+
+def _dates(raw: pd.DataFrame, values: pd.Series, field: str, findings: Findings) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+    else:
+        text = values.astype(object).where(values.notna(), None).map(str, na_action="ignore")
+        text = text.str.strip().replace("", None)
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        retry = parsed.isna() & text.notna()
+        if retry.any():
+            parsed = parsed.where(
+                ~retry, pd.to_datetime(text.where(retry), errors="coerce", format="%d/%m/%Y")
+            )
+        bad = (text.notna() & parsed.isna()).to_numpy()
+        findings.add_rows(
+            raw, bad, "ATTR-TYPE", "date attendue (AAAA-MM-JJ ou JJ/MM/AAAA)", field=field,
+            values=values.astype(object),
+        )  # fmt: skip
+    dates = np.asarray(parsed.dt.date.astype(object))
+    return pd.Series(
+        np.where(parsed.notna().to_numpy(), dates, None), index=values.index, dtype=object
+    )
+
+
+def _extra(
+    raw: pd.DataFrame, leftover: list[str], extra_source: str | None, findings: Findings
+) -> pd.Series:
+    """Per feature: the parsed ``extra`` JSON merged with the unmapped columns' values."""
+    n = len(raw)
+    base: list[dict] = [{} for _ in range(n)]
+    if extra_source is not None:
+        codes, uniques = pd.factorize(raw[extra_source].astype(object), use_na_sentinel=True)
+        parsed: list[dict | None] = []
+        for text in uniques:
+            try:
+                value = json.loads(text) if isinstance(text, str) else text
+            except json.JSONDecodeError:
+                value = None
+            parsed.append(value if isinstance(value, dict) else None)
+        bad = np.array([p is None for p in parsed], dtype=bool)
+        bad_rows = (codes >= 0) & bad[np.maximum(codes, 0)] if len(parsed) else np.zeros(n, bool)
+        findings.add_rows(
+            raw, bad_rows, "ATTR-TYPE", "objet JSON attendu (ex. {\"cle\": \"valeur\"})",
+            field=extra_source,
+        )  # fmt: skip
+        base = [dict(parsed[c]) if c >= 0 and parsed[c] is not None else {} for c in codes]
+    if leftover:
+        frame = raw[leftover]
+        present = frame.notna().to_numpy()
+        rows = np.flatnonzero(present.any(axis=1))
+        if len(rows):
+            columns = {c: _jsonable(frame[c]) for c in leftover}
+            for column, values in columns.items():
+                col_present = present[:, leftover.index(column)]
+                for i in np.flatnonzero(col_present):
+                    base[i][column] = values[i]
+    return pd.Series(base, index=raw.index, dtype=object)
+
+
+def _jsonable(series: pd.Series) -> np.ndarray:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return np.asarray(series.astype(object).tolist(), dtype=object)
+    return (
+        series.astype(object)
+        .map(lambda v: v if isinstance(v, (str, int, float, bool)) else str(v), na_action="ignore")
+        .to_numpy()
+    )

@@ -1,0 +1,190 @@
+"""Readers: one delivered layer → a raw data frame with provenance, in EPSG:2154.
+
+Attribute values arrive as the format stores them (GDAL types for Shapefile/GeoPackage,
+strings for CSV); mapping onto the registry's vocabulary happens in :mod:`recor.ingest.mapping`.
+Every frame carries ``_file`` (the name shown in findings) and ``_feature`` (index in the file).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from recor.config import STORAGE_CRS
+from recor.ingest.findings import Findings
+from recor.ingest.sources import LayerSource, check_shapefile, detect_encoding
+
+__all__ = ["RawLayer", "read_layer", "to_storage_crs"]
+
+_WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "geometrie")
+_XY_COLUMNS = (("x", "y"), ("lon", "lat"), ("longitude", "latitude"), ("easting", "northing"))
+
+
+@dataclass
+class RawLayer:
+    """A layer as read: ``frame`` is a GeoDataFrame, or a DataFrame for a plain table."""
+
+    source: LayerSource
+    frame: pd.DataFrame
+    crs: CRS | None
+    encoding: str
+
+    @property
+    def has_geometry(self) -> bool:
+        """True when the layer has a geometry column."""
+        return isinstance(self.frame, gpd.GeoDataFrame) and self.frame.geometry.name in self.frame
+
+
+def read_layer(source: LayerSource, findings: Findings) -> RawLayer | None:
+    """Read one layer, or add findings and return None when it cannot be read."""
+    encoding = "UTF-8"
+    if source.kind == "shp" and not check_shapefile(source.path, source.display, findings):
+        return None
+    if source.kind in {"shp", "dbf", "csv"}:
+        table = source.path.with_suffix(".dbf") if source.kind == "shp" else source.path
+        if not table.exists():
+            table = source.path.with_suffix(".DBF")
+        encoding, detected = detect_encoding(table)
+        if detected and encoding != "UTF-8":
+            findings.add(
+                "SRC-ENCODING",
+                f"pas de fichier .cpg : encodage {encoding} détecté",
+                file=source.display,
+                value=encoding,
+            )
+    try:
+        if source.kind == "csv":
+            frame, crs = _read_csv(source, encoding, findings)
+        else:
+            frame, crs = _read_ogr(source, encoding)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.FieldError, OSError) as exc:
+        findings.add("SRC-UNREADABLE", _first_line(exc), file=source.display)
+        return None
+    except pyogrio.errors.GeometryError as exc:
+        findings.add(
+            "SRC-UNREADABLE", f"géométrie illisible : {_first_line(exc)}", file=source.display
+        )
+        return None
+    if len(frame) == 0:
+        findings.add("SRC-EMPTY", "la couche ne contient aucune entité", file=source.display)
+    frame["_file"] = source.display
+    frame["_feature"] = np.arange(len(frame), dtype=np.int64)
+    return RawLayer(source, frame, crs, encoding)
+
+
+def _read_ogr(source: LayerSource, encoding: str) -> tuple[pd.DataFrame, CRS | None]:
+    kwargs = {"encoding": encoding} if source.kind in {"shp", "dbf"} else {}
+    with warnings.catch_warnings():
+        # GDAL warns on odd but readable files (e.g. a .dbf without geometry); we check ourselves
+        warnings.simplefilter("ignore", RuntimeWarning)
+        frame = pyogrio.read_dataframe(source.path, layer=source.layer, **kwargs)
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
+        return frame, frame.crs
+    return pd.DataFrame(frame), None
+
+
+def _read_csv(
+    source: LayerSource, encoding: str, findings: Findings
+) -> tuple[pd.DataFrame, CRS | None]:
+    with source.path.open(encoding=encoding, errors="replace") as handle:
+        first = handle.readline()
+    sep = max((";", ",", "\t", "|"), key=first.count)
+    table = pd.read_csv(
+        source.path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding, quotechar='"'
+    )
+    table = table.replace("", None)
+    columns = {c.lower(): c for c in table.columns}
+    geometry = None
+    wkt = next((columns[c] for c in _WKT_COLUMNS if c in columns), None)
+    if wkt is not None:
+        geometry = shapely.from_wkt(table[wkt].to_numpy(dtype=object), on_invalid="ignore")
+        bad = table[wkt].notna().to_numpy() & shapely.is_missing(geometry)
+        frame = table.assign(_file=source.display, _feature=np.arange(len(table)))
+        findings.add_rows(frame, bad, "GEOM-NULL", "WKT illisible", field=wkt)
+        table = table.drop(columns=wkt)
+    else:
+        pair = next(
+            ((columns[x], columns[y]) for x, y in _XY_COLUMNS if x in columns and y in columns),
+            None,
+        )
+        if pair is not None:
+            x = pd.to_numeric(table[pair[0]].str.replace(",", ".", regex=False), errors="coerce")
+            y = pd.to_numeric(table[pair[1]].str.replace(",", ".", regex=False), errors="coerce")
+            geometry = shapely.points(x.to_numpy(), y.to_numpy())
+            geometry[~(np.isfinite(x) & np.isfinite(y)).to_numpy()] = None
+            table = table.drop(columns=list(pair))
+    crs = _sidecar_crs(source.path)
+    if geometry is None:
+        return table, None
+    return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geometry), crs=crs), crs
+
+
+def _sidecar_crs(path: Path) -> CRS | None:
+    prj = path.with_suffix(".prj")
+    if not prj.exists():
+        return None
+    try:
+        return CRS.from_user_input(prj.read_text(encoding="utf-8", errors="replace"))
+    except CRSError:
+        return None
+
+
+def to_storage_crs(
+    layer: RawLayer, findings: Findings, *, override: CRS | None = None
+) -> gpd.GeoDataFrame | None:
+    """The layer's features in EPSG:2154, or None when its CRS is unknown (an error is added).
+
+    ``override`` (``--crs``) gives the CRS of a layer that declares none, and replaces a
+    declared one with a warning (the user knows the ``.prj`` is wrong).
+    """
+    frame = layer.frame
+    assert isinstance(frame, gpd.GeoDataFrame)
+    declared = layer.crs
+    display = layer.source.display
+    if override is not None:
+        if declared is not None and not declared.equals(override):
+            findings.add(
+                "CRS-OVERRIDE",
+                f"CRS déclaré {_crs_name(declared)} remplacé par {_crs_name(override)} (--crs)",
+                file=display,
+                value=_crs_name(declared),
+            )
+        frame = frame.set_crs(override, allow_override=True)
+    elif declared is None:
+        findings.add(
+            "CRS-MISSING",
+            "aucun système de coordonnées (.prj ou métadonnées) : préciser --crs EPSG",
+            file=display,
+        )
+        return None
+    storage = CRS.from_epsg(STORAGE_CRS)
+    if not CRS(frame.crs).equals(storage):
+        findings.add(
+            "CRS-REPROJECTED",
+            f"reprojeté de {_crs_name(CRS(frame.crs))} vers EPSG:{STORAGE_CRS}",
+            file=display,
+            value=_crs_name(CRS(frame.crs)),
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            frame = frame.to_crs(STORAGE_CRS)
+    return frame
+
+
+def _crs_name(crs: CRS) -> str:
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.name
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"lecture impossible : {text[0] if text else type(exc).__name__}"

@@ -1,0 +1,119 @@
+"""The catalogue of import rules: identifier, default severity and French title.
+
+Every finding an import produces names one of these rules. Identifiers are stable (the
+documentation, the CSV report and scripts rely on them); titles are what staff read in the
+HTML report. GraceTHD rules (``GTHD-*``) follow the checks of the national GraceTHD-Check tool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["RULES", "SEVERITY_LABELS_FR", "Rule", "Severity", "rule"]
+
+
+class Severity(StrEnum):
+    """How serious a finding is: errors refuse the delivery, the rest do not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+SEVERITY_LABELS_FR: dict[str, str] = {
+    Severity.ERROR: "Erreur",
+    Severity.WARNING: "Avertissement",
+    Severity.INFO: "Information",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One import rule."""
+
+    id: str
+    severity: Severity
+    title_fr: str
+
+
+_E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+RULES: dict[str, Rule] = {
+    r.id: r
+    for r in (
+        # Files and formats
+        Rule("SRC-NOT-FOUND", _E, "Fichier introuvable ou format non pris en charge"),
+        Rule("SRC-ZIP-UNSAFE", _E, "Archive zip dangereuse (chemin absolu ou « ../ »)"),
+        Rule("SRC-SHP-PART", _E, "Shapefile incomplet (.shx ou .dbf manquant)"),
+        Rule("SRC-SHP-TRUNCATED", _E, "Shapefile tronqué ou incohérent"),
+        Rule("SRC-UNREADABLE", _E, "Fichier illisible"),
+        Rule("SRC-EMPTY", _E, "Livraison ou couche vide"),
+        Rule("SRC-LAYER-IGNORED", _W, "Couche non reconnue par le profil, ignorée"),
+        Rule("SRC-ENCODING", _I, "Encodage des caractères détecté (pas de .cpg)"),
+        Rule("SRC-PROFILE", _E, "Profil de correspondance invalide"),
+        # Coordinate reference systems
+        Rule("CRS-MISSING", _E, "Système de coordonnées absent"),
+        Rule("CRS-OVERRIDE", _W, "Système de coordonnées imposé par --crs"),
+        Rule("CRS-REPROJECTED", _I, "Reprojection en Lambert-93 (EPSG:2154)"),
+        Rule("CRS-EXTENT", _E, "Coordonnées hors de l'emprise régionale"),
+        # Geometry
+        Rule("GEOM-NULL", _E, "Géométrie absente ou vide"),
+        Rule("GEOM-TYPE", _E, "Type de géométrie inattendu"),
+        Rule("GEOM-Z-DROPPED", _W, "Coordonnées Z/M supprimées"),
+        Rule("GEOM-MULTI-MERGED", _W, "Multi-ligne contiguë fusionnée"),
+        Rule("GEOM-MULTI-DISJOINT", _E, "Multi-ligne non contiguë"),
+        Rule("GEOM-REPAIRED", _W, "Géométrie invalide réparée"),
+        Rule("GEOM-INVALID", _E, "Géométrie invalide non réparable sans la déformer"),
+        Rule("GEOM-ZERO-LENGTH", _E, "Tronçon de longueur nulle"),
+        Rule("GEOM-DUP-VERTEX", _W, "Sommets en double supprimés"),
+        Rule(
+            "GEOM-LENGTH-MISMATCH", _W, "Longueur déclarée très différente de la longueur mesurée"
+        ),
+        # Topology
+        Rule("TOPO-SNAPPED", _I, "Extrémité recalée sur un site"),
+        Rule("TOPO-REVERSED", _I, "Tronçon retourné pour suivre site_a → site_b"),
+        Rule("TOPO-JUNCTION-CREATED", _I, "Site de jonction créé"),
+        Rule("TOPO-DANGLE", _E, "Extrémité pendante (aucun site ni autre tronçon)"),
+        Rule("TOPO-END-OFF-SITE", _E, "Extrémité éloignée de son site"),
+        Rule("TOPO-SITE-UNKNOWN", _E, "Site référencé inconnu"),
+        Rule("TOPO-SELF-LOOP", _E, "Tronçon bouclant sur un seul site"),
+        Rule("TOPO-DUPLICATE", _W, "Tronçons en double (même tracé)"),
+        Rule("TOPO-OVERLAP", _W, "Tronçons superposés"),
+        Rule("TOPO-CROSSING", _W, "Croisement sans nœud"),
+        # Attributes
+        Rule("ATTR-REQUIRED", _E, "Champ obligatoire vide"),
+        Rule("ATTR-TYPE", _E, "Valeur de type incorrect"),
+        Rule("ATTR-RANGE", _E, "Valeur hors plage"),
+        Rule("ATTR-FIBRES-USED", _E, "Fibres utilisées supérieures à la capacité"),
+        Rule("ATTR-ENUM", _E, "Valeur hors liste"),
+        Rule("ATTR-CODE-DUP", _E, "Code en double dans la livraison"),
+        Rule("ATTR-CODE-REGISTRY", _W, "Code déjà présent au registre pour une autre source"),
+        Rule("ATTR-TEXT-TOO-LONG", _E, "Texte trop long"),
+        Rule("ATTR-FIELD-COLLISION", _E, "Nom de champ en conflit avec une colonne du registre"),
+        Rule("ATTR-EXTRA-KEPT", _I, "Champs non reconnus conservés dans « extra »"),
+        # GraceTHD (after GraceTHD-Check)
+        Rule("GTHD-TABLE-MISSING", _E, "GraceTHD : table obligatoire absente pour la phase"),
+        Rule("GTHD-FIELD-REQUIRED", _E, "GraceTHD : champ obligatoire pour la phase non renseigné"),
+        Rule("GTHD-LIST", _E, "GraceTHD : valeur absente de la liste l_*"),
+        Rule("GTHD-REF", _E, "GraceTHD : référence vers un objet inexistant"),
+        Rule("GTHD-CODE-DUP", _E, "GraceTHD : identifiant en double"),
+        Rule("GTHD-CAPAFO", _E, "GraceTHD : capacité de câble hors 2–780 fibres"),
+        Rule("GTHD-FO-UTIL", _E, "GraceTHD : fibres utilisées supérieures à la capacité"),
+        Rule("GTHD-RF-CAPA", _E, "GraceTHD : câbles d'une même référence de capacités différentes"),
+        Rule("GTHD-CM-END", _E, "GraceTHD : extrémité de cheminement hors de son nœud"),
+        Rule("GTHD-CL-END", _E, "GraceTHD : extrémité de câble hors d'un nœud"),
+        Rule("GTHD-STATUT", _W, "GraceTHD : phase (statut) absente ou hétérogène"),
+        Rule("GTHD-CABLE-PATH", _W, "GraceTHD : câble sans cheminement connu"),
+        # Registry
+        Rule("REG-REFUSED", _E, "Le registre a refusé la livraison"),
+    )
+}
+
+
+def rule(rule_id: str) -> Rule:
+    """The rule called ``rule_id`` (KeyError names the unknown id)."""
+    try:
+        return RULES[rule_id]
+    except KeyError:
+        raise KeyError(f"unknown import rule {rule_id!r}") from None

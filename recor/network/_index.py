@@ -1,0 +1,139 @@
+"""Compiled view of a network graph: integer ids, numpy edge arrays, an igraph twin.
+
+networkx stays the public graph type; hot paths (Dijkstra, bridges, dominators, flows)
+run on this index, built once per graph object and cached (graphs are immutable).
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import igraph as ig
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["GraphIndex", "graph_index"]
+
+_CACHE: weakref.WeakKeyDictionary[nx.MultiGraph, GraphIndex] = weakref.WeakKeyDictionary()
+
+
+@dataclass
+class GraphIndex:
+    """Integer-indexed arrays of one graph (node i = ``nodes[i]``, edge j = ``edges[j]``)."""
+
+    nodes: list[str]
+    node_id: dict[str, int]
+    edges: list[str]
+    edge_id: dict[str, int]
+    src: np.ndarray
+    dst: np.ndarray
+    length: np.ndarray
+    free: np.ndarray
+    status: np.ndarray
+    installation: np.ndarray
+    kind: np.ndarray
+    xy: np.ndarray
+    edge_geom: np.ndarray
+    edge_groups: list[tuple[str, ...]]
+    group_edges: dict[str, np.ndarray]
+    ig: ig.Graph
+    _csr: sp.csr_matrix | None = field(default=None, repr=False)
+
+    @property
+    def n(self) -> int:
+        """Number of nodes."""
+        return len(self.nodes)
+
+    @property
+    def m(self) -> int:
+        """Number of edges."""
+        return len(self.edges)
+
+    def incident(self, node: int) -> list[int]:
+        """Edge ids touching a node."""
+        return self.ig.incident(node)
+
+    def other_end(self, edge: int, node: int) -> int:
+        """The end of ``edge`` that is not ``node``."""
+        a = int(self.src[edge])
+        return int(self.dst[edge]) if a == node else a
+
+    def edges_of_nodes(self, nodes: Iterable[int]) -> np.ndarray:
+        """Ids of edges touching any of the nodes."""
+        out: set[int] = set()
+        for node in nodes:
+            out.update(self.ig.incident(node))
+        return np.fromiter(out, dtype=np.int64, count=len(out))
+
+    def csr(self) -> sp.csr_matrix:
+        """Symmetric sparse matrix of lengths, parallel edges reduced to the shortest."""
+        if self._csr is None:
+            rows = np.concatenate([self.src, self.dst])
+            cols = np.concatenate([self.dst, self.src])
+            vals = np.concatenate([self.length, self.length])
+            order = np.lexsort((vals, cols, rows))
+            rows, cols, vals = rows[order], cols[order], vals[order]
+            first = np.ones(len(rows), dtype=bool)
+            first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+            keep = first & (rows != cols)
+            # scipy drops explicit zeros only on demand; a tiny floor keeps 0 m joints as edges
+            vals = np.maximum(vals[keep], 1e-9)
+            self._csr = sp.csr_matrix((vals, (rows[keep], cols[keep])), shape=(self.n, self.n))
+        return self._csr
+
+
+def graph_index(graph: nx.MultiGraph) -> GraphIndex:
+    """The cached compiled index of ``graph`` (built on first use)."""
+    index = _CACHE.get(graph)
+    if index is None or index.m != graph.number_of_edges() or index.n != len(graph):
+        index = _build(graph)
+        _CACHE[graph] = index
+    return index
+
+
+def _build(graph: nx.MultiGraph) -> GraphIndex:
+    nodes = list(graph.nodes)
+    node_id = {code: i for i, code in enumerate(nodes)}
+    data = list(graph.edges(keys=True, data=True))
+    edges = [str(key) for _, _, key, _ in data]
+    src = np.fromiter((node_id[u] for u, _, _, _ in data), dtype=np.int64, count=len(data))
+    dst = np.fromiter((node_id[v] for _, v, _, _ in data), dtype=np.int64, count=len(data))
+    length = np.fromiter((d.get("length_m", 0.0) for *_, d in data), dtype=float, count=len(data))
+    free = np.fromiter(
+        (math.nan if d.get("free_fibres") is None else d["free_fibres"] for *_, d in data),
+        dtype=float,
+        count=len(data),
+    )
+    edge_groups = [tuple(d.get("risk_groups") or ()) for *_, d in data]
+    members: dict[str, list[int]] = {}
+    for j, groups in enumerate(edge_groups):
+        for group in groups:
+            members.setdefault(group, []).append(j)
+    node_data = graph.nodes
+    twin = ig.Graph(n=len(nodes), edges=np.column_stack([src, dst]).tolist(), directed=False)
+    twin.es["length"] = length.tolist()
+    return GraphIndex(
+        nodes=nodes,
+        node_id=node_id,
+        edges=edges,
+        edge_id={code: j for j, code in enumerate(edges)},
+        src=src,
+        dst=dst,
+        length=length,
+        free=free,
+        status=np.array([d.get("status") for *_, d in data], dtype=object),
+        installation=np.array([d.get("installation") for *_, d in data], dtype=object),
+        kind=np.array([node_data[c].get("kind", "other") for c in nodes], dtype=object),
+        xy=np.array(
+            [(node_data[c].get("x", math.nan), node_data[c].get("y", math.nan)) for c in nodes],
+            dtype=float,
+        ).reshape(-1, 2),
+        edge_geom=np.array([d.get("geometry") for *_, d in data], dtype=object),
+        edge_groups=edge_groups,
+        group_edges={g: np.asarray(ids, dtype=np.int64) for g, ids in members.items()},
+        ig=twin,
+    )

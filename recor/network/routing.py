@@ -1,0 +1,332 @@
+"""Routes between two sites: shortest, k shortest (multigraph-aware), under constraints."""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import shapely
+from shapely.geometry import LineString
+from shapely.geometry.base import BaseGeometry
+
+from recor.errors import NotFound
+from recor.network._index import GraphIndex, graph_index
+from recor.network.graph import graph_version, resolve_site
+from recor.network.model import Provenance, Route
+
+__all__ = [
+    "CostModel",
+    "RouteConstraints",
+    "Weight",
+    "k_shortest_paths",
+    "make_route",
+    "shortest_path",
+]
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Cost of using a segment: ``per_km * km * factor(installation) + per_joint``.
+
+    ``installation_factor`` weights risky or expensive lay types (e.g. ``{"aerial": 1.5}``).
+    """
+
+    per_km: float = 1.0
+    per_joint: float = 0.0
+    installation_factor: Mapping[str, float] = field(default_factory=dict)
+
+    def edge_costs(self, index: GraphIndex) -> np.ndarray:
+        """Cost of every edge of the index."""
+        factor = np.ones(index.m)
+        for installation, value in self.installation_factor.items():
+            factor[index.installation == installation] = value
+        return self.per_km * index.length / 1000.0 * factor + self.per_joint
+
+
+#: ``"length"`` (metres), ``"joints"`` (fewest splice points, then shortest) or a cost model.
+Weight = str | CostModel
+
+
+@dataclass(frozen=True)
+class RouteConstraints:
+    """What a route may use.
+
+    Parameters
+    ----------
+    min_free_fibres
+        Every segment must have at least this many free fibres (unknown counts fail).
+    statuses
+        Segment statuses allowed (None: whatever the graph holds).
+    avoid_segments, avoid_sites, avoid_risk_groups
+        Codes to stay away from.
+    avoid_area
+        Polygon (EPSG:2154): segments crossing it and sites inside it are avoided.
+    """
+
+    min_free_fibres: int | None = None
+    statuses: tuple[str, ...] | None = None
+    avoid_segments: tuple[str, ...] = ()
+    avoid_sites: tuple[str, ...] = ()
+    avoid_risk_groups: tuple[str, ...] = ()
+    avoid_area: BaseGeometry | None = None
+
+    def is_empty(self) -> bool:
+        """True when nothing is constrained."""
+        return self == RouteConstraints()
+
+    def as_dict(self) -> dict[str, Any]:
+        """For provenance."""
+        return {k: v for k, v in vars(self).items() if v not in (None, ())}
+
+
+def shortest_path(
+    graph: nx.MultiGraph,
+    source: str,
+    target: str,
+    *,
+    weight: Weight = "length",
+    constraints: RouteConstraints | None = None,
+) -> Route:
+    """The cheapest route between two sites.
+
+    Parameters
+    ----------
+    graph
+        Network graph (:func:`recor.network.build_graph`).
+    source, target
+        Site codes or names.
+    weight
+        ``"length"``, ``"joints"`` or a :class:`CostModel`.
+    constraints
+        What the route may use.
+
+    Returns
+    -------
+    Route
+
+    Raises
+    ------
+    NotFound
+        Unknown site, or no route satisfies the constraints.
+    """
+    index = graph_index(graph)
+    s, t = _endpoints(graph, index, source, target)
+    constraints = constraints or RouteConstraints()
+    weights = edge_weights(index, weight, constraints, keep_nodes=(s, t))
+    found = dijkstra_path(index, s, t, weights)
+    if found is None:
+        raise NotFound(f"no route from {index.nodes[s]} to {index.nodes[t]} {_why(constraints)}")
+    nodes, edges, cost = found
+    params = {"source": index.nodes[s], "target": index.nodes[t], "weight": _weight_name(weight)}
+    return make_route(graph, index, nodes, edges, cost, params | constraints.as_dict())
+
+
+def k_shortest_paths(
+    graph: nx.MultiGraph,
+    source: str,
+    target: str,
+    k: int,
+    *,
+    weight: Weight = "length",
+    constraints: RouteConstraints | None = None,
+) -> list[Route]:
+    """The ``k`` cheapest simple routes (no site twice), cheapest first.
+
+    Yen's algorithm over segment ids: two routes through the same sites but over different
+    parallel segments are different routes (pgRouting's ``pgr_KSP`` merges them).
+
+    Returns
+    -------
+    list of Route
+        Fewer than ``k`` when the network has fewer simple routes; empty when none.
+    """
+    index = graph_index(graph)
+    s, t = _endpoints(graph, index, source, target)
+    constraints = constraints or RouteConstraints()
+    weights = edge_weights(index, weight, constraints, keep_nodes=(s, t))
+    params = {
+        "source": index.nodes[s],
+        "target": index.nodes[t],
+        "k": k,
+        "weight": _weight_name(weight),
+    }
+    params |= constraints.as_dict()
+    return [
+        make_route(graph, index, nodes, edges, cost, params)
+        for nodes, edges, cost in yen_paths(index, s, t, weights, k)
+    ]
+
+
+def yen_paths(
+    index: GraphIndex, s: int, t: int, weights: np.ndarray, k: int
+) -> Iterable[tuple[list[int], list[int], float]]:
+    """Yield up to ``k`` loopless paths ``(nodes, edges, cost)`` in cost order."""
+    first = dijkstra_path(index, s, t, weights)
+    if first is None or k <= 0:
+        return
+    found = [first]
+    yield first
+    seen = {tuple(first[1])}
+    candidates: list[tuple[float, int, list[int], list[int]]] = []
+    tie = 0
+    while len(found) < k:
+        nodes, edges, _ = found[-1]
+        for j in range(len(edges)):
+            root_edges = edges[:j]
+            w = weights.copy()
+            for _, other_edges, _ in found:
+                if other_edges[:j] == root_edges:
+                    w[other_edges[j]] = math.inf
+            for node in nodes[:j]:
+                w[index.incident(node)] = math.inf
+            spur = dijkstra_path(index, nodes[j], t, w)
+            if spur is None:
+                continue
+            path_edges = root_edges + spur[1]
+            if tuple(path_edges) in seen:
+                continue
+            seen.add(tuple(path_edges))
+            cost = float(weights[root_edges].sum()) + spur[2]
+            heapq.heappush(candidates, (cost, tie, nodes[:j] + spur[0], path_edges))
+            tie += 1
+        if not candidates:
+            return
+        cost, _, path_nodes, path_edges = heapq.heappop(candidates)
+        found.append((path_nodes, path_edges, cost))
+        yield found[-1]
+
+
+def dijkstra_path(
+    index: GraphIndex, s: int, t: int, weights: np.ndarray | str
+) -> tuple[list[int], list[int], float] | None:
+    """Shortest path on the index: ``(nodes, edges, cost)``, or None (infinite = no edge)."""
+    if s == t:
+        return [s], [], 0.0
+    w = weights if isinstance(weights, str) else weights.tolist()
+    edges = index.ig.get_shortest_path(s, t, weights=w, output="epath")
+    if not edges:
+        return None
+    values = index.length if isinstance(weights, str) else weights
+    cost = float(np.sum(values[edges]))
+    if not math.isfinite(cost):
+        return None
+    nodes = [s]
+    for e in edges:
+        nodes.append(index.other_end(e, nodes[-1]))
+    return nodes, list(edges), cost
+
+
+def edge_weights(
+    index: GraphIndex,
+    weight: Weight,
+    constraints: RouteConstraints,
+    keep_nodes: tuple[int, ...] = (),
+) -> np.ndarray:
+    """Weight of every edge; ``inf`` where the constraints forbid it."""
+    if isinstance(weight, CostModel):
+        w = weight.edge_costs(index)
+    elif weight == "length":
+        w = index.length.copy()
+    elif weight == "joints":
+        # one per segment, lengths as an exact tie-break below one joint
+        w = 1.0 + index.length / (float(index.length.sum()) + 1.0)
+    else:
+        raise ValueError(f"weight {weight!r}: expected 'length', 'joints' or a CostModel")
+    w[~allowed_edges(index, constraints, keep_nodes)] = math.inf
+    return w
+
+
+def allowed_edges(
+    index: GraphIndex, constraints: RouteConstraints, keep_nodes: tuple[int, ...] = ()
+) -> np.ndarray:
+    """Boolean mask of the edges a route may use."""
+    ok = np.ones(index.m, dtype=bool)
+    c = constraints
+    if c.min_free_fibres is not None:
+        ok &= np.nan_to_num(index.free, nan=-1.0) >= c.min_free_fibres
+    if c.statuses is not None:
+        ok &= np.isin(index.status.astype(str), [str(s) for s in c.statuses])
+    for code in c.avoid_segments:
+        if code not in index.edge_id:
+            raise NotFound(f"segment {code!r} to avoid is not in the graph")
+        ok[index.edge_id[code]] = False
+    for group in c.avoid_risk_groups:
+        ok[index.group_edges.get(group, np.empty(0, dtype=np.int64))] = False
+    banned = {_node(index, code) for code in c.avoid_sites}
+    if c.avoid_area is not None:
+        ok &= ~shapely.intersects(index.edge_geom, c.avoid_area)
+        inside = shapely.contains_xy(c.avoid_area, index.xy[:, 0], index.xy[:, 1])
+        banned.update(np.flatnonzero(inside).tolist())
+    if banned & set(keep_nodes):
+        names = ", ".join(index.nodes[n] for n in sorted(banned & set(keep_nodes)))
+        raise NotFound(f"site {names} is both an end of the route and a site to avoid")
+    ok[index.edges_of_nodes(banned)] = False
+    return ok
+
+
+def make_route(
+    graph: nx.MultiGraph,
+    index: GraphIndex,
+    nodes: list[int],
+    edges: list[int],
+    cost: float,
+    parameters: dict[str, Any],
+) -> Route:
+    """A :class:`Route` from index ids, with its geometry in travel order."""
+    codes = [index.edges[e] for e in edges]
+    free = index.free[edges] if edges else np.empty(0)
+    groups = frozenset(g for e in edges for g in index.edge_groups[e])
+    return Route(
+        sites=tuple(index.nodes[n] for n in nodes),
+        segments=tuple(codes),
+        length_m=float(index.length[edges].sum()) if edges else 0.0,
+        cost=cost,
+        geometry=_route_line(index, nodes, edges),
+        min_free_fibres=None if not len(free) or np.isnan(free).any() else int(free.min()),
+        risk_groups=groups,
+        provenance=Provenance(graph_version(graph), parameters),
+    )
+
+
+def _route_line(index: GraphIndex, nodes: list[int], edges: list[int]) -> LineString | None:
+    coords: list[tuple[float, ...]] = []
+    for step, e in enumerate(edges):
+        geom = index.edge_geom[e]
+        if geom is None:
+            part = [tuple(index.xy[nodes[step]]), tuple(index.xy[nodes[step + 1]])]
+        else:
+            part = list(geom.coords)
+            start = np.asarray(part[0][:2])
+            if np.hypot(*(start - index.xy[nodes[step]])) > np.hypot(
+                *(np.asarray(part[-1][:2]) - index.xy[nodes[step]])
+            ):
+                part.reverse()
+        coords.extend(part if not coords else part[1:])
+    return LineString(coords) if len(coords) >= 2 else None
+
+
+def _endpoints(
+    graph: nx.MultiGraph, index: GraphIndex, source: str, target: str
+) -> tuple[int, int]:
+    return index.node_id[resolve_site(graph, source)], index.node_id[resolve_site(graph, target)]
+
+
+def _node(index: GraphIndex, code: str) -> int:
+    if code not in index.node_id:
+        raise NotFound(f"site {code!r} to avoid is not in the graph")
+    return index.node_id[code]
+
+
+def _weight_name(weight: Weight) -> Any:
+    return weight if isinstance(weight, str) else vars(weight)
+
+
+def _why(constraints: RouteConstraints) -> str:
+    if constraints.is_empty():
+        return "(they are in different connected parts of the network)"
+    return f"under the constraints {constraints.as_dict()}"

@@ -1,0 +1,49 @@
+"""The registry: the only layer that speaks SQL.
+
+Connect, migrate, read sites and segments as GeoDataFrames (now or as of a past time),
+load validated deliveries in one transaction, list batches, read history, undo a batch.
+"""
+
+from __future__ import annotations
+
+from recor.registry.connection import connect, describe_target, ensure_database
+from recor.registry.history import history, list_batches, undo_batch
+from recor.registry.migrate import applied_migrations, available_migrations, upgrade
+from recor.registry.model import (
+    BatchInfo,
+    Delivery,
+    EntityCounts,
+    LoadSummary,
+    RegistryVersion,
+    ReplaceScope,
+    SourceFile,
+)
+from recor.registry.read import read_risk_groups, read_segments, read_sites, registry_version
+from recor.registry.summary import RegistrySummary, summarise
+from recor.registry.write import load_delivery
+
+__all__ = [
+    "BatchInfo",
+    "Delivery",
+    "EntityCounts",
+    "LoadSummary",
+    "RegistrySummary",
+    "RegistryVersion",
+    "ReplaceScope",
+    "SourceFile",
+    "applied_migrations",
+    "available_migrations",
+    "connect",
+    "describe_target",
+    "ensure_database",
+    "history",
+    "list_batches",
+    "load_delivery",
+    "read_risk_groups",
+    "read_segments",
+    "read_sites",
+    "registry_version",
+    "summarise",
+    "undo_batch",
+    "upgrade",
+]

@@ -1,0 +1,71 @@
+"""The registry at a glance: sites by kind, km of fibre by status and by département."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import psycopg
+
+from recor.registry.model import RegistryVersion
+from recor.registry.read import registry_version
+
+__all__ = ["RegistrySummary", "summarise"]
+
+
+@dataclass(frozen=True)
+class RegistrySummary:
+    """Counts and lengths of the active registry, with how the départements were found."""
+
+    version: RegistryVersion
+    sites_by_kind: dict[str, int] = field(default_factory=dict)
+    km_by_status: dict[str, float] = field(default_factory=dict)
+    km_by_departement: dict[str, float] = field(default_factory=dict)
+    departement_method: str = ""
+    segments: int = 0
+    fibre_km: float = 0.0
+
+
+_KM_BY_DEPARTEMENT_FROM_SITES = """
+SELECT dep, round(sum(km)::numeric, 1)::float FROM (
+    SELECT COALESCE(left(a.extra->>'insee', 2), '?') AS dep, s.length_m / 2000.0 AS km
+    FROM recor.segments s JOIN recor.sites a ON a.id = s.site_a WHERE NOT s.retired
+    UNION ALL
+    SELECT COALESCE(left(b.extra->>'insee', 2), '?'), s.length_m / 2000.0
+    FROM recor.segments s JOIN recor.sites b ON b.id = s.site_b WHERE NOT s.retired
+) halves GROUP BY dep ORDER BY dep
+"""
+
+
+def summarise(conn: psycopg.Connection) -> RegistrySummary:
+    """Summarise the active registry.
+
+    Kilometres per département are the segments' lengths split half and half between the
+    départements of their two end sites (from the sites' INSEE commune code, ``extra.insee``);
+    the method is stated in the result.
+    """
+    kinds = dict(
+        conn.execute(
+            "SELECT kind::text, count(*) FROM recor.sites WHERE NOT retired GROUP BY kind"
+            " ORDER BY kind"
+        ).fetchall()
+    )
+    statuses = dict(
+        conn.execute(
+            "SELECT status::text, round(sum(length_m)::numeric / 1000, 1)::float"
+            " FROM recor.segments WHERE NOT retired GROUP BY status ORDER BY status"
+        ).fetchall()
+    )
+    totals = conn.execute(
+        "SELECT count(*), COALESCE(sum(length_m * fibre_count) / 1000, 0)::float"
+        " FROM recor.segments WHERE NOT retired"
+    ).fetchone()
+    departements = dict(conn.execute(_KM_BY_DEPARTEMENT_FROM_SITES).fetchall())
+    return RegistrySummary(
+        version=registry_version(conn),
+        sites_by_kind=kinds,
+        km_by_status=statuses,
+        km_by_departement=departements,
+        departement_method="half of each segment to the département of each end site",
+        segments=int(totals[0]) if totals else 0,
+        fibre_km=float(totals[1]) if totals else 0.0,
+    )

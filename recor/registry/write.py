@@ -1,0 +1,487 @@
+"""Load a validated delivery into the registry: one transaction, merged by code, with history.
+
+The delivery is staged with COPY into temporary tables, compared with the registry in SQL
+(added / changed / unchanged / retired), then applied. The database's own rules (typed
+geometry, enumerations, fibre counts, segment ends on sites) are the last line of defence;
+their refusals come back as :class:`~recor.errors.RegistryError` naming table, code and rule.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+from psycopg import sql
+
+from recor.config import STORAGE_CRS
+from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUMNS, SITE_COLUMNS
+from recor.errors import RegistryError
+from recor.registry.model import BatchInfo, Delivery, EntityCounts, LoadSummary, ReplaceScope
+
+__all__ = ["LOAD_LOCK", "batch_transaction", "load_delivery"]
+
+log = logging.getLogger(__name__)
+
+#: Advisory lock key held by every write: two loads never interleave.
+LOAD_LOCK = 0x5245434F52_02
+
+_STAGE_SITES = """
+CREATE TEMP TABLE stage_sites (
+    code text PRIMARY KEY, name text, kind text, operator text, status text, source text,
+    extra jsonb, geom geometry) ON COMMIT DROP"""
+_STAGE_SEGMENTS = """
+CREATE TEMP TABLE stage_segments (
+    code text PRIMARY KEY, site_a text, site_b text, fibre_count integer, fibres_used integer,
+    cable_type text, installation text, status text, owner text, operator text,
+    commissioned_on date, source text, extra jsonb, geom geometry) ON COMMIT DROP"""
+_STAGE_RISKS = """
+CREATE TEMP TABLE stage_risk_groups (
+    code text PRIMARY KEY, kind text, name text, source text, extra jsonb) ON COMMIT DROP"""
+_STAGE_LINKS = """
+CREATE TEMP TABLE stage_links (
+    segment_code text, risk_group_code text, PRIMARY KEY (segment_code, risk_group_code))
+    ON COMMIT DROP"""
+
+# (table, staged column, enum type) checked before casting, so errors name the feature.
+_ENUM_CHECKS = (
+    ("stage_sites", "kind", "site_kind"),
+    ("stage_sites", "status", "lifecycle_status"),
+    ("stage_segments", "installation", "installation_kind"),
+    ("stage_segments", "status", "lifecycle_status"),
+    ("stage_risk_groups", "kind", "risk_kind"),
+)
+
+
+@contextmanager
+def batch_transaction(conn: psycopg.Connection, info: BatchInfo) -> Iterator[int]:
+    """Open the one transaction of a user action and its batch row; yield the batch id.
+
+    Takes the registry's write lock (loads never interleave) and tags every change made in
+    the block with the batch. Leaving the block by an exception rolls everything back.
+    """
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise RegistryError(
+            "a registry write needs a connection with no transaction open "
+            "(commit or roll back first, or connect with autocommit=True)"
+        )
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK,))
+        row = conn.execute(
+            "INSERT INTO recor.import_batches (app_user, profile, note, source_files, findings)"
+            " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            (
+                info.user,
+                info.profile,
+                info.note,
+                json.dumps([asdict(f) for f in info.source_files]),
+                json.dumps(list(info.findings), default=str),
+            ),
+        ).fetchone()
+        assert row is not None
+        conn.execute("SELECT set_config('recor.batch_id', %s, true)", (str(row[0]),))
+        yield row[0]
+
+
+def load_delivery(
+    conn: psycopg.Connection,
+    delivery: Delivery,
+    info: BatchInfo,
+    *,
+    replace_scope: ReplaceScope | None = None,
+    dry_run: bool = False,
+) -> LoadSummary:
+    """Merge a validated delivery into the registry, all or nothing.
+
+    Rows are matched by code: new codes are added, rows that differ are changed (the old
+    version goes to history), identical rows are left alone, and active rows inside
+    ``replace_scope`` that the delivery no longer has are retired.
+
+    Parameters
+    ----------
+    conn
+        A connection with no transaction open (autocommit or freshly committed).
+    delivery
+        Frames in the registry's vocabulary, EPSG:2154.
+    info
+        Provenance recorded with the batch.
+    replace_scope
+        Which missing rows to retire; None retires nothing.
+    dry_run
+        Compute the same summary, then roll back: nothing is written.
+
+    Returns
+    -------
+    LoadSummary
+        Codes added, changed and retired, and counts, per entity.
+    """
+    _check_frames(delivery)
+    summary = LoadSummary(batch_id=None, dry_run=dry_run)
+    try:
+        with batch_transaction(conn, info) as batch_id:
+            _stage(conn, delivery)
+            _check_staged(conn)
+            summary.sites = _merge_sites(conn)
+            summary.segments = _merge_segments(conn)
+            if delivery.risk_groups is not None:
+                summary.risk_groups = _merge_risk_groups(conn)
+                summary.links = _merge_links(conn, replace=delivery.segment_risk_groups is not None)
+            if replace_scope is not None and not replace_scope.is_empty():
+                _retire_out_of_scope(conn, summary, replace_scope, delivery.risk_groups is not None)
+            _finish_batch(conn, batch_id, summary, outcome="loaded")
+            if dry_run:
+                raise _DryRunDone
+            summary.batch_id = batch_id
+    except _DryRunDone:
+        log.info("dry run: nothing written")
+    except psycopg.Error as exc:
+        raise registry_error(exc) from exc
+    return summary
+
+
+class _DryRunDone(Exception):
+    """Raised inside the transaction to roll a dry run back."""
+
+
+def registry_error(exc: psycopg.Error) -> RegistryError:
+    """A database refusal as an error a person can act on (table, rule, row)."""
+    diag = exc.diag
+    parts = [diag.message_primary or str(exc).strip()]
+    if diag.table_name:
+        parts.append(f"table {diag.schema_name or 'recor'}.{diag.table_name}")
+    if diag.constraint_name:
+        parts.append(f"rule {diag.constraint_name}")
+    if diag.message_detail:
+        parts.append(diag.message_detail)
+    return RegistryError("registry refused the change: " + "; ".join(parts))
+
+
+def _check_frames(delivery: Delivery) -> None:
+    frames: list[tuple[str, Any, tuple[str, ...]]] = [
+        ("sites", delivery.sites, SITE_COLUMNS),
+        ("segments", delivery.segments, SEGMENT_COLUMNS),
+    ]
+    if delivery.risk_groups is not None:
+        frames.append(("risk_groups", delivery.risk_groups, RISK_GROUP_COLUMNS))
+    if delivery.segment_risk_groups is not None:
+        frames.append(("segment_risk_groups", delivery.segment_risk_groups, SEGMENT_RISK_COLUMNS))
+    for name, frame, columns in frames:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise RegistryError(f"delivery {name}: missing columns {missing}")
+    for name, frame in (("sites", delivery.sites), ("segments", delivery.segments)):
+        if len(frame) and (frame.crs is None or frame.crs.to_epsg() != STORAGE_CRS):
+            raise RegistryError(
+                f"delivery {name}: CRS is {frame.crs}, expected EPSG:{STORAGE_CRS} "
+                "(reproject before loading)"
+            )
+
+
+def _stage(conn: psycopg.Connection, delivery: Delivery) -> None:
+    for ddl in (_STAGE_SITES, _STAGE_SEGMENTS, _STAGE_RISKS, _STAGE_LINKS):
+        conn.execute(ddl)  # type: ignore[arg-type]
+    _copy(conn, "stage_sites", _with_geometry(delivery.sites, SITE_COLUMNS), SITE_COLUMNS)
+    _copy(conn, "stage_segments", _with_geometry(delivery.segments, SEGMENT_COLUMNS), SEGMENT_COLUMNS)
+    if delivery.risk_groups is not None:
+        _copy(conn, "stage_risk_groups", delivery.risk_groups[list(RISK_GROUP_COLUMNS)].copy(), ())
+    if delivery.segment_risk_groups is not None:
+        links = delivery.segment_risk_groups[list(SEGMENT_RISK_COLUMNS)].drop_duplicates()
+        _copy(conn, "stage_links", links.copy(), ())
+    conn.execute("ANALYZE stage_sites; ANALYZE stage_segments")
+
+
+def _with_geometry(frame: Any, columns: tuple[str, ...]) -> pd.DataFrame:
+    out = pd.DataFrame({c: frame[c].to_numpy() for c in columns}, index=range(len(frame)))
+    geoms = shapely.set_srid(np.asarray(frame.geometry.array, dtype=object), STORAGE_CRS)
+    out["geom"] = shapely.to_wkb(geoms, hex=True, include_srid=True)
+    return out
+
+
+def _copy(conn: psycopg.Connection, table: str, frame: pd.DataFrame, _: tuple[str, ...]) -> None:
+    """COPY a frame into a staging table as CSV; text columns keep empty strings."""
+    if "extra" in frame.columns:
+        frame["extra"] = [_json(v) for v in frame["extra"]]
+    for column in ("fibre_count", "fibres_used"):
+        if column in frame.columns:
+            frame[column] = pd.array(frame[column], dtype="Int64")
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    nullable = {"fibre_count", "fibres_used", "commissioned_on", "geom"}
+    not_null = [c for c in frame.columns if c not in nullable]
+    query = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ({}))").format(
+        sql.Identifier(table),
+        sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns),
+        sql.SQL(", ").join(sql.Identifier(c) for c in not_null),
+    )
+    with conn.cursor().copy(query) as copy:
+        copy.write(buffer.getvalue())
+
+
+def _json(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value == {}:
+        return "{}"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _check_staged(conn: psycopg.Connection) -> None:
+    """Refuse unknown enumeration values and unknown end sites, naming the feature."""
+    for table, column, enum in _ENUM_CHECKS:
+        row = conn.execute(
+            sql.SQL(
+                "SELECT code, {c} FROM {t} WHERE {c} IS NULL"
+                " OR {c} <> ALL (enum_range(NULL::recor.{e})::text[]) LIMIT 1"
+            ).format(c=sql.Identifier(column), t=sql.Identifier(table), e=sql.Identifier(enum))
+        ).fetchone()
+        if row:
+            allowed = conn.execute(
+                sql.SQL("SELECT enum_range(NULL::recor.{})::text[]").format(sql.Identifier(enum))
+            ).fetchone()
+            raise RegistryError(
+                f"{table.removeprefix('stage_')} {row[0]}: {column} {row[1]!r} is not one of "
+                f"{allowed[0] if allowed else '?'}"
+            )
+    unknown_end = " UNION ALL ".join(
+        f"(SELECT s.code, '{end}', s.{end} FROM stage_segments s"
+        f" WHERE NOT EXISTS (SELECT 1 FROM stage_sites x WHERE x.code = s.{end})"
+        f" AND NOT EXISTS (SELECT 1 FROM recor.sites y WHERE y.code = s.{end} AND NOT y.retired)"
+        " LIMIT 1)"
+        for end in ("site_a", "site_b")
+    )
+    row = conn.execute(unknown_end).fetchone()  # type: ignore[arg-type]
+    if row:
+        raise RegistryError(
+            f"segments {row[0]}: {row[1]} {row[2]!r} is neither in the delivery "
+            "nor an active site of the registry"
+        )
+
+
+def _diff(conn: psycopg.Connection, entity: str, compare: str, join: str = "") -> EntityCounts:
+    """Classify staged rows against the registry into a temp table ``diff_<entity>``."""
+    conn.execute(
+        sql.SQL(
+            "CREATE TEMP TABLE {d} ON COMMIT DROP AS SELECT s.code, t.id,"
+            " CASE WHEN t.id IS NULL OR t.retired THEN 'added'"
+            " WHEN {compare} THEN 'changed' ELSE 'unchanged' END AS change"
+            " FROM {stage} s LEFT JOIN recor.{entity} t ON t.code = s.code {join}"
+        ).format(
+            d=sql.Identifier(f"diff_{entity}"),
+            compare=sql.SQL(compare),  # type: ignore[arg-type]
+            stage=sql.Identifier(f"stage_{entity}"),
+            entity=sql.Identifier(entity),
+            join=sql.SQL(join),  # type: ignore[arg-type]
+        )
+    )
+    rows = conn.execute(
+        sql.SQL("SELECT change, code FROM {} WHERE change <> 'unchanged' ORDER BY code").format(
+            sql.Identifier(f"diff_{entity}")
+        )
+    ).fetchall()
+    unchanged = conn.execute(
+        sql.SQL("SELECT count(*) FROM {} WHERE change = 'unchanged'").format(
+            sql.Identifier(f"diff_{entity}")
+        )
+    ).fetchone()
+    return EntityCounts(
+        added=[c for k, c in rows if k == "added"],
+        changed=[c for k, c in rows if k == "changed"],
+        unchanged=int(unchanged[0]) if unchanged else 0,
+    )
+
+
+def _merge_sites(conn: psycopg.Connection) -> EntityCounts:
+    counts = _diff(
+        conn,
+        "sites",
+        "(t.name, t.kind::text, t.operator, t.status::text, t.source, t.extra,"
+        " ST_AsBinary(t.geom)) IS DISTINCT FROM"
+        " (s.name, s.kind, s.operator, s.status, s.source, s.extra, ST_AsBinary(s.geom))",
+    )
+    conn.execute(
+        "INSERT INTO recor.sites (code, name, kind, operator, status, source, extra, geom)"
+        " SELECT s.code, s.name, s.kind::recor.site_kind, s.operator,"
+        " s.status::recor.lifecycle_status, s.source, s.extra, s.geom"
+        " FROM stage_sites s JOIN diff_sites d USING (code)"
+        " WHERE d.change = 'added' AND d.id IS NULL"
+    )
+    conn.execute(
+        "UPDATE recor.sites t SET name = s.name, kind = s.kind::recor.site_kind,"
+        " operator = s.operator, status = s.status::recor.lifecycle_status, source = s.source,"
+        " extra = s.extra, geom = s.geom, retired = false"
+        " FROM stage_sites s JOIN diff_sites d USING (code)"
+        " WHERE t.id = d.id AND d.change IN ('added', 'changed')"
+    )
+    return counts
+
+
+_SEGMENT_ENDS = (
+    " JOIN recor.sites sa ON sa.code = s.site_a JOIN recor.sites sb ON sb.code = s.site_b"
+)
+
+
+def _merge_segments(conn: psycopg.Connection) -> EntityCounts:
+    counts = _diff(
+        conn,
+        "segments",
+        "(t.site_a, t.site_b, t.fibre_count, t.fibres_used, t.cable_type, t.installation::text,"
+        " t.status::text, t.owner, t.operator, t.commissioned_on, t.source, t.extra,"
+        " ST_AsBinary(t.geom)) IS DISTINCT FROM"
+        " (sa.id, sb.id, s.fibre_count, s.fibres_used, s.cable_type, s.installation,"
+        " s.status, s.owner, s.operator, s.commissioned_on, s.source, s.extra,"
+        " ST_AsBinary(s.geom))",
+        join=_SEGMENT_ENDS,
+    )
+    columns = (
+        "fibre_count, fibres_used, cable_type, installation, status, owner, operator,"
+        " commissioned_on, source, extra, geom"
+    )
+    values = (
+        "s.fibre_count, s.fibres_used, s.cable_type, s.installation::recor.installation_kind,"
+        " s.status::recor.lifecycle_status, s.owner, s.operator, s.commissioned_on, s.source,"
+        " s.extra, s.geom"
+    )
+    conn.execute(
+        f"INSERT INTO recor.segments (code, site_a, site_b, {columns})"  # type: ignore[arg-type]
+        f" SELECT s.code, sa.id, sb.id, {values} FROM stage_segments s {_SEGMENT_ENDS}"
+        " JOIN diff_segments d ON d.code = s.code WHERE d.change = 'added' AND d.id IS NULL"
+    )
+    conn.execute(
+        f"UPDATE recor.segments t SET (site_a, site_b, {columns}, retired)"  # type: ignore[arg-type]
+        f" = (sa.id, sb.id, {values}, false) FROM stage_segments s {_SEGMENT_ENDS}"
+        " JOIN diff_segments d ON d.code = s.code"
+        " WHERE t.id = d.id AND d.change IN ('added', 'changed')"
+    )
+    return counts
+
+
+def _merge_risk_groups(conn: psycopg.Connection) -> EntityCounts:
+    counts = _diff(
+        conn,
+        "risk_groups",
+        "(t.kind::text, t.name, t.source, t.extra) IS DISTINCT FROM"
+        " (s.kind, s.name, s.source, s.extra)",
+    )
+    conn.execute(
+        "INSERT INTO recor.risk_groups (code, kind, name, source, extra)"
+        " SELECT s.code, s.kind::recor.risk_kind, s.name, s.source, s.extra"
+        " FROM stage_risk_groups s JOIN diff_risk_groups d USING (code)"
+        " WHERE d.change = 'added' AND d.id IS NULL"
+    )
+    conn.execute(
+        "UPDATE recor.risk_groups t SET kind = s.kind::recor.risk_kind, name = s.name,"
+        " source = s.source, extra = s.extra, retired = false"
+        " FROM stage_risk_groups s JOIN diff_risk_groups d USING (code)"
+        " WHERE t.id = d.id AND d.change IN ('added', 'changed')"
+    )
+    return counts
+
+
+def _merge_links(conn: psycopg.Connection, *, replace: bool) -> EntityCounts:
+    """Links of the delivered segments become exactly the delivered links."""
+    missing = conn.execute(
+        "SELECT l.segment_code, l.risk_group_code FROM stage_links l"
+        " LEFT JOIN recor.segments s ON s.code = l.segment_code AND NOT s.retired"
+        " LEFT JOIN recor.risk_groups r ON r.code = l.risk_group_code AND NOT r.retired"
+        " WHERE s.id IS NULL OR r.id IS NULL LIMIT 1"
+    ).fetchone()
+    if missing:
+        raise RegistryError(
+            f"segment_risk_groups: link {missing[0]} → {missing[1]} names a segment or a "
+            "shared-risk group that is neither delivered nor active in the registry"
+        )
+    conn.execute(
+        "CREATE TEMP TABLE wanted_links ON COMMIT DROP AS"
+        " SELECT s.id AS segment_id, r.id AS risk_group_id, l.segment_code, l.risk_group_code"
+        " FROM stage_links l JOIN recor.segments s ON s.code = l.segment_code"
+        " JOIN recor.risk_groups r ON r.code = l.risk_group_code"
+    )
+    added = conn.execute(
+        "WITH up AS (UPDATE recor.segment_risk_groups t SET retired = false FROM wanted_links w"
+        " WHERE t.segment_id = w.segment_id AND t.risk_group_id = w.risk_group_id AND t.retired"
+        " RETURNING w.segment_code || ' → ' || w.risk_group_code AS label),"
+        " ins AS (INSERT INTO recor.segment_risk_groups (segment_id, risk_group_id)"
+        " SELECT w.segment_id, w.risk_group_id FROM wanted_links w"
+        " WHERE NOT EXISTS (SELECT 1 FROM recor.segment_risk_groups t"
+        "   WHERE t.segment_id = w.segment_id AND t.risk_group_id = w.risk_group_id)"
+        " RETURNING segment_id, risk_group_id)"
+        " SELECT label FROM up UNION ALL"
+        " SELECT w.segment_code || ' → ' || w.risk_group_code FROM ins"
+        " JOIN wanted_links w USING (segment_id, risk_group_id)"
+    ).fetchall()
+    counts = EntityCounts(added=sorted(r[0] for r in added))
+    if replace:
+        retired = conn.execute(
+            "UPDATE recor.segment_risk_groups t SET retired = true"
+            " FROM recor.segments s, recor.risk_groups r"
+            " WHERE s.id = t.segment_id AND r.id = t.risk_group_id AND NOT t.retired"
+            " AND s.code IN (SELECT code FROM stage_segments)"
+            " AND NOT EXISTS (SELECT 1 FROM wanted_links w"
+            "   WHERE w.segment_id = t.segment_id AND w.risk_group_id = t.risk_group_id)"
+            " RETURNING s.code || ' → ' || r.code"
+        ).fetchall()
+        counts.retired = sorted(r[0] for r in retired)
+    total = conn.execute("SELECT count(*) FROM wanted_links").fetchone()
+    counts.unchanged = (int(total[0]) if total else 0) - len(counts.added)
+    return counts
+
+
+def _scope_clause(scope: ReplaceScope, *, spatial: bool) -> tuple[sql.Composable, list[Any]]:
+    clauses: list[sql.Composable] = []
+    params: list[Any] = []
+    if scope.source is not None:
+        clauses.append(sql.SQL("t.source = %s"))
+        params.append(scope.source)
+    if scope.code_prefix is not None:
+        clauses.append(sql.SQL("starts_with(t.code, %s)"))
+        params.append(scope.code_prefix)
+    if scope.area is not None:
+        if not spatial:
+            return sql.SQL("FALSE"), []
+        clauses.append(sql.SQL("ST_Intersects(t.geom, ST_GeomFromWKB(%s, 2154))"))
+        params.append(shapely.to_wkb(scope.area))
+    return sql.SQL(" AND ").join(clauses), params
+
+
+def _retire_out_of_scope(
+    conn: psycopg.Connection, summary: LoadSummary, scope: ReplaceScope, with_risks: bool
+) -> None:
+    """Retire active rows in scope that the delivery does not contain."""
+    targets = [("segments", True, summary.segments), ("sites", True, summary.sites)]
+    if with_risks:
+        targets.append(("risk_groups", False, summary.risk_groups))
+    for table, spatial, counts in targets:
+        where, params = _scope_clause(scope, spatial=spatial)
+        rows = conn.execute(
+            sql.SQL(
+                "UPDATE recor.{t} t SET retired = true WHERE NOT t.retired AND {w}"
+                " AND NOT EXISTS (SELECT 1 FROM {s} s WHERE s.code = t.code) RETURNING t.code"
+            ).format(t=sql.Identifier(table), w=where, s=sql.Identifier(f"stage_{table}")),
+            params,
+        ).fetchall()
+        counts.retired = sorted(r[0] for r in rows)
+    retired_links = conn.execute(
+        "UPDATE recor.segment_risk_groups t SET retired = true FROM recor.segments s,"
+        " recor.risk_groups r WHERE s.id = t.segment_id AND r.id = t.risk_group_id"
+        " AND NOT t.retired AND (s.retired OR r.retired) RETURNING s.code || ' → ' || r.code"
+    ).fetchall()
+    summary.links.retired = sorted({*summary.links.retired, *(r[0] for r in retired_links)})
+
+
+def _finish_batch(
+    conn: psycopg.Connection, batch_id: int, summary: LoadSummary, *, outcome: str
+) -> None:
+    conn.execute(
+        "UPDATE recor.import_batches SET counts = %s, outcome = %s, finished_at = clock_timestamp()"
+        " WHERE id = %s",
+        (json.dumps(summary.counts()), outcome, batch_id),
+    )

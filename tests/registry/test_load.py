@@ -1,0 +1,197 @@
+"""Loading deliveries: merge by code, idempotence, history, "as of" reads, scope, undo."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from recor import registry
+from recor.errors import NotFound, RegistryError, UndoRefused
+from recor.registry import BatchInfo, Delivery, ReplaceScope
+
+pytestmark = pytest.mark.db
+
+
+def _without_last_segment(delivery: Delivery) -> Delivery:
+    kept = delivery.segments.iloc[:-1]
+    links = delivery.segment_risk_groups
+    return Delivery(delivery.sites, kept, delivery.risk_groups, links)
+
+
+def _with_changed_fibres(delivery: Delivery, code: str, used: int) -> Delivery:
+    segments = delivery.segments.copy()
+    segments.loc[segments["code"] == code, "fibres_used"] = used
+    return Delivery(delivery.sites, segments, delivery.risk_groups, delivery.segment_risk_groups)
+
+
+def _moment() -> datetime:
+    time.sleep(0.01)
+    stamp = datetime.now(UTC)
+    time.sleep(0.01)
+    return stamp
+
+
+def test_sample_loads_and_reads_back(conn, sample_delivery):
+    summary = registry.load_delivery(conn, sample_delivery, BatchInfo(profile="sample"))
+    assert len(summary.segments.added) == len(sample_delivery.segments)
+    segments = registry.read_segments(conn)
+    assert sorted(segments["code"]) == sorted(sample_delivery.segments["code"])
+    assert segments.crs.to_epsg() == 2154
+    by_code = segments.set_index("code")
+    first = sample_delivery.segments.iloc[0]
+    assert by_code.loc[first["code"], "site_a"] == first["site_a"]
+    assert by_code.loc[first["code"], "length_m"] == pytest.approx(first.geometry.length)
+    grouped = segments[segments["risk_groups"].map(len) > 0]
+    assert len(grouped) == len(sample_delivery.segment_risk_groups)
+
+
+def test_loading_the_same_delivery_twice_changes_nothing(conn, sample_delivery):
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    again = registry.load_delivery(conn, sample_delivery, BatchInfo())
+    assert again.counts()["segments"] == {
+        "added": 0,
+        "changed": 0,
+        "unchanged": len(sample_delivery.segments),
+        "retired": 0,
+    }
+    assert conn.execute("SELECT count(*) FROM recor.segments_history").fetchone()[0] == 0
+
+
+def test_a_changed_feature_keeps_its_old_version_readable_as_of(conn, sample_delivery):
+    code = sample_delivery.segments["code"].iloc[0]
+    old_used = int(sample_delivery.segments["fibres_used"].iloc[0])
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    before_change = _moment()
+    summary = registry.load_delivery(
+        conn, _with_changed_fibres(sample_delivery, code, old_used + 1), BatchInfo()
+    )
+    assert summary.segments.changed == [code]
+    now = registry.read_segments(conn).set_index("code")
+    then = registry.read_segments(conn, as_of=before_change).set_index("code")
+    assert now.loc[code, "fibres_used"] == old_used + 1
+    assert then.loc[code, "fibres_used"] == old_used
+    versions = registry.history(conn, code)
+    assert list(versions["fibres_used"]) == [old_used, old_used + 1]
+
+
+def test_missing_features_are_retired_only_within_the_named_scope(conn, sample_delivery):
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    last = sample_delivery.segments["code"].iloc[-1]
+    unscoped = registry.load_delivery(conn, _without_last_segment(sample_delivery), BatchInfo())
+    assert unscoped.segments.retired == []
+    other = registry.load_delivery(
+        conn,
+        _without_last_segment(sample_delivery),
+        BatchInfo(),
+        replace_scope=ReplaceScope(source="another-contractor"),
+    )
+    assert other.segments.retired == []
+    scoped = registry.load_delivery(
+        conn,
+        _without_last_segment(sample_delivery),
+        BatchInfo(),
+        replace_scope=ReplaceScope(source="recor-sample"),
+    )
+    assert scoped.segments.retired == [last]
+    assert last not in set(registry.read_segments(conn)["code"])
+
+
+def test_dry_run_reports_the_diff_and_writes_nothing(conn, sample_delivery):
+    summary = registry.load_delivery(conn, sample_delivery, BatchInfo(), dry_run=True)
+    assert len(summary.segments.added) == len(sample_delivery.segments)
+    assert summary.batch_id is None
+    assert conn.execute("SELECT count(*) FROM recor.segments").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM recor.import_batches").fetchone()[0] == 0
+
+
+def test_a_refused_delivery_leaves_the_registry_exactly_as_before(conn, sample_delivery):
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    before = registry.read_segments(conn)
+    segments = sample_delivery.segments.copy()
+    segments.loc[0, "fibres_used"] = 1
+    bad_index = len(segments) - 1
+    segments.loc[bad_index, "fibres_used"] = 10_000
+    broken = Delivery(sample_delivery.sites, segments, sample_delivery.risk_groups,
+                      sample_delivery.segment_risk_groups)  # fmt: skip
+    with pytest.raises(RegistryError, match="segments_fibres_used_within_count"):
+        registry.load_delivery(conn, broken, BatchInfo())
+    after = registry.read_segments(conn)
+    assert after.drop(columns="geometry").equals(before.drop(columns="geometry"))
+    assert conn.execute("SELECT count(*) FROM recor.import_batches").fetchone()[0] == 1
+
+
+def test_unknown_end_site_is_refused_naming_segment_and_field(conn, sample_delivery):
+    segments = sample_delivery.segments.copy()
+    segments.loc[3, "site_b"] = "NOWHERE"
+    broken = Delivery(sample_delivery.sites, segments, None, None)
+    code = segments.loc[3, "code"]
+    with pytest.raises(RegistryError, match=rf"segments {code}: site_b 'NOWHERE'"):
+        registry.load_delivery(conn, broken, BatchInfo())
+
+
+def test_unknown_status_is_refused_naming_the_row(conn, sample_delivery):
+    sites = sample_delivery.sites.copy()
+    sites.loc[2, "status"] = "en service"
+    with pytest.raises(RegistryError, match=rf"sites {sites.loc[2, 'code']}: status 'en service'"):
+        registry.load_delivery(conn, Delivery(sites, sample_delivery.segments), BatchInfo())
+
+
+def test_undo_restores_the_previous_state_and_keeps_the_trace(conn, sample_delivery):
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    before = registry.read_segments(conn).drop(columns=["geometry", "valid_from", "batch_id"])
+    code = sample_delivery.segments["code"].iloc[0]
+    changed = registry.load_delivery(
+        conn, _with_changed_fibres(_without_last_segment(sample_delivery), code, 0), BatchInfo(),
+        replace_scope=ReplaceScope(source="recor-sample"),
+    )  # fmt: skip
+    undo = registry.undo_batch(conn, changed.batch_id, user="tester")
+    assert sorted(undo.segments.changed) == sorted([code, sample_delivery.segments["code"].iloc[-1]])
+    after = registry.read_segments(conn).drop(columns=["geometry", "valid_from", "batch_id"])
+    assert after.equals(before)
+    batches = registry.list_batches(conn).set_index("id")
+    assert batches.loc[changed.batch_id, "outcome"] == "undone"
+    assert batches.loc[undo.batch_id, "undoes"] == changed.batch_id
+    assert len(registry.history(conn, code)) == 3
+
+
+def test_undo_of_a_first_load_retires_what_it_added(conn, sample_delivery):
+    first = registry.load_delivery(conn, sample_delivery, BatchInfo())
+    registry.undo_batch(conn, first.batch_id)
+    assert registry.read_segments(conn).empty
+    assert registry.read_sites(conn).empty
+    assert conn.execute("SELECT count(*) FROM recor.segments").fetchone()[0] > 0
+
+
+def test_undo_is_refused_when_a_later_batch_changed_the_same_rows(conn, sample_delivery):
+    code = sample_delivery.segments["code"].iloc[0]
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    second = registry.load_delivery(conn, _with_changed_fibres(sample_delivery, code, 0), BatchInfo())
+    third = registry.load_delivery(conn, _with_changed_fibres(sample_delivery, code, 1), BatchInfo())
+    with pytest.raises(UndoRefused, match=rf"{code} was changed again by batch {third.batch_id}"):
+        registry.undo_batch(conn, second.batch_id)
+    registry.undo_batch(conn, third.batch_id)
+    with pytest.raises(UndoRefused, match="undone"):
+        registry.undo_batch(conn, third.batch_id)
+    with pytest.raises(NotFound):
+        registry.undo_batch(conn, 999)
+
+
+def test_registry_version_changes_with_every_batch(conn, sample_delivery):
+    empty = registry.registry_version(conn)
+    assert empty.batch_id is None
+    first = registry.load_delivery(conn, sample_delivery, BatchInfo())
+    assert registry.registry_version(conn).batch_id == first.batch_id
+    undo = registry.undo_batch(conn, first.batch_id)
+    assert registry.registry_version(conn).batch_id == undo.batch_id
+
+
+def test_summary_counts_sites_and_kilometres(conn, sample_delivery):
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    summary = registry.summarise(conn)
+    assert summary.sites_by_kind == sample_delivery.sites["kind"].value_counts().to_dict()
+    total_km = sample_delivery.segments.length.sum() / 1000
+    assert sum(summary.km_by_status.values()) == pytest.approx(total_km, abs=0.5)
+    assert sum(summary.km_by_departement.values()) == pytest.approx(total_km, abs=0.5)
+    assert set(summary.km_by_departement) == {"18", "28", "36", "37", "41", "45"}

@@ -1,0 +1,64 @@
+"""Migrations are idempotent and keep data; roles separate reading, loading and migrating."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from recor import registry
+from recor.errors import MigrationError, RegistryError
+from recor.registry import BatchInfo
+from recor.registry.migrate import Migration
+
+pytestmark = pytest.mark.db
+
+
+def test_upgrading_twice_applies_nothing_the_second_time(conn):
+    assert registry.upgrade(conn) == []
+    applied = registry.applied_migrations(conn)
+    assert set(applied) == {m.version for m in registry.available_migrations()}
+
+
+def test_upgrading_a_database_that_holds_data_keeps_every_row(empty_database_url,
+                                                              sample_delivery):  # fmt: skip
+    with registry.connect(empty_database_url, autocommit=True) as conn:
+        assert registry.upgrade(conn, target=1) == ["0001_registry"]
+        registry.load_delivery(conn, sample_delivery, BatchInfo())
+        before = registry.read_segments(conn)
+        registry.upgrade(conn)
+        after = registry.read_segments(conn)
+    assert after.drop(columns="geometry").equals(before.drop(columns="geometry"))
+    assert after.geometry.geom_equals(before.geometry).all()
+
+
+def test_an_applied_migration_that_was_edited_is_refused(conn, monkeypatch):
+    original = registry.available_migrations()
+    edited = [Migration(m.version, m.name, m.sql + "\n-- edited") for m in original]
+    monkeypatch.setattr("recor.registry.migrate.available_migrations", lambda: edited)
+    with pytest.raises(MigrationError, match="edited after being applied"):
+        registry.upgrade(conn)
+
+
+def test_tables_belong_to_the_owner_role(conn):
+    owners = conn.execute(
+        "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'recor'"
+    ).fetchall()
+    assert owners == [("recor_owner",)]
+
+
+def test_the_reader_role_reads_but_cannot_write(conn, sample_delivery):
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    conn.execute("SET ROLE recor_reader")
+    assert len(registry.read_segments(conn)) == len(sample_delivery.segments)
+    with pytest.raises(RegistryError, match="permission denied"):
+        registry.load_delivery(conn, sample_delivery, BatchInfo())
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("UPDATE recor.sites SET name = 'x'")
+
+
+def test_the_editor_role_loads_and_undoes_but_cannot_migrate(conn, sample_delivery):
+    conn.execute("SET ROLE recor_editor")
+    first = registry.load_delivery(conn, sample_delivery, BatchInfo())
+    registry.undo_batch(conn, first.batch_id)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("CREATE TABLE recor.intruder (id int)")
