@@ -1,6 +1,6 @@
 """Generate the sample RECOR network as survey deliveries (GeoPackage + Shapefile set).
 
-    python gis_data/generate_sample.py                      # the bundled sample, into gis_data/sample/
+    python gis_data/generate_sample.py          # the bundled sample, into gis_data/sample/
     python gis_data/generate_sample.py --segments 200000 --out gis_data/large/200k
 
 Deterministic: the same --seed gives the same files' content.

@@ -14,13 +14,13 @@ from typing import Any
 from recor.errors import ConfigurationError
 
 __all__ = [
+    "REGION_EXTENT",
+    "STORAGE_CRS",
     "DatabaseSettings",
     "ImportSettings",
     "MapSettings",
     "NetworkSettings",
     "Settings",
-    "STORAGE_CRS",
-    "REGION_EXTENT",
 ]
 
 #: The one storage CRS: Lambert-93.

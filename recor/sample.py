@@ -217,9 +217,13 @@ def _route(a: tuple[float, float], b: tuple[float, float], seed: int) -> shapely
     # Large bends over the whole link, then bends every few kilometres, as roads do.
     drift = np.zeros(n)
     for k in (1, 2, 3):
-        drift += 0.06 * length * rng.uniform(-1, 1) / k * np.sin(k * np.pi * t + rng.uniform(0, np.pi))
+        drift += (
+            0.06 * length * rng.uniform(-1, 1) / k * np.sin(k * np.pi * t + rng.uniform(0, np.pi))
+        )
     for k in range(4, max(5, int(length / 2500.0))):
-        drift += rng.uniform(900.0, 1600.0) / np.sqrt(k) * np.sin(k * np.pi * t + rng.uniform(0, np.pi))
+        drift += (
+            rng.uniform(900.0, 1600.0) / np.sqrt(k) * np.sin(k * np.pi * t + rng.uniform(0, np.pi))
+        )
     drift *= np.sin(np.pi * t)
     coords = pa + np.outer(t, pb - pa) + np.outer(drift, normal)
     coords[0], coords[-1] = pa, pb
@@ -294,7 +298,7 @@ def _pop(town: str) -> str:
 
 
 def _offset(town: str, distance_m: float, salt: str) -> tuple[float, float]:
-    insee, lat, lon = TOWNS[town]
+    _, lat, lon = TOWNS[town]
     x, y = _l93(lat, lon)
     angle = np.random.default_rng(_seed_for(town, salt)).uniform(0, 2 * np.pi)
     return round(x + distance_m * np.cos(angle), 2), round(y + distance_m * np.sin(angle), 2)
@@ -332,9 +336,9 @@ def _town_network() -> tuple[_Builder, pd.DataFrame, pd.DataFrame]:
     return b, pd.DataFrame(groups), pd.DataFrame(links)
 
 
-def _mesh(n_segments: int, first_site: int, seed: int, anchors: np.ndarray) -> tuple[
-    pd.DataFrame, pd.DataFrame
-]:
+def _mesh(
+    n_segments: int, first_site: int, seed: int, anchors: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A planar mesh of splice chambers over the region with exactly ``n_segments`` edges."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import minimum_spanning_tree
@@ -368,7 +372,9 @@ def _mesh(n_segments: int, first_site: int, seed: int, anchors: np.ndarray) -> t
     normal = np.column_stack([-vec[:, 1], vec[:, 0]])
     phase = rng.uniform(-0.08, 0.08, (len(chosen), 1))
     drift = phase * np.sin(np.pi * t)[None, :]
-    coords = a[:, None, :] + t[None, :, None] * vec[:, None, :] + drift[..., None] * normal[:, None, :]
+    coords = (
+        a[:, None, :] + t[None, :, None] * vec[:, None, :] + drift[..., None] * normal[:, None, :]
+    )
     coords[:, 0], coords[:, -1] = a, c
     codes = np.array([f"S{first_site + i:07d}" for i in range(size)], dtype=object)
     n_anchor = len(anchors)
@@ -379,8 +385,10 @@ def _mesh(n_segments: int, first_site: int, seed: int, anchors: np.ndarray) -> t
     kinds[(role >= 0.07) & (role < 0.075)] = "public_site"
     kinds[(role >= 0.075) & (role < 0.0752)] = "chaton"
     kinds[(role >= 0.0752) & (role < 0.0754)] = "datacentre"
-    sites = pd.DataFrame({"code": codes[n_anchor:], "kind": kinds[n_anchor:],
-                          "x": everything[n_anchor:, 0], "y": everything[n_anchor:, 1]})  # fmt: skip
+    sites = pd.DataFrame(
+        {"code": codes[n_anchor:], "kind": kinds[n_anchor:], "x": everything[n_anchor:, 0],
+         "y": everything[n_anchor:, 1]}
+    )  # fmt: skip
     segments = pd.DataFrame({"a": chosen[:, 0], "b": chosen[:, 1]})
     segments["coords"] = list(np.round(coords, 2))
     segments.attrs["site_codes"] = codes
@@ -413,9 +421,9 @@ def build_sample(segments: int | None = None, *, seed: int = 20261128) -> Delive
     )
 
 
-def _scale(sites: pd.DataFrame, segs: pd.DataFrame, extra_segments: int, seed: int) -> tuple[
-    pd.DataFrame, pd.DataFrame
-]:
+def _scale(
+    sites: pd.DataFrame, segs: pd.DataFrame, extra_segments: int, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     pops = sites[sites["kind"] == "pop"]
     anchors = np.array([[p.x, p.y] for p in pops["geometry"]])
     mesh_sites, mesh_segs = _mesh(extra_segments, 1, seed, anchors)
@@ -478,7 +486,10 @@ def write_sample(delivery: Delivery, folder: Path | str) -> dict[str, Path]:
     segments["commissioned_on"] = pd.to_datetime(segments["commissioned_on"]).dt.date
     pyogrio.write_dataframe(sites, gpkg, layer="sites")
     pyogrio.write_dataframe(segments, gpkg, layer="segments")
-    tables = {"risk_groups": delivery.risk_groups, "segment_risk_groups": delivery.segment_risk_groups}
+    tables = {
+        "risk_groups": delivery.risk_groups,
+        "segment_risk_groups": delivery.segment_risk_groups,
+    }
     for name, table in tables.items():
         if table is not None:
             plain = table.drop(columns=[c for c in ("extra",) if c in table.columns])

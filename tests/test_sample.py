@@ -22,9 +22,11 @@ def test_the_generator_is_deterministic():
     first, second = build_sample(), build_sample()
     assert first.segments.drop(columns="geometry").equals(second.segments.drop(columns="geometry"))
     assert first.segments.geometry.geom_equals_exact(second.segments.geometry, 0).all()
-    assert build_sample(5_000).segments.geometry.geom_equals_exact(
-        build_sample(5_000).segments.geometry, 0
-    ).all()
+    assert (
+        build_sample(5_000)
+        .segments.geometry.geom_equals_exact(build_sample(5_000).segments.geometry, 0)
+        .all()
+    )
 
 
 def test_the_sample_has_the_regions_towns_rings_and_single_points_of_failure():

@@ -108,12 +108,6 @@ def _points(frame: pd.DataFrame, geoms: np.ndarray, findings: Findings) -> np.nd
         values=pd.Series(shapely.get_type_id(geoms), index=frame.index).astype(str),
     )  # fmt: skip
     geoms[wrong] = None
-    finite = np.isfinite(shapely.get_coordinates(geoms[types == _POINT])).all(axis=1)
-    rows = np.flatnonzero(types == _POINT)[~finite]
-    bad = np.zeros(len(geoms), dtype=bool)
-    bad[rows] = True
-    findings.add_rows(frame, bad, "GEOM-INVALID", "coordonnées non finies", field="geometry")
-    geoms[bad] = None
     return geoms
 
 

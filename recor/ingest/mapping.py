@@ -30,6 +30,8 @@ _INTEGERS = {"fibre_count", "fibres_used"}
 _FLOATS = {"declared_length"}
 _DATES = {"commissioned_on"}
 _NULLABLE_TEXT = {"site_a", "site_b"}
+#: Written by some tools for an empty number or date (pandas' "NaT", "nan", SQL "NULL").
+_NULL_TOKENS = ("", "nat", "nan", "none", "null")
 
 #: Enumerated fields per entity and the values the registry accepts.
 ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
@@ -154,6 +156,11 @@ def _convert(
     target = field.target
     if source is None:
         values = pd.Series(field.default, index=raw.index, dtype=object)
+    elif target in _DATES and not field.values:
+        values = raw[source]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            return _dates(raw, values, source, findings)
+        values = values.astype(object).where(values.notna(), None)
     elif target in _INTEGERS or target in _FLOATS:
         values = raw[source]
         if field.values:
@@ -196,7 +203,8 @@ def _numbers(
 ) -> pd.Series:
     if values.dtype == object or pd.api.types.is_string_dtype(values):
         text = values.astype(object).where(values.notna(), None).map(str, na_action="ignore")
-        text = text.str.strip().str.replace(",", ".", regex=False).replace("", None)
+        text = text.str.strip().str.replace(",", ".", regex=False)
+        text = text.where(~text.str.lower().isin(_NULL_TOKENS), None)
         numbers = pd.to_numeric(text, errors="coerce")
     else:
         text = values
@@ -220,7 +228,8 @@ def _dates(raw: pd.DataFrame, values: pd.Series, field: str, findings: Findings)
         parsed = values
     else:
         text = values.astype(object).where(values.notna(), None).map(str, na_action="ignore")
-        text = text.str.strip().replace("", None)
+        text = text.str.strip()
+        text = text.where(~text.str.lower().isin(_NULL_TOKENS), None)
         parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
         retry = parsed.isna() & text.notna()
         if retry.any():

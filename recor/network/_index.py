@@ -33,6 +33,7 @@ class GraphIndex:
     dst: np.ndarray
     length: np.ndarray
     free: np.ndarray
+    fibres: np.ndarray
     status: np.ndarray
     installation: np.ndarray
     kind: np.ndarray
@@ -125,6 +126,11 @@ def _build(graph: nx.MultiGraph) -> GraphIndex:
         dst=dst,
         length=length,
         free=free,
+        fibres=np.fromiter(
+            (math.nan if d.get("fibre_count") is None else d["fibre_count"] for *_, d in data),
+            dtype=float,
+            count=len(data),
+        ),
         status=np.array([d.get("status") for *_, d in data], dtype=object),
         installation=np.array([d.get("installation") for *_, d in data], dtype=object),
         kind=np.array([node_data[c].get("kind", "other") for c in nodes], dtype=object),

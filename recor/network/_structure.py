@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import igraph as ig
@@ -33,13 +34,10 @@ def cycle_labels(index: GraphIndex, seed: int = 2154) -> np.ndarray:
     order, layers, parents = forest.bfs(root)
     parent = np.asarray(parents, dtype=np.int64)
     children = np.asarray(order[1:], dtype=np.int64)
+    inner = children[parent[children] != root]
     tree_edges = np.asarray(
-        index.ig.get_eids(
-            list(zip(parent[children][parent[children] != root].tolist(),
-                     children[parent[children] != root].tolist(), strict=True))
-        ),
-        dtype=np.int64,
-    ) if m else np.empty(0, dtype=np.int64)
+        index.ig.get_eids(_pairs(parent[inner], inner)) if len(inner) else [], dtype=np.int64
+    )
     is_tree = np.zeros(m, dtype=bool)
     is_tree[tree_edges] = True
     labels = np.zeros(m, dtype=np.uint64)
@@ -48,24 +46,30 @@ def cycle_labels(index: GraphIndex, seed: int = 2154) -> np.ndarray:
     acc = np.zeros(n + 1, dtype=np.uint64)
     np.bitwise_xor.at(acc, index.src[non_tree], labels[non_tree])
     np.bitwise_xor.at(acc, index.dst[non_tree], labels[non_tree])
-    for start, stop in reversed(list(zip(layers[1:-1], layers[2:], strict=True))):
+    for start, stop in reversed(list(itertools.pairwise(layers[1:]))):
         level = np.asarray(order[start:stop], dtype=np.int64)
         np.bitwise_xor.at(acc, parent[level], acc[level])
-    lower = np.where(parent[index.src[tree_edges]] == index.dst[tree_edges], index.src[tree_edges],
-                     index.dst[tree_edges])
+    lower = np.where(
+        parent[index.src[tree_edges]] == index.dst[tree_edges],
+        index.src[tree_edges],
+        index.dst[tree_edges],
+    )
     labels[tree_edges] = acc[lower]
     return labels
 
 
 def is_dependent(labels: np.ndarray) -> bool:
     """True when some non-empty subset XORs to zero (the edges contain a cut)."""
-    basis: list[int] = []
+    basis: dict[int, int] = {}
     for value in labels.tolist():
-        for b in basis:
-            value = min(value, value ^ b)
-        if value == 0:
+        while value:
+            top = value.bit_length()
+            if top not in basis:
+                basis[top] = value
+                break
+            value ^= basis[top]
+        else:
             return True
-        basis.append(value)
     return False
 
 

@@ -22,9 +22,16 @@ import pandas as pd
 from recor.config import STORAGE_CRS
 from recor.domain import Status
 from recor.errors import NotFound
-from recor.registry.model import RegistryVersion
+from recor.registry.model import Delivery, RegistryVersion
 
-__all__ = ["DEFAULT_STATUSES", "build_graph", "graph_version", "resolve_site", "resolve_sites"]
+__all__ = [
+    "DEFAULT_STATUSES",
+    "build_graph",
+    "graph_from_delivery",
+    "graph_version",
+    "resolve_site",
+    "resolve_sites",
+]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +91,25 @@ def build_graph(
     graph.add_edges_from(_segment_edges(segments[ends_known]))
     log.info("graph built: %d sites, %d segments", graph.number_of_nodes(), graph.size())
     return graph
+
+
+def graph_from_delivery(
+    delivery: Delivery, *, statuses: Iterable[str] | None = DEFAULT_STATUSES
+) -> nx.MultiGraph:
+    """Build the graph straight from a delivery (files, samples, benchmarks; no registry).
+
+    Segment lengths are measured on the geometry; shared-risk links come from
+    ``delivery.segment_risk_groups``.
+    """
+    segments = delivery.segments.copy()
+    links = delivery.segment_risk_groups
+    if links is not None and len(links):
+        grouped = links.groupby("segment_code")["risk_group_code"].agg(lambda s: tuple(sorted(s)))
+        segments["risk_groups"] = segments["code"].map(grouped)
+    segments["risk_groups"] = [
+        g if isinstance(g, tuple) else () for g in _series(segments, "risk_groups")
+    ]
+    return build_graph(delivery.sites, segments, statuses=statuses)
 
 
 def graph_version(graph: nx.MultiGraph) -> RegistryVersion | None:

@@ -113,9 +113,7 @@ def history(conn: psycopg.Connection, code: str, *, entity: str = "segments") ->
         " WHERE code = %(code)s UNION ALL"
         " SELECT {cols}, valid_to, batch_id, ended_by_batch{geom} FROM recor.{h}"
         " WHERE code = %(code)s ORDER BY valid_from"
-    ).format(
-        cols=cols, geom=geom, t=sql.Identifier(entity), h=sql.Identifier(f"{entity}_history")
-    )
+    ).format(cols=cols, geom=geom, t=sql.Identifier(entity), h=sql.Identifier(f"{entity}_history"))
     rows = conn.execute(query, {"code": code}).fetchall()
     if not rows:
         raise NotFound(f"no {entity.rstrip('s')} with code {code!r} in the registry")
@@ -206,4 +204,6 @@ def _undo_table(conn: psycopg.Connection, table: str, batch_id: int) -> EntityCo
         ).format(t=sql.Identifier(table), label=sql.SQL(_LABELS[table])),  # type: ignore[arg-type]
         {"b": batch_id},
     ).fetchall()
-    return EntityCounts(changed=sorted(r[0] for r in restored), retired=sorted(r[0] for r in retired))
+    return EntityCounts(
+        changed=sorted(r[0] for r in restored), retired=sorted(r[0] for r in retired)
+    )

@@ -12,7 +12,7 @@ import psycopg
 
 from recor.errors import MigrationError
 
-__all__ = ["Migration", "available_migrations", "applied_migrations", "upgrade"]
+__all__ = ["Migration", "applied_migrations", "available_migrations", "upgrade"]
 
 log = logging.getLogger(__name__)
 

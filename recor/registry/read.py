@@ -184,7 +184,8 @@ def read_segments(
     ).format(
         cols=sql.SQL(", ").join(cols),
         versions=_versions(
-            "segments", (*(f for f in _SEGMENT_FIELDS if f not in {"length_m"}), "length_m", "geom"),
+            "segments",
+            (*(f for f in _SEGMENT_FIELDS if f not in {"length_m"}), "length_m", "geom"),
             as_of,
         ),
         where=where,

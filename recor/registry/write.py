@@ -8,8 +8,6 @@ their refusals come back as :class:`~recor.errors.RegistryError` naming table, c
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 from collections.abc import Iterator
@@ -35,22 +33,30 @@ log = logging.getLogger(__name__)
 #: Advisory lock key held by every write: two loads never interleave.
 LOAD_LOCK = 0x5245434F52_02
 
-_STAGE_SITES = """
-CREATE TEMP TABLE stage_sites (
-    code text PRIMARY KEY, name text, kind text, operator text, status text, source text,
-    extra jsonb, geom geometry) ON COMMIT DROP"""
-_STAGE_SEGMENTS = """
-CREATE TEMP TABLE stage_segments (
-    code text PRIMARY KEY, site_a text, site_b text, fibre_count integer, fibres_used integer,
-    cable_type text, installation text, status text, owner text, operator text,
-    commissioned_on date, source text, extra jsonb, geom geometry) ON COMMIT DROP"""
-_STAGE_RISKS = """
-CREATE TEMP TABLE stage_risk_groups (
-    code text PRIMARY KEY, kind text, name text, source text, extra jsonb) ON COMMIT DROP"""
-_STAGE_LINKS = """
-CREATE TEMP TABLE stage_links (
-    segment_code text, risk_group_code text, PRIMARY KEY (segment_code, risk_group_code))
-    ON COMMIT DROP"""
+# Staging tables: (column, PostgreSQL type). Geometries arrive as EWKB and are decoded once.
+_STAGING: dict[str, tuple[tuple[str, str], ...]] = {
+    "stage_sites": (
+        ("code", "text"), ("name", "text"), ("kind", "text"), ("operator", "text"),
+        ("status", "text"), ("source", "text"), ("extra", "jsonb"), ("wkb", "bytea"),
+    ),
+    "stage_segments": (
+        ("code", "text"), ("site_a", "text"), ("site_b", "text"), ("fibre_count", "int4"),
+        ("fibres_used", "int4"), ("cable_type", "text"), ("installation", "text"),
+        ("status", "text"), ("owner", "text"), ("operator", "text"),
+        ("commissioned_on", "date"), ("source", "text"), ("extra", "jsonb"), ("wkb", "bytea"),
+    ),
+    "stage_risk_groups": (
+        ("code", "text"), ("kind", "text"), ("name", "text"), ("source", "text"),
+        ("extra", "jsonb"),
+    ),
+    "stage_links": (("segment_code", "text"), ("risk_group_code", "text")),
+}  # fmt: skip
+_STAGING_KEYS = {
+    "stage_sites": "code",
+    "stage_segments": "code",
+    "stage_risk_groups": "code",
+    "stage_links": "segment_code, risk_group_code",
+}
 
 # (table, staged column, enum type) checked before casting, so errors name the feature.
 _ENUM_CHECKS = (
@@ -187,51 +193,84 @@ def _check_frames(delivery: Delivery) -> None:
 
 
 def _stage(conn: psycopg.Connection, delivery: Delivery) -> None:
-    for ddl in (_STAGE_SITES, _STAGE_SEGMENTS, _STAGE_RISKS, _STAGE_LINKS):
-        conn.execute(ddl)  # type: ignore[arg-type]
-    _copy(conn, "stage_sites", _with_geometry(delivery.sites, SITE_COLUMNS), SITE_COLUMNS)
-    _copy(conn, "stage_segments", _with_geometry(delivery.segments, SEGMENT_COLUMNS), SEGMENT_COLUMNS)
-    if delivery.risk_groups is not None:
-        _copy(conn, "stage_risk_groups", delivery.risk_groups[list(RISK_GROUP_COLUMNS)].copy(), ())
-    if delivery.segment_risk_groups is not None:
-        links = delivery.segment_risk_groups[list(SEGMENT_RISK_COLUMNS)].drop_duplicates()
-        _copy(conn, "stage_links", links.copy(), ())
+    frames: dict[str, Any] = {
+        "stage_sites": delivery.sites,
+        "stage_segments": delivery.segments,
+        "stage_risk_groups": delivery.risk_groups,
+        "stage_links": delivery.segment_risk_groups,
+    }
+    for table, columns in _STAGING.items():
+        _create_staging(conn, table, columns)
+        if frames[table] is not None:
+            _copy(conn, table, frames[table], columns)
     conn.execute("ANALYZE stage_sites; ANALYZE stage_segments")
 
 
-def _with_geometry(frame: Any, columns: tuple[str, ...]) -> pd.DataFrame:
-    out = pd.DataFrame({c: frame[c].to_numpy() for c in columns}, index=range(len(frame)))
-    geoms = shapely.set_srid(np.asarray(frame.geometry.array, dtype=object), STORAGE_CRS)
-    out["geom"] = shapely.to_wkb(geoms, hex=True, include_srid=True)
-    return out
+def _create_staging(
+    conn: psycopg.Connection, table: str, columns: tuple[tuple[str, str], ...]
+) -> None:
+    parts = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns]  # type: ignore[arg-type]
+    if any(c == "wkb" for c, _ in columns):
+        parts.append(sql.SQL("geom geometry GENERATED ALWAYS AS (ST_GeomFromEWKB(wkb)) STORED"))
+    parts.append(sql.SQL("PRIMARY KEY ({})").format(sql.SQL(_STAGING_KEYS[table])))  # type: ignore[arg-type]
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+            sql.Identifier(table), sql.SQL(", ").join(parts)
+        )
+    )
 
 
-def _copy(conn: psycopg.Connection, table: str, frame: pd.DataFrame, _: tuple[str, ...]) -> None:
-    """COPY a frame into a staging table as CSV; text columns keep empty strings."""
-    if "extra" in frame.columns:
-        frame["extra"] = [_json(v) for v in frame["extra"]]
-    for column in ("fibre_count", "fibres_used"):
-        if column in frame.columns:
-            frame[column] = pd.array(frame[column], dtype="Int64")
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-    nullable = {"fibre_count", "fibres_used", "commissioned_on", "geom"}
-    not_null = [c for c in frame.columns if c not in nullable]
-    query = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ({}))").format(
-        sql.Identifier(table),
-        sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns),
-        sql.SQL(", ").join(sql.Identifier(c) for c in not_null),
+def _copy(
+    conn: psycopg.Connection, table: str, frame: Any, columns: tuple[tuple[str, str], ...]
+) -> None:
+    """Binary COPY of a frame into a staging table (text columns: None becomes '')."""
+    values = []
+    for column, pg_type in columns:
+        if column == "wkb":
+            geoms = shapely.set_srid(np.asarray(frame.geometry.array, dtype=object), STORAGE_CRS)
+            values.append(shapely.to_wkb(geoms, include_srid=True).tolist())
+        elif column == "extra":
+            values.append([_json(v) for v in frame[column]] if column in frame else None)
+        else:
+            values.append(_column_values(frame[column], pg_type))
+    if any(v is None for v in values):
+        values = [v if v is not None else [{}] * len(frame) for v in values]
+    query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
     )
     with conn.cursor().copy(query) as copy:
-        copy.write(buffer.getvalue())
+        copy.set_types([t for _, t in columns])
+        for row in zip(*values, strict=True):
+            copy.write_row(row)
 
 
-def _json(value: Any) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value == {}:
-        return "{}"
-    if isinstance(value, str):
+def _column_values(series: pd.Series, pg_type: str) -> list[Any]:
+    """Plain Python values for COPY: missing → None (NULL), text never NULL."""
+    if pg_type == "text":
+        return ["" if _missing(v) else str(v) for v in series.tolist()]
+    if pg_type == "int4":
+        return [None if _missing(v) else int(v) for v in series.tolist()]
+    if pg_type == "date":
+        return [None if _missing(v) else pd.Timestamp(v).date() for v in series.tolist()]
+    return series.tolist()
+
+
+def _missing(value: Any) -> bool:
+    return (
+        value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float) and np.isnan(value))
+    )
+
+
+def _json(value: Any) -> Any:
+    """A JSON object for a jsonb column (dict, JSON text, or nothing)."""
+    if isinstance(value, dict):
         return value
-    return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, str):
+        return json.loads(value) if value.strip() else {}
+    return {}
 
 
 def _check_staged(conn: psycopg.Connection) -> None:
@@ -240,7 +279,7 @@ def _check_staged(conn: psycopg.Connection) -> None:
         row = conn.execute(
             sql.SQL(
                 "SELECT code, {c} FROM {t} WHERE {c} IS NULL"
-                " OR {c} <> ALL (enum_range(NULL::recor.{e})::text[]) LIMIT 1"
+                " OR {c} NOT IN (SELECT unnest(enum_range(NULL::recor.{e}))::text) LIMIT 1"
             ).format(c=sql.Identifier(column), t=sql.Identifier(table), e=sql.Identifier(enum))
         ).fetchone()
         if row:
@@ -264,6 +303,16 @@ def _check_staged(conn: psycopg.Connection) -> None:
             f"segments {row[0]}: {row[1]} {row[2]!r} is neither in the delivery "
             "nor an active site of the registry"
         )
+
+
+def _has_updates(conn: psycopg.Connection, entity: str) -> bool:
+    """True when some staged rows replace an existing (changed or retired) row."""
+    row = conn.execute(
+        sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM {} WHERE id IS NOT NULL AND change <> 'unchanged')"
+        ).format(sql.Identifier(f"diff_{entity}"))
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _diff(conn: psycopg.Connection, entity: str, compare: str, join: str = "") -> EntityCounts:
@@ -308,12 +357,15 @@ def _merge_sites(conn: psycopg.Connection) -> EntityCounts:
         " (s.name, s.kind, s.operator, s.status, s.source, s.extra, ST_AsBinary(s.geom))",
     )
     conn.execute(
-        "INSERT INTO recor.sites (code, name, kind, operator, status, source, extra, geom)"
-        " SELECT s.code, s.name, s.kind::recor.site_kind, s.operator,"
-        " s.status::recor.lifecycle_status, s.source, s.extra, s.geom"
+        "INSERT INTO recor.sites (code, name, kind, operator, status, source, extra, geom,"
+        " batch_id) SELECT s.code, s.name, s.kind::recor.site_kind, s.operator,"
+        " s.status::recor.lifecycle_status, s.source, s.extra, s.geom,"
+        " (SELECT recor.current_batch())"
         " FROM stage_sites s JOIN diff_sites d USING (code)"
         " WHERE d.change = 'added' AND d.id IS NULL"
     )
+    if not _has_updates(conn, "sites"):
+        return counts
     conn.execute(
         "UPDATE recor.sites t SET name = s.name, kind = s.kind::recor.site_kind,"
         " operator = s.operator, status = s.status::recor.lifecycle_status, source = s.source,"
@@ -351,10 +403,13 @@ def _merge_segments(conn: psycopg.Connection) -> EntityCounts:
         " s.extra, s.geom"
     )
     conn.execute(
-        f"INSERT INTO recor.segments (code, site_a, site_b, {columns})"  # type: ignore[arg-type]
-        f" SELECT s.code, sa.id, sb.id, {values} FROM stage_segments s {_SEGMENT_ENDS}"
+        f"INSERT INTO recor.segments (code, site_a, site_b, {columns}, batch_id)"  # type: ignore[arg-type]
+        f" SELECT s.code, sa.id, sb.id, {values}, (SELECT recor.current_batch())"
+        f" FROM stage_segments s {_SEGMENT_ENDS}"
         " JOIN diff_segments d ON d.code = s.code WHERE d.change = 'added' AND d.id IS NULL"
     )
+    if not _has_updates(conn, "segments"):
+        return counts
     conn.execute(
         f"UPDATE recor.segments t SET (site_a, site_b, {columns}, retired)"  # type: ignore[arg-type]
         f" = (sa.id, sb.id, {values}, false) FROM stage_segments s {_SEGMENT_ENDS}"
@@ -372,11 +427,14 @@ def _merge_risk_groups(conn: psycopg.Connection) -> EntityCounts:
         " (s.kind, s.name, s.source, s.extra)",
     )
     conn.execute(
-        "INSERT INTO recor.risk_groups (code, kind, name, source, extra)"
-        " SELECT s.code, s.kind::recor.risk_kind, s.name, s.source, s.extra"
+        "INSERT INTO recor.risk_groups (code, kind, name, source, extra, batch_id)"
+        " SELECT s.code, s.kind::recor.risk_kind, s.name, s.source, s.extra,"
+        " (SELECT recor.current_batch())"
         " FROM stage_risk_groups s JOIN diff_risk_groups d USING (code)"
         " WHERE d.change = 'added' AND d.id IS NULL"
     )
+    if not _has_updates(conn, "risk_groups"):
+        return counts
     conn.execute(
         "UPDATE recor.risk_groups t SET kind = s.kind::recor.risk_kind, name = s.name,"
         " source = s.source, extra = s.extra, retired = false"

@@ -147,7 +147,9 @@ def test_undo_restores_the_previous_state_and_keeps_the_trace(conn, sample_deliv
         replace_scope=ReplaceScope(source="recor-sample"),
     )  # fmt: skip
     undo = registry.undo_batch(conn, changed.batch_id, user="tester")
-    assert sorted(undo.segments.changed) == sorted([code, sample_delivery.segments["code"].iloc[-1]])
+    assert sorted(undo.segments.changed) == sorted(
+        [code, sample_delivery.segments["code"].iloc[-1]]
+    )
     after = registry.read_segments(conn).drop(columns=["geometry", "valid_from", "batch_id"])
     assert after.equals(before)
     batches = registry.list_batches(conn).set_index("id")
@@ -167,8 +169,12 @@ def test_undo_of_a_first_load_retires_what_it_added(conn, sample_delivery):
 def test_undo_is_refused_when_a_later_batch_changed_the_same_rows(conn, sample_delivery):
     code = sample_delivery.segments["code"].iloc[0]
     registry.load_delivery(conn, sample_delivery, BatchInfo())
-    second = registry.load_delivery(conn, _with_changed_fibres(sample_delivery, code, 0), BatchInfo())
-    third = registry.load_delivery(conn, _with_changed_fibres(sample_delivery, code, 1), BatchInfo())
+    second = registry.load_delivery(
+        conn, _with_changed_fibres(sample_delivery, code, 0), BatchInfo()
+    )
+    third = registry.load_delivery(
+        conn, _with_changed_fibres(sample_delivery, code, 1), BatchInfo()
+    )
     with pytest.raises(UndoRefused, match=rf"{code} was changed again by batch {third.batch_id}"):
         registry.undo_batch(conn, second.batch_id)
     registry.undo_batch(conn, third.batch_id)

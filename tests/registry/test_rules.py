@@ -45,7 +45,10 @@ def test_multilinestring_is_refused(two_sites):
     ("geom", "rule"),
     [
         ("SRID=2154;LINESTRING EMPTY", "segments_geom"),
-        (f"SRID=2154;LINESTRING({ORLEANS[0]} {ORLEANS[1]}, {ORLEANS[0]} {ORLEANS[1]})", "segments_geom"),
+        (
+            f"SRID=2154;LINESTRING({ORLEANS[0]} {ORLEANS[1]}, {ORLEANS[0]} {ORLEANS[1]})",
+            "segments_geom",
+        ),
     ],
     ids=["empty", "zero-length"],
 )

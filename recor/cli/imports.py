@@ -1,0 +1,175 @@
+"""``recor import``: load survey deliveries; ``recor import list``; ``recor import undo BATCH``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import shapely
+from tqdm import tqdm
+
+from recor import registry
+from recor.config import Settings
+from recor.errors import ConfigurationError
+from recor.ingest.findings import describe_finding
+from recor.ingest.pipeline import ImportResult, import_paths
+from recor.ingest.report import write_csv, write_html
+from recor.registry.model import ReplaceScope
+
+__all__ = ["parse_replace_scope", "register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``import`` (with its ``list`` and ``undo`` forms)."""
+    parser = subparsers.add_parser(
+        "import",
+        help="import survey deliveries (Shapefile, GeoPackage, GeoJSON, CSV, GraceTHD v2)",
+        description="recor import PATH... | recor import list | recor import undo BATCH",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or zips")
+    parser.add_argument("--profile", default="auto", help="built-in profile name or YAML file")
+    parser.add_argument("--crs", help="CRS of layers without one, e.g. 2154 or EPSG:4326")
+    parser.add_argument("--layer", help="read only this layer")
+    parser.add_argument("--dry-run", action="store_true", help="check and show the diff only")
+    parser.add_argument("--report", type=Path, help="write the HTML report (and a .csv beside)")
+    parser.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument(
+        "--replace-scope",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="retire registry rows missing from the delivery within this scope: "
+        "source=NAME, prefix=CODE_PREFIX, bbox=XMIN,YMIN,XMAX,YMAX (repeatable; all must match)",
+    )
+    parser.add_argument("--user", help="name recorded with the batch (default: login)")
+    parser.add_argument("--note", default="", help="note recorded with the batch")
+    parser.set_defaults(handler=_dispatch)
+
+
+def parse_replace_scope(items: list[str]) -> ReplaceScope | None:
+    """``--replace-scope`` values as a :class:`ReplaceScope` (None when not given)."""
+    if not items:
+        return None
+    values: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not value:
+            raise ConfigurationError(f"--replace-scope {item!r}: expected KEY=VALUE")
+        if key == "source":
+            values["source"] = value
+        elif key == "prefix":
+            values["code_prefix"] = value
+        elif key == "bbox":
+            try:
+                xmin, ymin, xmax, ymax = (float(v) for v in value.split(","))
+            except ValueError as exc:
+                raise ConfigurationError(f"--replace-scope bbox={value}: 4 numbers") from exc
+            values["area"] = shapely.box(xmin, ymin, xmax, ymax)
+        else:
+            raise ConfigurationError(f"--replace-scope {key}: expected source, prefix or bbox")
+    return ReplaceScope(**values)  # type: ignore[arg-type]
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    first = args.paths[0]
+    if first == "list" and len(args.paths) == 1 and not Path(first).exists():
+        return _list(args, settings)
+    if first == "undo" and not Path(first).exists():
+        if len(args.paths) != 2 or not args.paths[1].isdigit():
+            print("usage: recor import undo BATCH", file=sys.stderr)
+            return 2
+        return _undo(int(args.paths[1]), args, settings)
+    return _import(args, settings)
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    scope = parse_replace_scope(args.replace_scope)
+    bar = None if (args.quiet or args.json) else tqdm(total=4, desc="import", unit="étape")
+
+    def progress(stage: str) -> None:
+        if bar is not None:
+            bar.set_description(stage)
+            bar.update(1)
+
+    with registry.connect(settings.database) as conn:
+        result = import_paths(
+            conn, args.paths, settings=settings.imports, profile=args.profile, crs=args.crs,
+            layer=args.layer, replace_scope=scope, dry_run=args.dry_run, user=args.user,
+            note=args.note, progress=progress,
+        )  # fmt: skip
+    if bar is not None:
+        bar.close()
+    if args.report:
+        _write_reports(result, args.report)
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=1, default=str))
+    else:
+        _print_result(result, quiet=args.quiet)
+    return 1 if result.refused else 0
+
+
+def _verdict(result: ImportResult) -> str:
+    if result.refused:
+        return "Livraison refusée : rien n'a été écrit dans le registre."
+    if result.dry_run:
+        return "Simulation (--dry-run) : livraison acceptable, rien n'a été écrit."
+    assert result.summary is not None
+    return f"Livraison chargée : lot n° {result.summary.batch_id}."
+
+
+def _write_reports(result: ImportResult, path: Path) -> None:
+    findings = result.prepared.findings
+    write_html(
+        path, findings, title="Rapport d'import RECOR", verdict=_verdict(result),
+        counts=result.summary.counts() if result.summary else None,
+        files=[f.__dict__ for f in result.prepared.source_files],
+    )  # fmt: skip
+    write_csv(path.with_suffix(".csv"), findings)
+
+
+def _print_result(result: ImportResult, *, quiet: bool) -> None:
+    findings = result.prepared.findings
+    errors = findings[findings["severity"] == "error"]
+    for _, row in errors.head(50).iterrows():
+        print(describe_finding(row), file=sys.stderr)
+    if len(errors) > 50:
+        print(f"... {len(errors) - 50} more errors (use --report)", file=sys.stderr)
+    if quiet:
+        return
+    print(_verdict(result))
+    counts = findings.groupby(["severity", "rule"]).size()
+    for (severity, rule_id), n in counts.items():
+        print(f"  {severity:8} {rule_id:24} {n}")
+    if result.summary is not None:
+        for entity, values in result.summary.counts().items():
+            print(f"  {entity:12} " + "  ".join(f"{k} {v}" for k, v in values.items()))
+
+
+def _list(args: argparse.Namespace, settings: Settings) -> int:
+    with registry.connect(settings.database, autocommit=True) as conn:
+        batches = registry.list_batches(conn)
+    if args.json:
+        print(batches.to_json(orient="records", date_format="iso", force_ascii=False))
+        return 0
+    for row in batches.itertuples(index=False):
+        files = ", ".join(f["path"] for f in (row.source_files or []))[:60]
+        print(f"{row.id:>5}  {row.started_at:%Y-%m-%d %H:%M}  {row.outcome:8} {row.profile:12} "
+              f"{row.app_user:10} {files}")  # fmt: skip
+    return 0
+
+
+def _undo(batch_id: int, args: argparse.Namespace, settings: Settings) -> int:
+    with registry.connect(settings.database, autocommit=True) as conn:
+        summary = registry.undo_batch(conn, batch_id, user=args.user or "")
+    if args.json:
+        print(
+            json.dumps(
+                {"batch_id": summary.batch_id, "undoes": batch_id, "counts": summary.counts()}
+            )
+        )
+    elif not args.quiet:
+        print(f"batch {batch_id} undone by batch {summary.batch_id}")
+    return 0

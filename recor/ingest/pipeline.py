@@ -1,0 +1,411 @@
+"""The import, end to end: read → map → check → topology → Delivery → one registry load.
+
+:func:`prepare_import` is pure with respect to the registry (it only reads files, and the
+registry sites it is handed); :func:`import_paths` adds the registry: nothing is written
+unless every check passed, and then :func:`recor.registry.load_delivery` writes all of it
+in one transaction, or nothing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import psycopg
+from pyproj import CRS
+
+from recor.config import STORAGE_CRS, ImportSettings
+from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUMNS, SITE_COLUMNS
+from recor.errors import ImportRefused, RegistryError
+from recor.ingest.attributes import check_attributes, check_codes_against_registry
+from recor.ingest.findings import Findings, describe_finding
+from recor.ingest.geometry import check_geometries, check_lengths
+from recor.ingest.mapping import map_layer
+from recor.ingest.profiles import Profile, load_profile
+from recor.ingest.readers import read_layer, to_storage_crs
+from recor.ingest.sources import DeliveryFiles
+from recor.registry import read_segments, read_sites
+from recor.registry.model import BatchInfo, Delivery, LoadSummary, ReplaceScope, SourceFile
+
+__all__ = ["ImportResult", "PreparedImport", "RegistryContext", "import_paths", "prepare_import"]
+
+log = logging.getLogger(__name__)
+
+#: Given the delivery's bounding box, the registry's active sites and segment codes there.
+RegistryLookup = Callable[[tuple[float, float, float, float]], "RegistryContext"]
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RegistryContext:
+    """What the import needs to know of the registry: nearby sites, codes and sources."""
+
+    sites: gpd.GeoDataFrame | None = None
+    segments: pd.DataFrame | None = None
+
+
+@dataclass
+class PreparedImport:
+    """A delivery read and checked, not yet loaded."""
+
+    delivery: Delivery | None
+    findings: pd.DataFrame
+    source_files: tuple[SourceFile, ...]
+    profile: str
+    paths: tuple[str, ...] = ()
+
+    @property
+    def refused(self) -> bool:
+        """True when an error blocks the load."""
+        return self.delivery is None or bool((self.findings["severity"] == "error").any())
+
+    def errors(self) -> pd.DataFrame:
+        """The blocking findings."""
+        return self.findings[self.findings["severity"] == "error"]
+
+    def batch_info(self, *, user: str = "", note: str = "", max_findings: int = 1000) -> BatchInfo:
+        """Provenance for the registry batch (findings capped to keep the batch row small)."""
+        kept = self.findings.head(max_findings).to_dict("records")
+        return BatchInfo(
+            source_files=self.source_files,
+            profile=self.profile,
+            user=user,
+            note=note,
+            findings=tuple(kept),
+        )
+
+    def refusal(self) -> ImportRefused:
+        """The error to raise for a refused delivery, quoting its first errors."""
+        errors = self.errors()
+        lines = [describe_finding(row) for _, row in errors.head(5).iterrows()]
+        more = f" (+{len(errors) - 5} autres)" if len(errors) > 5 else ""
+        return ImportRefused(
+            f"delivery refused: {len(errors)} error(s){more}; nothing was written\n  "
+            + "\n  ".join(lines)
+        )
+
+
+@dataclass
+class ImportResult:
+    """Outcome of :func:`import_paths`: the prepared delivery and, when loaded, the summary."""
+
+    prepared: PreparedImport
+    summary: LoadSummary | None = None
+    dry_run: bool = False
+    extra_findings: list[dict] = field(default_factory=list)
+
+    @property
+    def loaded(self) -> bool:
+        """True when the registry now holds the delivery (never for a dry run)."""
+        return self.summary is not None and self.summary.batch_id is not None
+
+    @property
+    def refused(self) -> bool:
+        """True when the delivery was refused (by the checks or by the registry)."""
+        return self.prepared.refused or self.summary is None
+
+    def as_dict(self) -> dict:
+        """Machine-readable summary (``recor import --json``)."""
+        findings = self.prepared.findings
+        return {
+            "status": "refused" if self.refused else ("dry-run" if self.dry_run else "loaded"),
+            "batch_id": self.summary.batch_id if self.summary else None,
+            "dry_run": self.dry_run,
+            "profile": self.prepared.profile,
+            "files": [f.__dict__ for f in self.prepared.source_files],
+            "counts": self.summary.counts() if self.summary else None,
+            "findings_by_severity": findings["severity"].value_counts().to_dict(),
+            "findings": findings.to_dict("records"),
+        }
+
+
+def prepare_import(
+    paths: Sequence[str | Path],
+    *,
+    settings: ImportSettings | None = None,
+    profile: str | Path | Profile = "auto",
+    crs: str | int | None = None,
+    layer: str | None = None,
+    registry: RegistryLookup | None = None,
+    progress: Progress | None = None,
+) -> PreparedImport:
+    """Read and check a delivery; nothing touches the registry.
+
+    Parameters
+    ----------
+    paths
+        Shapefiles, folders, zips, GeoPackages, GeoJSON or CSV files, delivered together.
+    settings
+        Tolerances and limits (default :class:`~recor.config.ImportSettings`).
+    profile
+        ``"auto"`` (GraceTHD when ``t_noeud``/``t_cheminement`` are present, else ``recor``),
+        a built-in profile name, a profile file, or a :class:`Profile`.
+    crs
+        CRS of layers declaring none (e.g. ``2154`` or ``"EPSG:4326"``); replaces a declared one.
+    layer
+        Read only this layer (GeoPackage layer name or file stem).
+    registry
+        Looks up registry sites and codes around the delivery; None for an empty registry.
+    progress
+        Called with the name of each stage (the CLI shows it).
+
+    Returns
+    -------
+    PreparedImport
+        The :class:`~recor.registry.Delivery` (None when nothing usable was read) and findings.
+    """
+    settings = settings or ImportSettings()
+    say = progress or (lambda _stage: None)
+    findings = Findings()
+    override = CRS.from_user_input(_crs_input(crs)) if crs is not None else None
+    with DeliveryFiles(tuple(Path(p) for p in paths), findings) as files:
+        layers = [s for s in files.layers if layer is None or layer.lower() in {s.name, s.layer}]
+        chosen = _choose_profile(profile, [s.name for s in layers])
+        say("lecture")
+        if chosen.format == "gracethd-v2":
+            from recor.ingest.gracethd import read_gracethd
+
+            frames = read_gracethd(layers, chosen, findings, settings, override=override)
+        else:
+            frames = _read_generic(layers, chosen, findings, settings, override)
+        source_files = tuple(files.source_files)
+    delivery = _check_and_build(frames, chosen, findings, settings, registry, say)
+    return PreparedImport(
+        delivery=delivery,
+        findings=findings.frame(),
+        source_files=source_files,
+        profile=chosen.name,
+        paths=tuple(str(p) for p in paths),
+    )
+
+
+def _crs_input(crs: str | int) -> str | int:
+    text = str(crs).strip()
+    return int(text) if text.isdigit() else text
+
+
+def _choose_profile(profile: str | Path | Profile, names: list[str]) -> Profile:
+    if isinstance(profile, Profile):
+        return profile
+    if str(profile) == "auto":
+        gracethd = {"t_noeud", "t_cheminement"} <= set(names)
+        return load_profile("gracethd-v2" if gracethd else "recor")
+    return load_profile(profile)
+
+
+def _read_generic(
+    layers: list,
+    profile: Profile,
+    findings: Findings,
+    settings: ImportSettings,
+    override: CRS | None,
+) -> dict[str, list[pd.DataFrame]]:
+    frames: dict[str, list[pd.DataFrame]] = {}
+    for source in layers:
+        raw = read_layer(source, findings)
+        if raw is None or len(raw.frame) == 0:
+            continue
+        kind = _geometry_kind(raw.frame) if raw.has_geometry else "none"
+        rule = profile.layer_for(source.name, kind)
+        if rule is None:
+            findings.add(
+                "SRC-LAYER-IGNORED",
+                f"couche « {source.name} » ({kind}) : aucune entité du profil {profile.name} ne lui "
+                "correspond",
+                file=source.display,
+            )
+            continue
+        frame = raw.frame
+        if rule.geometry != "none":
+            if not raw.has_geometry:
+                findings.add("GEOM-NULL", "couche sans géométrie", file=source.display)
+                continue
+            frame = to_storage_crs(raw, findings, override=override)
+            if frame is None:
+                continue
+        mapped = map_layer(frame, rule, findings, settings, default_source=profile.source)
+        if rule.geometry != "none":
+            mapped = check_geometries(mapped, rule.geometry, findings, settings)
+        frames.setdefault(rule.entity, []).append(mapped)
+    return frames
+
+
+def _geometry_kind(frame: gpd.GeoDataFrame) -> str:
+    types = set(frame.geometry.geom_type.dropna().unique())
+    if types and types <= {"Point", "MultiPoint"}:
+        return "point"
+    if types and types <= {"LineString", "MultiLineString"}:
+        return "line"
+    return "other"
+
+
+def _empty(entity: str) -> pd.DataFrame:
+    columns = {
+        "sites": SITE_COLUMNS,
+        "segments": SEGMENT_COLUMNS,
+        "risk_groups": RISK_GROUP_COLUMNS,
+        "segment_risk_groups": SEGMENT_RISK_COLUMNS,
+    }[entity]
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in (*columns, "_file", "_feature")})
+    if entity in {"sites", "segments"}:
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=STORAGE_CRS), crs=STORAGE_CRS)
+    return frame
+
+
+def _concat(parts: list[pd.DataFrame] | None, entity: str) -> pd.DataFrame:
+    if not parts:
+        return _empty(entity)
+    if len(parts) == 1:
+        return parts[0].reset_index(drop=True)
+    out = pd.concat(parts, ignore_index=True)
+    if entity in {"sites", "segments"}:
+        return gpd.GeoDataFrame(out, geometry=parts[0].geometry.name, crs=STORAGE_CRS)
+    return out
+
+
+def _check_and_build(
+    frames: dict[str, list[pd.DataFrame]],
+    profile: Profile,
+    findings: Findings,
+    settings: ImportSettings,
+    registry: RegistryLookup | None,
+    say: Progress,
+) -> Delivery | None:
+    sites = _concat(frames.get("sites"), "sites")
+    segments = _concat(frames.get("segments"), "segments")
+    if not len(sites) and not len(segments):
+        findings.add("SRC-EMPTY", "aucun site ni tronçon lu dans la livraison")
+        return None
+    say("contrôles")
+    for entity, frame in (("sites", sites), ("segments", segments)):
+        check_attributes(frame, entity, findings)
+    risk_groups = (
+        _concat(frames.get("risk_groups"), "risk_groups") if "risk_groups" in frames else None
+    )
+    links = frames.get("segment_risk_groups")
+    links_frame = _concat(links, "segment_risk_groups") if links else None
+    if risk_groups is not None:
+        check_attributes(risk_groups, "risk_groups", findings)
+    if links_frame is not None:
+        check_attributes(links_frame, "segment_risk_groups", findings)
+    check_lengths(segments, findings, settings)
+    context = RegistryContext()
+    if registry is not None:
+        context = registry(_bbox(sites, segments, settings.snap_tolerance_m))
+        check_codes_against_registry(sites, context.sites, findings)
+        check_codes_against_registry(segments, context.segments, findings)
+    say("topologie")
+    from recor.ingest.topology import build_topology, check_segment_layout
+
+    sites, segments = build_topology(
+        sites, segments, context.sites, findings,
+        tolerance=settings.snap_tolerance_m, source=profile.source,
+    )  # fmt: skip
+    check_segment_layout(segments, findings, tolerance=settings.snap_tolerance_m)
+    return Delivery(
+        sites=gpd.GeoDataFrame(sites[[*SITE_COLUMNS, "geometry"]], crs=STORAGE_CRS),
+        segments=gpd.GeoDataFrame(segments[[*SEGMENT_COLUMNS, "geometry"]], crs=STORAGE_CRS),
+        risk_groups=None if risk_groups is None else risk_groups[list(RISK_GROUP_COLUMNS)],
+        segment_risk_groups=None
+        if links_frame is None
+        else links_frame[list(SEGMENT_RISK_COLUMNS)],
+    )
+
+
+def _bbox(
+    sites: gpd.GeoDataFrame, segments: gpd.GeoDataFrame, margin: float
+) -> tuple[float, float, float, float]:
+    bounds = [f.total_bounds for f in (sites, segments) if len(f) and f.geometry.notna().any()]
+    if not bounds:
+        return (0.0, 0.0, 0.0, 0.0)
+    xmin = min(b[0] for b in bounds) - margin
+    ymin = min(b[1] for b in bounds) - margin
+    xmax = max(b[2] for b in bounds) + margin
+    ymax = max(b[3] for b in bounds) + margin
+    return (xmin, ymin, xmax, ymax)
+
+
+def registry_lookup(conn: psycopg.Connection) -> RegistryLookup:
+    """A lookup reading active registry sites and segment codes within a bounding box."""
+
+    def lookup(bbox: tuple[float, float, float, float]) -> RegistryContext:
+        sites = read_sites(conn, bbox=bbox)
+        segments = read_segments(conn, bbox=bbox)
+        conn.rollback()  # reads leave no transaction open: the load opens its own
+        return RegistryContext(
+            sites=sites[["code", "source", "geometry"]],
+            segments=pd.DataFrame(segments[["code", "source"]]),
+        )
+
+    return lookup
+
+
+def import_paths(
+    conn: psycopg.Connection,
+    paths: Sequence[str | Path],
+    *,
+    settings: ImportSettings | None = None,
+    profile: str | Path | Profile = "auto",
+    crs: str | int | None = None,
+    layer: str | None = None,
+    replace_scope: ReplaceScope | None = None,
+    dry_run: bool = False,
+    user: str | None = None,
+    note: str = "",
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Read, check and, when nothing blocks, load a delivery in one transaction.
+
+    A refused delivery (checks or database rules) leaves the registry exactly as it was;
+    the result then has ``refused`` True and its findings say why. Parameters as
+    :func:`prepare_import`, plus ``replace_scope`` (which missing rows to retire),
+    ``dry_run`` (compute the diff, write nothing) and ``user`` (default: the login name).
+    """
+    prepared = prepare_import(
+        paths, settings=settings, profile=profile, crs=crs, layer=layer,
+        registry=registry_lookup(conn), progress=progress,
+    )  # fmt: skip
+    result = ImportResult(prepared, dry_run=dry_run)
+    if prepared.refused:
+        log.info("delivery refused before loading: %d error(s)", len(prepared.errors()))
+        return result
+    assert prepared.delivery is not None
+    if progress:
+        progress("chargement")
+    info = prepared.batch_info(user=user if user is not None else _login(), note=note)
+    try:
+        result.summary = load_delivery_checked(
+            conn, prepared.delivery, info, replace_scope, dry_run
+        )
+    except RegistryError as exc:
+        refusal = Findings()
+        refusal.add("REG-REFUSED", str(exc), file=", ".join(prepared.paths))
+        prepared.findings = pd.concat([refusal.frame(), prepared.findings], ignore_index=True)
+    return result
+
+
+def load_delivery_checked(
+    conn: psycopg.Connection,
+    delivery: Delivery,
+    info: BatchInfo,
+    replace_scope: ReplaceScope | None,
+    dry_run: bool,
+) -> LoadSummary:
+    """Hand a checked delivery to the registry (one transaction, all or nothing)."""
+    from recor.registry import load_delivery
+
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.rollback()
+    return load_delivery(conn, delivery, info, replace_scope=replace_scope, dry_run=dry_run)
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""

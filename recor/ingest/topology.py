@@ -1,0 +1,388 @@
+"""Topology: segment ends snapped onto sites, junctions created, network faults reported.
+
+Everything runs on coordinate arrays and STRtree queries (shapely 2), never one Python call
+per segment: ends are matched to their declared sites by code, else to the nearest site
+within the tolerance (delivered or already in the registry), else clustered with other
+unmatched ends into new junction sites; a lone end is a dangle. Then duplicate, overlapping
+and crossing segments are looked for with one spatial-index query each.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from recor.config import STORAGE_CRS
+from recor.domain import SiteKind
+from recor.ingest.findings import Findings
+
+__all__ = ["build_topology", "check_segment_layout", "junction_code"]
+
+
+def junction_code(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Stable codes of created junction sites, from their position (metre precision)."""
+    xs = np.round(x).astype(np.int64).astype(str)
+    ys = np.round(y).astype(np.int64).astype(str)
+    return np.char.add(np.char.add(np.char.add("J-", xs), "-"), ys).astype(object)
+
+
+def build_topology(
+    sites: gpd.GeoDataFrame,
+    segments: gpd.GeoDataFrame,
+    registry_sites: gpd.GeoDataFrame | None,
+    findings: Findings,
+    *,
+    tolerance: float,
+    source: str = "",
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Tie every segment end to a site; return (sites incl. new junctions, snapped segments).
+
+    Parameters
+    ----------
+    sites
+        Delivered sites (mapped and geometry-checked; None geometries are ignored).
+    segments
+        Delivered segments; ``site_a``/``site_b`` may be None (found by position).
+    registry_sites
+        Active registry sites near the delivery (``code``, geometry), or None.
+    tolerance
+        Snapping distance in metres.
+    source
+        ``source`` of created junction sites.
+    """
+    known_codes, known_xy = _known_sites(sites, registry_sites)
+    lines = np.asarray(segments.geometry.array, dtype=object)
+    usable = ~shapely.is_missing(lines)
+    coords, owner = shapely.get_coordinates(lines[usable], return_index=True)
+    counts = np.bincount(owner, minlength=int(usable.sum()))
+    last = np.cumsum(counts) - 1
+    first = last - counts + 1
+    rows = np.flatnonzero(usable)
+    ends = np.stack([coords[first], coords[last]])  # (2, n, 2): start, end
+    declared = [
+        segments["site_a"].to_numpy(dtype=object)[rows],
+        segments["site_b"].to_numpy(dtype=object)[rows],
+    ]
+    lookup = pd.Index(known_codes)
+    idx = np.stack([_indexer(lookup, d) for d in declared])  # (2, n), -1 when none
+    frame = segments.iloc[rows]
+    for side, field in enumerate(("site_a", "site_b")):
+        unknown = pd.notna(declared[side]) & (idx[side] < 0)
+        findings.add_rows(
+            frame, unknown, "TOPO-SITE-UNKNOWN",
+            "site inconnu : ni dans la livraison ni au registre", field=field,
+        )  # fmt: skip
+    ends, idx, coords = _orient(
+        frame, ends, idx, known_xy, coords, first, last, tolerance, findings
+    )
+    idx = _nearest(ends, idx, declared, known_xy, tolerance)
+    junctions, idx = _junctions(frame, ends, idx, declared, len(known_codes), findings, tolerance)
+    all_codes = np.concatenate([known_codes, junctions["code"].to_numpy(dtype=object)])
+    all_xy = np.concatenate([known_xy, shapely.get_coordinates(junctions.geometry.array)])
+    moved = _snap(frame, coords, first, last, idx, all_xy, findings)
+    out = segments.copy()
+    new_lines = lines.copy()
+    new_lines[rows] = shapely.linestrings(moved, indices=owner)
+    out[out.geometry.name] = gpd.GeoSeries(new_lines, index=segments.index, crs=STORAGE_CRS)
+    site_a = out["site_a"].to_numpy(dtype=object).copy()
+    site_b = out["site_b"].to_numpy(dtype=object).copy()
+    site_a[rows] = np.where(idx[0] >= 0, all_codes[np.maximum(idx[0], 0)], site_a[rows])
+    site_b[rows] = np.where(idx[1] >= 0, all_codes[np.maximum(idx[1], 0)], site_b[rows])
+    out["site_a"], out["site_b"] = site_a, site_b
+    loop = pd.notna(site_a) & (site_a == site_b)
+    findings.add_rows(
+        out, loop, "TOPO-SELF-LOOP", "les deux extrémités aboutissent au même site",
+        field="site_b", values=pd.Series(site_b, index=out.index),
+    )  # fmt: skip
+    if len(junctions):
+        status = out["status"].to_numpy(dtype=object)[rows][junctions.pop("_segment").to_numpy()]
+        junctions["status"] = status
+        junctions["source"] = source
+        sites = pd.concat([sites, junctions[sites.columns.intersection(junctions.columns)]])
+        sites = gpd.GeoDataFrame(
+            sites.reset_index(drop=True), geometry=sites.geometry.name, crs=STORAGE_CRS
+        )
+    return sites, out
+
+
+def _known_sites(
+    sites: gpd.GeoDataFrame, registry_sites: gpd.GeoDataFrame | None
+) -> tuple[np.ndarray, np.ndarray]:
+    ok = ~shapely.is_missing(np.asarray(sites.geometry.array, dtype=object))
+    delivered = sites.loc[ok].drop_duplicates("code")
+    codes = [delivered["code"].to_numpy(dtype=object)]
+    xy = [shapely.get_coordinates(delivered.geometry.array).reshape(-1, 2)]
+    if registry_sites is not None and len(registry_sites):
+        others = registry_sites[~registry_sites["code"].isin(delivered["code"])]
+        codes.append(others["code"].to_numpy(dtype=object))
+        xy.append(shapely.get_coordinates(others.geometry.array).reshape(-1, 2))
+    return np.concatenate(codes), np.concatenate(xy)
+
+
+def _indexer(lookup: pd.Index, codes: np.ndarray) -> np.ndarray:
+    out = lookup.get_indexer(pd.Index(codes, dtype=object))
+    out[pd.isna(codes)] = -1
+    return out
+
+
+def _distance(points: np.ndarray, idx: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    target = xy[np.maximum(idx, 0)] if len(xy) else np.zeros_like(points)
+    return np.where(idx >= 0, np.hypot(*(points - target).T), np.inf)
+
+
+def _orient(
+    frame: pd.DataFrame,
+    ends: np.ndarray,
+    idx: np.ndarray,
+    xy: np.ndarray,
+    coords: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    tolerance: float,
+    findings: Findings,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reverse segments drawn b → a; report declared ends too far from their site."""
+    da, db = _distance(ends[0], idx[0], xy), _distance(ends[1], idx[1], xy)
+    cross_a, cross_b = _distance(ends[1], idx[0], xy), _distance(ends[0], idx[1], xy)
+    both = (idx[0] >= 0) & (idx[1] >= 0)
+    reverse = (
+        both
+        & ~((da <= tolerance) & (db <= tolerance))
+        & (cross_a <= tolerance)
+        & (cross_b <= tolerance)
+    )
+    if reverse.any():
+        findings.add_rows(
+            frame, reverse, "TOPO-REVERSED", "tracé dessiné de site_b vers site_a : retourné",
+            field="geometry", values="",
+        )  # fmt: skip
+        coords = coords.copy()
+        for r in np.flatnonzero(reverse):
+            coords[first[r] : last[r] + 1] = coords[first[r] : last[r] + 1][::-1]
+        ends = ends.copy()
+        ends[:, reverse] = ends[::-1][:, reverse]
+        da = np.where(reverse, cross_b, da)
+        db = np.where(reverse, cross_a, db)
+    for side, (field, dist) in enumerate((("site_a", da), ("site_b", db))):
+        far = (idx[side] >= 0) & (dist > tolerance)
+        message = pd.Series(
+            np.char.add(
+                np.char.add("extrémité à ", np.round(dist, 1).astype(str)), " m de son site"
+            ),
+            index=frame.index,
+        )
+        message = message + f" (tolérance {tolerance:g} m)"
+        findings.add_rows(frame, far, "TOPO-END-OFF-SITE", message, field=field)
+        idx[side] = np.where(far, -2, idx[side])  # reported: not snapped, not clustered
+    return ends, idx, coords
+
+
+def _nearest(
+    ends: np.ndarray, idx: np.ndarray, declared: list[np.ndarray], xy: np.ndarray, tolerance: float
+) -> np.ndarray:
+    """Ends with no declared site take the nearest site within the tolerance."""
+    if not len(xy):
+        return idx
+    tree = shapely.STRtree(shapely.points(xy))
+    for side in (0, 1):
+        free = np.flatnonzero(pd.isna(declared[side]) & (idx[side] == -1))
+        if not len(free):
+            continue
+        found = tree.query_nearest(
+            shapely.points(ends[side][free]), max_distance=tolerance, all_matches=False
+        )
+        idx[side][free[found[0]]] = found[1]
+    return idx
+
+
+def _junctions(
+    frame: pd.DataFrame,
+    ends: np.ndarray,
+    idx: np.ndarray,
+    declared: list[np.ndarray],
+    offset: int,
+    findings: Findings,
+    tolerance: float,
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Cluster ends on no site: two or more ends → a junction site; a lone end → dangle."""
+    n = ends.shape[1]
+    free_side, free_row = np.nonzero((idx == -1) & pd.isna(np.stack(declared)))
+    empty = gpd.GeoDataFrame(
+        {"code": [], "name": [], "kind": [], "operator": [], "extra": [], "_file": [],
+         "_feature": [], "_segment": []},
+        geometry=gpd.GeoSeries([], crs=STORAGE_CRS), crs=STORAGE_CRS,
+    )  # fmt: skip
+    if not len(free_row):
+        return empty, idx
+    points = ends[free_side, free_row]
+    tree = shapely.STRtree(shapely.points(points))
+    left, right = tree.query(shapely.points(points), predicate="dwithin", distance=tolerance)
+    graph = coo_matrix((np.ones(len(left)), (left, right)), shape=(len(points), len(points)))
+    _, labels = connected_components(graph, directed=False)
+    sizes = np.bincount(labels)
+    lone = sizes[labels] == 1
+    for side, field in enumerate(("site_a", "site_b")):
+        mask = np.zeros(n, dtype=bool)
+        mask[free_row[lone & (free_side == side)]] = True
+        findings.add_rows(
+            frame, mask, "TOPO-DANGLE",
+            "extrémité pendante : aucun site ni autre tronçon à moins de la tolérance", field=field,
+            values=pd.Series(
+                [f"{x:.1f} {y:.1f}" for x, y in ends[side]] if mask.any() else "", index=frame.index
+            ) if mask.any() else "",
+        )  # fmt: skip
+    shared = ~lone
+    if not shared.any():
+        return empty, idx
+    group_ids, group_of = np.unique(labels[shared], return_inverse=True)
+    cx = np.bincount(group_of, weights=points[shared, 0]) / np.bincount(group_of)
+    cy = np.bincount(group_of, weights=points[shared, 1]) / np.bincount(group_of)
+    cx, cy = np.round(cx, 2), np.round(cy, 2)
+    codes = junction_code(cx, cy)
+    first_member = np.full(len(group_ids), -1)
+    first_member[group_of[::-1]] = free_row[shared][::-1]
+    junctions = gpd.GeoDataFrame(
+        {
+            "code": codes,
+            "name": np.char.add("Jonction ", codes.astype(str)).astype(object),
+            "kind": str(SiteKind.JUNCTION),
+            "operator": "",
+            "extra": [{"created_by": "recor import"} for _ in range(len(codes))],
+            "_file": "(créé à l'import)",
+            "_feature": -1,
+            "_segment": first_member,
+        },
+        geometry=shapely.points(cx, cy),
+        crs=STORAGE_CRS,
+    )
+    idx = idx.copy()
+    idx[free_side[shared], free_row[shared]] = offset + group_of
+    findings.add_frame(
+        pd.DataFrame(
+            {
+                "severity": "info",
+                "rule": "TOPO-JUNCTION-CREATED",
+                "file": "(créé à l'import)",
+                "feature": -1,
+                "code": codes.astype(str),
+                "field": "",
+                "value": np.bincount(group_of).astype(str),
+                "message": "site de jonction créé où des extrémités de tronçons se rejoignent",
+            }
+        )
+    )
+    return junctions, idx
+
+
+def _snap(
+    frame: pd.DataFrame,
+    coords: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    idx: np.ndarray,
+    xy: np.ndarray,
+    findings: Findings,
+) -> np.ndarray:
+    moved = coords.copy()
+    shift = np.zeros(len(first))
+    for side, position in ((0, first), (1, last)):
+        ok = idx[side] >= 0
+        target = xy[idx[side][ok]]
+        shift[ok] = np.maximum(shift[ok], np.hypot(*(moved[position[ok]] - target).T))
+        moved[position[ok]] = target
+    snapped = shift > 1e-3
+    findings.add_rows(
+        frame, snapped, "TOPO-SNAPPED", "extrémité recalée sur son site", field="geometry",
+        values=pd.Series(np.round(shift, 3), index=frame.index).astype(str) + " m",
+    )  # fmt: skip
+    return moved
+
+
+def check_segment_layout(
+    segments: gpd.GeoDataFrame, findings: Findings, *, tolerance: float
+) -> None:
+    """Report duplicate, overlapping and crossing segments (after snapping)."""
+    lines = np.asarray(segments.geometry.array, dtype=object)
+    usable = np.flatnonzero(~shapely.is_missing(lines))
+    if len(usable) < 2:
+        return
+    geoms = lines[usable]
+    frame = segments.iloc[usable]
+    codes = frame["code"].astype(str).to_numpy()
+    key = pd.Series(
+        shapely.to_wkb(shapely.normalize(shapely.set_precision(geoms, 0.01))), index=frame.index
+    )
+    duplicated = key.duplicated(keep=False).to_numpy()
+    if duplicated.any():
+        first_code = pd.Series(codes, index=frame.index).groupby(key).transform("first")
+        other = first_code.where(
+            first_code != codes, pd.Series(codes, index=frame.index).groupby(key).transform("last")
+        )
+        findings.add_rows(
+            frame, duplicated, "TOPO-DUPLICATE", "même tracé que le tronçon " + other,
+            field="geometry", values=other,
+        )  # fmt: skip
+    tree = shapely.STRtree(geoms)
+    _pairs(
+        frame,
+        geoms,
+        codes,
+        tree,
+        "crosses",
+        "TOPO-CROSSING",
+        "croise sans nœud le tronçon ",
+        findings,
+    )
+    dup_group = key.to_numpy()
+    for predicate in ("overlaps", "contains"):
+        _pairs(
+            frame, geoms, codes, tree, predicate, "TOPO-OVERLAP", "se superpose au tronçon ",
+            findings, exclude_equal=dup_group, tolerance=tolerance,
+        )  # fmt: skip
+
+
+def _pairs(
+    frame: pd.DataFrame,
+    geoms: np.ndarray,
+    codes: np.ndarray,
+    tree: shapely.STRtree,
+    predicate: str,
+    rule_id: str,
+    text: str,
+    findings: Findings,
+    *,
+    exclude_equal: np.ndarray | None = None,
+    tolerance: float = 0.0,
+) -> None:
+    left, right = tree.query(geoms, predicate=predicate)
+    keep = left != right
+    if predicate != "contains":
+        keep &= left < right
+    if exclude_equal is not None:
+        keep &= exclude_equal[left] != exclude_equal[right]
+    left, right = left[keep], right[keep]
+    if predicate != "crosses" and len(left):
+        shared = shapely.length(shapely.intersection(geoms[left], geoms[right]))
+        left, right = left[shared > tolerance], right[shared > tolerance]
+    if not len(left):
+        return
+    where = shapely.get_coordinates(
+        shapely.point_on_surface(shapely.intersection(geoms[left], geoms[right]))
+    )
+    part = pd.DataFrame(
+        {
+            "severity": "warning",
+            "rule": rule_id,
+            "file": frame["_file"].astype(str).to_numpy()[left],
+            "feature": frame["_feature"].to_numpy()[left],
+            "code": codes[left],
+            "field": "geometry",
+            "value": [f"{x:.1f} {y:.1f}" for x, y in where] if len(where) == len(left) else "",
+            "message": text + pd.Series(codes[right]).to_numpy(dtype=object),
+        }
+    )
+    findings.add_frame(part)

@@ -1,0 +1,283 @@
+"""Redundancy: bridges, articulation sites, shared-risk cuts, and how each site reaches the core.
+
+Per-site path counts are capped at 2 ("at least two"): what matters is whether a site
+survives any single failure. Edge and node counts are exact (Menger, read off the dominator
+tree of the graph with every segment subdivided, rooted at the merged core). The shared-risk
+count is 1 when a single site, segment or shared-risk group separates the site from the
+core; 2 means no single failure of any kind does (see docs/network.md for the caveat).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+from recor.config import STORAGE_CRS, NetworkSettings
+from recor.errors import NotFound
+from recor.network._index import GraphIndex, graph_index
+from recor.network._structure import core_reach, core_tree, cycle_labels, is_dependent
+from recor.network.graph import graph_version, resolve_sites
+from recor.network.model import Provenance, RedundancyReport, SrlgCut
+
+__all__ = [
+    "LEVELS",
+    "articulation_sites",
+    "bridges",
+    "core_sites",
+    "redundancy_report",
+    "srlg_cuts",
+    "two_edge_components",
+]
+
+log = logging.getLogger(__name__)
+
+#: Redundancy levels: which disjoint-path count decides "single-homed".
+LEVELS = ("edge", "node", "srlg")
+
+
+def bridges(graph: nx.MultiGraph) -> list[str]:
+    """Segments whose loss alone splits the network (parallel segments are never bridges)."""
+    index = graph_index(graph)
+    return sorted(index.edges[e] for e in index.ig.bridges())
+
+
+def articulation_sites(graph: nx.MultiGraph) -> list[str]:
+    """Sites whose loss alone splits the network."""
+    index = graph_index(graph)
+    return sorted(index.nodes[v] for v in index.ig.articulation_points())
+
+
+def two_edge_components(graph: nx.MultiGraph) -> list[frozenset[str]]:
+    """Maximal groups of sites no single segment failure can separate (largest first)."""
+    index = graph_index(graph)
+    keep = np.ones(index.m, dtype=bool)
+    keep[index.ig.bridges()] = False
+    kept = index.ig.subgraph_edges(np.flatnonzero(keep).tolist(), delete_vertices=False)
+    groups = [frozenset(index.nodes[v] for v in c) for c in kept.connected_components()]
+    return sorted(groups, key=lambda g: (-len(g), sorted(g)[0]))
+
+
+def core_sites(
+    graph: nx.MultiGraph, core: Iterable[str] | None = None, settings: NetworkSettings | None = None
+) -> list[str]:
+    """The core set: the sites named, else every site whose kind is a core kind."""
+    settings = settings or NetworkSettings()
+    if core is not None:
+        return resolve_sites(graph, core)
+    found = [n for n, kind in graph.nodes(data="kind") if kind in settings.core_kinds]
+    if not found:
+        raise NotFound(
+            f"no site of kind {', '.join(settings.core_kinds)} in the graph: name a core set"
+        )
+    return found
+
+
+def srlg_cuts(
+    graph: nx.MultiGraph, core: Iterable[str] | None = None, settings: NetworkSettings | None = None
+) -> list[SrlgCut]:
+    """Shared-risk groups whose failure splits the network, with the sites cut off the core."""
+    index = graph_index(graph)
+    core_ids = _ids(index, core_sites(graph, core, settings))
+    return _srlg_cuts(index, core_ids, cycle_labels(index))
+
+
+def redundancy_report(
+    graph: nx.MultiGraph,
+    *,
+    core: Iterable[str] | None = None,
+    level: str = "srlg",
+    settings: NetworkSettings | None = None,
+) -> RedundancyReport:
+    """Full redundancy report of a network.
+
+    Parameters
+    ----------
+    graph
+        Network graph.
+    core
+        Site codes or names of the core; default: every site of a core kind (datacentres).
+    level
+        Which disjointness makes a site "single-homed": ``"edge"``, ``"node"``, ``"srlg"``.
+    settings
+        Core and passive site kinds.
+
+    Returns
+    -------
+    RedundancyReport
+    """
+    if level not in LEVELS:
+        raise ValueError(f"level {level!r}: expected one of {LEVELS}")
+    settings = settings or NetworkSettings()
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    index = graph_index(graph)
+    core_codes = core_sites(graph, core, settings)
+    core_ids = _ids(index, core_codes)
+    timings["index"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    bridge_codes = bridges(graph)
+    cut_sites = articulation_sites(graph)
+    components = two_edge_components(graph)
+    timings["bridges_articulations_components"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    cuts = _srlg_cuts(index, core_ids, cycle_labels(index))
+    timings["srlg_cuts"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    sites = _site_table(index, core_ids, cuts, settings)
+    timings["per_site_paths"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    single = _single_homed(index, sites, level, cuts, settings)
+    timings["single_homed_new_build"] = time.perf_counter() - clock
+    sites = sites.drop(columns=["_top", "_top_edge"])
+    sites.insert(1, "name", [graph.nodes[c].get("name") for c in sites["code"]])
+    single.insert(1, "name", [graph.nodes[c].get("name") for c in single["code"]])
+    params = {"core": sorted(core_codes), "level": level, "core_kinds": settings.core_kinds}
+    return RedundancyReport(
+        bridges=tuple(bridge_codes),
+        articulation_sites=tuple(cut_sites),
+        two_edge_components=components,
+        srlg_cuts=cuts,
+        core=tuple(sorted(core_codes)),
+        level=level,
+        sites=sites,
+        single_homed=single,
+        provenance=Provenance(graph_version(graph), params),
+        timings_s=timings,
+    )
+
+
+def _srlg_cuts(index: GraphIndex, core_ids: np.ndarray, labels: np.ndarray) -> list[SrlgCut]:
+    before = core_reach(index, core_ids, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    cuts = []
+    for group, members in sorted(index.group_edges.items()):
+        if not is_dependent(labels[members]):
+            continue
+        after = core_reach(index, core_ids, members, np.empty(0, dtype=np.int64))
+        lost = np.flatnonzero(before & ~after)
+        cuts.append(
+            SrlgCut(
+                group=group,
+                segments=tuple(sorted(index.edges[e] for e in members)),
+                sites_cut_off=tuple(sorted(index.nodes[v] for v in lost)),
+            )
+        )
+    return cuts
+
+
+def _site_table(
+    index: GraphIndex, core_ids: np.ndarray, cuts: list[SrlgCut], settings: NetworkSettings
+) -> gpd.GeoDataFrame:
+    # passive sites (chambers) serve nobody: they weigh 0 and never rank as single-homed
+    weight = (~np.isin(index.kind.astype(str), list(settings.passive_kinds))).astype(float)
+    tree = core_tree(index, core_ids, weight)
+    dist, _, sources = dijkstra(
+        index.csr(), directed=False, indices=core_ids, min_only=True, return_predecessors=True
+    )
+    group_cut = np.zeros(index.n, dtype=bool)
+    for cut in cuts:
+        group_cut[[index.node_id[c] for c in cut.sites_cut_off]] = True
+    srlg = np.where(tree.node_paths < 2, tree.node_paths, np.where(group_cut, 1, 2))
+    is_core = np.zeros(index.n, dtype=bool)
+    is_core[core_ids] = True
+    names = np.asarray(index.nodes, dtype=object)
+    nearest = np.where(sources >= 0, names[np.maximum(sources, 0)], None)
+    frame = pd.DataFrame(
+        {
+            "code": index.nodes,
+            "kind": index.kind,
+            "is_core": is_core,
+            "nearest_core": nearest,
+            "core_distance_m": np.where(np.isfinite(dist), dist, np.nan),
+            "edge_paths": tree.edge_paths,
+            "node_paths": tree.node_paths,
+            "srlg_paths": srlg,
+            "served": tree.served.astype(int),
+            "_top": tree.top,
+            "_top_edge": tree.top_edge,
+        }
+    )
+    return gpd.GeoDataFrame(
+        frame, geometry=gpd.points_from_xy(index.xy[:, 0], index.xy[:, 1]), crs=STORAGE_CRS
+    )
+
+
+def _single_homed(
+    index: GraphIndex,
+    sites: gpd.GeoDataFrame,
+    level: str,
+    cuts: list[SrlgCut],
+    settings: NetworkSettings,
+) -> gpd.GeoDataFrame:
+    column = f"{level}_paths"
+    sites["single_homed"] = sites[column] == 1
+    serving = ~sites["kind"].astype(str).isin(settings.passive_kinds)
+    chosen = np.flatnonzero((sites["single_homed"] & serving).to_numpy())
+    targets, km = _new_build(index, sites, chosen, level, cuts)
+    sites["new_build_to"] = None
+    sites["new_build_km"] = np.nan
+    sites.loc[sites.index[chosen], "new_build_to"] = targets
+    sites.loc[sites.index[chosen], "new_build_km"] = km
+    ranked = sites.iloc[chosen].sort_values(["served", "new_build_km"], ascending=[False, True])
+    return ranked.drop(columns=["_top", "_top_edge"]).reset_index(drop=True)
+
+
+def _new_build(
+    index: GraphIndex, sites: gpd.GeoDataFrame, chosen: np.ndarray, level: str, cuts: list[SrlgCut]
+) -> tuple[list[str | None], list[float]]:
+    """Nearest site (straight line) that would give each chosen site an independent path."""
+    if not len(chosen):
+        return [], []
+    reach = (sites["edge_paths"] > 0).to_numpy()
+    top = sites["_top_edge" if level == "edge" else "_top"].to_numpy()
+    lost_by: dict[int, list[set[int]]] = {}
+    if level == "srlg":
+        for cut in cuts:
+            members = {index.node_id[c] for c in cut.sites_cut_off}
+            for v in members:
+                lost_by.setdefault(v, []).append(members)
+    tree = cKDTree(index.xy)
+    targets: list[str | None] = []
+    km: list[float] = []
+    for v in chosen.tolist():
+
+        def usable(u: int, v: int = v) -> bool:
+            if u == v or not reach[u] or (top[v] >= 0 and top[u] == top[v]):
+                return False
+            return not any(u in lost for lost in lost_by.get(v, ()))
+
+        found = _nearest(tree, index.xy, v, usable)
+        targets.append(index.nodes[found] if found is not None else None)
+        km.append(
+            float(np.hypot(*(index.xy[found] - index.xy[v]))) / 1000
+            if found is not None
+            else np.nan
+        )
+    return targets, km
+
+
+def _nearest(tree: cKDTree, xy: np.ndarray, v: int, usable) -> int | None:
+    for k in (8, 64, len(xy)):
+        k = min(k, len(xy))
+        _, hits = tree.query(xy[v], k=k)
+        for u in np.atleast_1d(hits).tolist():
+            if u < len(xy) and usable(u):
+                return u
+        if k == len(xy):
+            return None
+    return None
+
+
+def _ids(index: GraphIndex, codes: Iterable[str]) -> np.ndarray:
+    return np.asarray([index.node_id[c] for c in codes], dtype=np.int64)

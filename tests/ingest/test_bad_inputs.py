@@ -1,0 +1,302 @@
+"""Every bad input of the issue: a clear finding naming file, feature and field; nothing loaded."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import pytest
+import shapely
+from ingest_builders import A_XY, B_XY, WriteDelivery, segment_frame, site_frame
+
+from recor import registry
+from recor.ingest.pipeline import import_paths, prepare_import
+
+
+def _rules(prepared) -> set[str]:
+    return set(prepared.findings["rule"])
+
+
+def _error(prepared, rule_id: str):
+    rows = prepared.findings[prepared.findings["rule"] == rule_id]
+    assert len(rows), prepared.findings.to_string()
+    return rows.iloc[0]
+
+
+@pytest.mark.parametrize("part", [".dbf", ".shx"])
+def test_import_refuses_shapefile_with_missing_part(write_delivery: WriteDelivery, part: str) -> None:
+    folder = write_delivery()
+    (folder / f"segments{part}").unlink()
+    prepared = prepare_import([folder / "segments.shp"])
+    row = _error(prepared, "SRC-SHP-PART")
+    assert prepared.refused and row["file"] == "segments.shp" and row["field"] == part
+
+
+def test_import_refuses_truncated_shp(write_delivery: WriteDelivery) -> None:
+    folder = write_delivery()
+    shp = folder / "segments.shp"
+    shp.write_bytes(shp.read_bytes()[:-40])
+    prepared = prepare_import([folder])
+    assert prepared.refused and "SRC-SHP-TRUNCATED" in _rules(prepared)
+
+
+def test_zip_with_parent_or_absolute_paths_is_refused_and_nothing_extracted(tmp_path: Path) -> None:
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("../escaped.txt", "x")
+        zf.writestr("/tmp/recor_absolute_escape.txt", "x")
+        zf.writestr("ok/sites.csv", "code;x;y\nA;1;2\n")
+    prepared = prepare_import([archive])
+    unsafe = prepared.findings[prepared.findings["rule"] == "SRC-ZIP-UNSAFE"]
+    assert prepared.refused and set(unsafe["value"]) == {"../escaped.txt", "/tmp/recor_absolute_escape.txt"}
+    assert not (tmp_path.parent / "escaped.txt").exists()
+    assert not Path("/tmp/recor_absolute_escape.txt").exists()
+
+
+def test_zip_of_a_good_delivery_imports(write_delivery: WriteDelivery, tmp_path: Path) -> None:
+    folder = write_delivery()
+    archive = tmp_path / "good.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for file in folder.iterdir():
+            zf.write(file, f"livraison/{file.name}")
+    prepared = prepare_import([archive])
+    assert not prepared.refused, prepared.errors()
+    assert len(prepared.delivery.segments) == 2
+
+
+def test_missing_crs_refused_unless_crs_given(write_delivery: WriteDelivery) -> None:
+    folder = write_delivery()
+    for prj in folder.glob("*.prj"):
+        prj.unlink()
+    refused = prepare_import([folder])
+    assert refused.refused and _error(refused, "CRS-MISSING")["file"].endswith(".shp")
+    accepted = prepare_import([folder], crs=2154)
+    assert not accepted.refused, accepted.errors()
+
+
+def test_wrong_crs_coordinates_outside_region_refused(write_delivery: WriteDelivery) -> None:
+    folder = write_delivery(sites=site_frame().set_crs(4326, allow_override=True))
+    prepared = prepare_import([folder / "sites.shp"])
+    row = _error(prepared, "CRS-EXTENT")
+    assert prepared.refused and row["field"] == "geometry" and row["feature"] == 0
+
+
+def test_degrees_declared_as_metres_refused_with_hint(write_delivery: WriteDelivery) -> None:
+    sites = site_frame().to_crs(4326).set_crs(2154, allow_override=True)
+    prepared = prepare_import([write_delivery(sites=sites) / "sites.shp"])
+    assert "degrés" in _error(prepared, "CRS-EXTENT")["message"]
+
+
+def test_reprojection_from_wgs84_keeps_positions(write_delivery: WriteDelivery) -> None:
+    folder = write_delivery(sites=site_frame().to_crs(4326), segments=segment_frame().to_crs(4326))
+    prepared = prepare_import([folder])
+    assert not prepared.refused, prepared.errors()
+    point = prepared.delivery.sites.geometry.iloc[0]
+    assert point.distance(shapely.Point(A_XY)) < 0.01
+
+
+def test_html_and_sql_metacharacters_are_kept_verbatim(write_delivery: WriteDelivery) -> None:
+    nasty = "<script>alert('x')</script>'; DROP TABLE recor.sites; --"
+    sites = site_frame(name=[nasty, "é", "b"])
+    prepared = prepare_import([write_delivery(sites=sites)])
+    assert not prepared.refused
+    assert prepared.delivery.sites["name"].iloc[0] == nasty
+
+
+@pytest.mark.parametrize(
+    ("fibres", "used", "rule_id", "field"),
+    [
+        (["douze", "24"], ["0", "0"], "ATTR-TYPE", "fibres"),
+        (["-4", "24"], ["0", "0"], "ATTR-RANGE", "fibre_count"),
+        (["48", "24"], ["-1", "0"], "ATTR-RANGE", "fibres_used"),
+        (["48", "24"], ["60", "0"], "ATTR-FIBRES-USED", "fibres_used"),
+    ],
+)
+def test_bad_fibre_counts_are_refused_naming_the_feature(
+    write_delivery: WriteDelivery, fibres: list, used: list, rule_id: str, field: str
+) -> None:
+    segments = segment_frame(fibres=fibres, fibres_use=used)
+    prepared = prepare_import([write_delivery(segments=segments)])
+    row = _error(prepared, rule_id)
+    assert prepared.refused
+    assert (row["file"], row["feature"], row["code"], row["field"]) == (
+        "livraison/segments.shp", 0, "T-1", field,
+    )  # fmt: skip
+
+
+def test_duplicate_codes_refused(write_delivery: WriteDelivery) -> None:
+    prepared = prepare_import([write_delivery(segments=segment_frame(code=["T-1", "T-1"]))])
+    rows = prepared.findings[prepared.findings["rule"] == "ATTR-CODE-DUP"]
+    assert prepared.refused and sorted(rows["feature"]) == [0, 1]
+
+
+def test_empty_file_refused(write_delivery: WriteDelivery) -> None:
+    folder = write_delivery()
+    empty = segment_frame().iloc[:0]
+    pyogrio.write_dataframe(empty, folder / "segments.shp")
+    prepared = prepare_import([folder / "segments.shp"])
+    assert prepared.refused and "SRC-EMPTY" in _rules(prepared)
+
+
+def test_3d_geometries_are_flattened_with_a_warning(write_delivery: WriteDelivery) -> None:
+    segments = segment_frame()
+    segments["geometry"] = shapely.force_3d(segments.geometry.array, 85.0)
+    prepared = prepare_import([write_delivery(segments=segments)])
+    assert not prepared.refused and "GEOM-Z-DROPPED" in _rules(prepared)
+    assert not prepared.delivery.segments.geometry.has_z.any()
+
+
+def test_latin1_without_cpg_keeps_french_accents(write_delivery: WriteDelivery) -> None:
+    sites = site_frame(name=["Châteauroux – œuvre", "Orléans", "Vierzon"])
+    folder = write_delivery(sites=sites, encoding="cp1252")
+    for cpg in folder.glob("*.cpg"):
+        cpg.unlink()
+    prepared = prepare_import([folder])
+    assert not prepared.refused, prepared.errors()
+    assert list(prepared.delivery.sites["name"].iloc[:2]) == ["Châteauroux – œuvre", "Orléans"]
+    assert "SRC-ENCODING" in _rules(prepared)
+
+
+def test_field_colliding_with_registry_column_refused(write_delivery: WriteDelivery) -> None:
+    prepared = prepare_import([write_delivery(sites=site_frame(batch_id=[1, 2, 3]))])
+    row = _error(prepared, "ATTR-FIELD-COLLISION")
+    assert prepared.refused and row["field"] == "batch_id"
+
+
+def test_ten_thousand_character_string_kept_and_longer_refused(write_delivery: WriteDelivery, tmp_path: Path) -> None:
+    limit = 10_000
+    ok = site_frame(note=["x" * limit, "", ""])
+    path = tmp_path / "sites.gpkg"
+    pyogrio.write_dataframe(ok, path, layer="sites")
+    prepared = prepare_import([path])
+    assert not prepared.refused and prepared.delivery.sites["extra"].iloc[0]["note"] == "x" * limit
+    pyogrio.write_dataframe(site_frame(note=["x" * (limit + 1), "", ""]), path, layer="sites")
+    refused = prepare_import([path])
+    assert _error(refused, "ATTR-TEXT-TOO-LONG")["field"] == "note"
+
+
+def test_unmapped_columns_are_kept_in_extra(write_delivery: WriteDelivery) -> None:
+    prepared = prepare_import([write_delivery(sites=site_frame(insee=["45234", "45284", "45147"]))])
+    assert prepared.delivery.sites["extra"].iloc[0] == {"insee": "45234"}
+
+
+def test_multipart_lines_merged_when_contiguous_else_refused(write_delivery: WriteDelivery) -> None:
+    segments = segment_frame()
+    mid = (619_500.0, 6_755_100.0)
+    segments.loc[0, "geometry"] = shapely.MultiLineString([[A_XY, mid], [mid, B_XY]])
+    prepared = prepare_import([write_delivery(segments=segments, name="merged")])
+    assert not prepared.refused and "GEOM-MULTI-MERGED" in _rules(prepared)
+    segments.loc[0, "geometry"] = shapely.MultiLineString([[A_XY, mid], [(619_600.0, 6_755_000.0), B_XY]])
+    refused = prepare_import([write_delivery(segments=segments, name="broken")])
+    assert _error(refused, "GEOM-MULTI-DISJOINT")["feature"] == 0
+
+
+def test_ends_snapped_and_junction_created_where_segments_meet(tmp_path: Path) -> None:
+    """A --T-1-- J(no site) --T-2-- B; T-1's end is 0.4 m off site A."""
+    sites = site_frame().iloc[:2]
+    j = (619_500.0, 6_754_000.0)
+    segments = gpd.GeoDataFrame(
+        {"code": ["T-1", "T-2"], "site_a": [None, None], "site_b": [None, None]},
+        geometry=[shapely.LineString([(A_XY[0] + 0.4, A_XY[1]), j]), shapely.LineString([j, B_XY])],
+        crs=2154,
+    )
+    pyogrio.write_dataframe(sites, tmp_path / "sites.gpkg", layer="sites")
+    pyogrio.write_dataframe(segments, tmp_path / "sites.gpkg", layer="segments")
+    prepared = prepare_import([tmp_path / "sites.gpkg"])
+    assert not prepared.refused, prepared.errors()
+    seg = prepared.delivery.segments.set_index("code")
+    assert seg.loc["T-1", "site_a"] == "S-A" and seg.loc["T-1", "site_b"] == seg.loc["T-2", "site_a"]
+    assert shapely.get_point(seg.loc["T-1", "geometry"], 0).equals(shapely.Point(A_XY))
+    junction = prepared.delivery.sites.set_index("code").loc[seg.loc["T-1", "site_b"]]
+    assert junction["kind"] == "junction"
+
+
+def test_dangle_and_far_declared_site_refused(tmp_path: Path) -> None:
+    segments = segment_frame()
+    segments.loc[1, "site_b"] = None
+    segments.loc[1, "geometry"] = shapely.LineString([B_XY, (620_000.0, 6_757_000.0)])
+    segments.loc[0, "geometry"] = shapely.LineString([(A_XY[0], A_XY[1] + 5), B_XY])
+    path = tmp_path / "d.gpkg"
+    pyogrio.write_dataframe(site_frame(), path, layer="sites")
+    pyogrio.write_dataframe(segments, path, layer="segments")
+    prepared = prepare_import([path])
+    dangle = _error(prepared, "TOPO-DANGLE")
+    far = _error(prepared, "TOPO-END-OFF-SITE")
+    assert (dangle["code"], dangle["field"]) == ("T-2", "site_b")
+    assert (far["code"], far["field"]) == ("T-1", "site_a")
+
+
+def test_crossing_without_node_is_reported(tmp_path: Path) -> None:
+    sites = site_frame(code=["S-A", "S-B", "S-C"]).iloc[:2]
+    extra = gpd.GeoDataFrame(
+        {"code": ["S-D", "S-E"], "kind": ["chamber"] * 2},
+        geometry=shapely.points([(619_500.0, 6_754_500.0), (619_500.0, 6_755_500.0)]), crs=2154,
+    )  # fmt: skip
+    all_sites = gpd.GeoDataFrame(
+        gpd.pd.concat([sites, extra], ignore_index=True), geometry="geometry", crs=2154
+    )
+    segments = gpd.GeoDataFrame(
+        {"code": ["X-1", "X-2"], "site_a": ["S-A", "S-D"], "site_b": ["S-B", "S-E"]},
+        geometry=[shapely.LineString([A_XY, B_XY]), shapely.LineString([(619_500.0, 6_754_500.0), (619_500.0, 6_755_500.0)])],
+        crs=2154,
+    )
+    path = tmp_path / "x.gpkg"
+    pyogrio.write_dataframe(all_sites, path, layer="sites")
+    pyogrio.write_dataframe(segments, path, layer="segments")
+    prepared = prepare_import([path])
+    assert _error(prepared, "TOPO-CROSSING")["message"].endswith("X-2")
+
+
+def test_declared_length_mismatch_reported(tmp_path: Path) -> None:
+    segments = segment_frame(declared_length=[1_470.0, 1_100.0])
+    path = tmp_path / "l.gpkg"
+    pyogrio.write_dataframe(site_frame(), path, layer="sites")
+    pyogrio.write_dataframe(segments, path, layer="segments")
+    prepared = prepare_import([path])
+    row = _error(prepared, "GEOM-LENGTH-MISMATCH")
+    assert row["code"] == "T-1" and not prepared.refused
+
+
+def test_csv_with_wkt_and_xy(tmp_path: Path) -> None:
+    (tmp_path / "sites.csv").write_text(
+        "code;name;x;y\nS-A;Orléans;619000;6755000\nS-B;Saran;620000;6755000\n", encoding="utf-8"
+    )
+    (tmp_path / "segments.csv").write_text(
+        'code,site_a,site_b,wkt\nT-1,S-A,S-B,"LINESTRING (619000 6755000, 620000 6755000)"\n',
+        encoding="utf-8",
+    )
+    prepared = prepare_import([tmp_path / "sites.csv", tmp_path / "segments.csv"], crs=2154)
+    assert not prepared.refused, prepared.errors()
+    assert len(prepared.delivery.segments) == 1
+
+
+@pytest.mark.db
+@pytest.mark.parametrize(
+    "spoil",
+    ["used_over_count", "missing_dbf", "no_crs", "duplicate_codes"],
+)
+def test_refused_delivery_leaves_registry_exactly_as_before(
+    conn, write_delivery: WriteDelivery, spoil: str
+) -> None:
+    first = import_paths(conn, [write_delivery(name="v1")])
+    assert first.loaded
+    before = (registry.read_sites(conn), registry.read_segments(conn), registry.list_batches(conn))
+    segments = segment_frame(fibres=[96, 24])
+    if spoil == "used_over_count":
+        segments = segment_frame(fibres_use=[100, 0])
+    if spoil == "duplicate_codes":
+        segments = segment_frame(code=["T-1", "T-1"])
+    folder = write_delivery(segments=segments, name="v2")
+    if spoil == "missing_dbf":
+        (folder / "segments.dbf").unlink()
+    if spoil == "no_crs":
+        (folder / "segments.prj").unlink()
+    result = import_paths(conn, [folder])
+    assert result.refused and not result.loaded
+    after = (registry.read_sites(conn), registry.read_segments(conn), registry.list_batches(conn))
+    for old, new in zip(before, after, strict=True):
+        assert old.drop(columns=["extra", "risk_groups"], errors="ignore").equals(
+            new.drop(columns=["extra", "risk_groups"], errors="ignore")
+        )
