@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "DEPARTEMENTS",
     "INSTALLATION_LABELS_FR",
     "RISK_GROUP_COLUMNS",
     "RISK_KIND_LABELS_FR",
@@ -136,4 +137,14 @@ SHAPEFILE_FIELD_NAMES: dict[str, str] = {
     "commissioned_on": "commission",
     "segment_code": "segment",
     "risk_group_code": "risk_group",
+}
+
+#: The six départements of Centre-Val de Loire (INSEE code → name).
+DEPARTEMENTS: dict[str, str] = {
+    "18": "Cher",
+    "28": "Eure-et-Loir",
+    "36": "Indre",
+    "37": "Indre-et-Loire",
+    "41": "Loir-et-Cher",
+    "45": "Loiret",
 }

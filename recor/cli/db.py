@@ -7,6 +7,7 @@ import json
 
 from recor import registry
 from recor.config import Settings
+from recor.domain import DEPARTEMENTS
 from recor.registry.summary import RegistrySummary
 
 __all__ = ["print_summary", "register", "summary_dict"]
@@ -85,4 +86,4 @@ def print_summary(summary: RegistrySummary) -> None:
         print(f"  {status:<20} {km:>9.1f}")
     print(f"Route km by département ({summary.departement_method}):")
     for dep, km in summary.km_by_departement.items():
-        print(f"  {dep:<20} {km:>9.1f}")
+        print(f"  {dep + ' ' + DEPARTEMENTS.get(dep, ''):<20} {km:>9.1f}")

@@ -104,6 +104,13 @@ class LoadSummary:
     risk_groups: EntityCounts = field(default_factory=EntityCounts)
     links: EntityCounts = field(default_factory=EntityCounts)
 
+    def changes_anything(self) -> bool:
+        """True when some row was added, changed or retired."""
+        return any(
+            counts.added or counts.changed or counts.retired
+            for counts in (self.sites, self.segments, self.risk_groups, self.links)
+        )
+
     def counts(self) -> dict[str, dict[str, int]]:
         """Counts per entity, for printing and JSON."""
         return {

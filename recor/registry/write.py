@@ -110,7 +110,8 @@ def load_delivery(
 
     Rows are matched by code: new codes are added, rows that differ are changed (the old
     version goes to history), identical rows are left alone, and active rows inside
-    ``replace_scope`` that the delivery no longer has are retired.
+    ``replace_scope`` that the delivery no longer has are retired. A delivery that changes
+    nothing writes nothing, not even a batch: the registry's version stays the same.
 
     Parameters
     ----------
@@ -128,7 +129,8 @@ def load_delivery(
     Returns
     -------
     LoadSummary
-        Codes added, changed and retired, and counts, per entity.
+        Codes added, changed and retired, and counts, per entity; ``batch_id`` is None when
+        nothing was written (dry run, or nothing changed).
     """
     _check_frames(delivery)
     summary = LoadSummary(batch_id=None, dry_run=dry_run)
@@ -144,11 +146,11 @@ def load_delivery(
             if replace_scope is not None and not replace_scope.is_empty():
                 _retire_out_of_scope(conn, summary, replace_scope, delivery.risk_groups is not None)
             _finish_batch(conn, batch_id, summary, outcome="loaded")
-            if dry_run:
+            if dry_run or not summary.changes_anything():
                 raise _DryRunDone
             summary.batch_id = batch_id
     except _DryRunDone:
-        log.info("dry run: nothing written")
+        log.info("nothing written (%s)", "dry run" if dry_run else "no change")
     except psycopg.Error as exc:
         raise registry_error(exc) from exc
     return summary

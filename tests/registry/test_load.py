@@ -57,6 +57,8 @@ def test_loading_the_same_delivery_twice_changes_nothing(conn, sample_delivery):
         "retired": 0,
     }
     assert conn.execute("SELECT count(*) FROM recor.segments_history").fetchone()[0] == 0
+    assert again.batch_id is None
+    assert len(registry.list_batches(conn)) == 1
 
 
 def test_a_changed_feature_keeps_its_old_version_readable_as_of(conn, sample_delivery):
