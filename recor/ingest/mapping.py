@@ -8,6 +8,7 @@ in ``extra`` (never dropped); one whose name is a registry column is refused as 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import geopandas as gpd
 import numpy as np
@@ -147,6 +148,8 @@ def _as_text(series: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series):
         return series.dt.strftime("%Y-%m-%d").astype(object)
     text = series.astype(object).where(series.notna(), None)
+    if pd.api.types.is_string_dtype(series):
+        return text
     return text.map(str, na_action="ignore")
 
 
@@ -165,37 +168,57 @@ def _convert(
         values = raw[source]
         if field.values:
             values = _apply_values(_as_text(values), field.values)
-        if field.default is not None:
-            values = values.where(values.notna(), field.default)
     else:
-        values = _as_text(raw[source])
-        if field.values:
-            values = _apply_values(values, field.values)
-        if field.default is not None:
-            values = values.where(
-                values.notna() & (values.astype(str).str.strip() != ""), field.default
-            )
+        values = _by_unique(_as_text(raw[source]), _cleaner(field, entity))
+    if field.default is not None and source is not None:
+        blank = values.isna() | (values.astype(object) == "")
+        values = values.astype(object).where(~blank, field.default)
     if target in _INTEGERS or target in _FLOATS:
         return _numbers(
             raw, values, source or target, integer=target in _INTEGERS, findings=findings
         )
     if target in _DATES:
         return _dates(raw, values, source or target, findings)
-    text = values.astype(object).where(values.notna(), None).map(str, na_action="ignore")
-    if (entity, target) in ENUMS:
-        text = text.str.strip().str.lower()
-    elif target in {"code", "site_a", "site_b", "segment_code", "risk_group_code"}:
-        text = text.str.strip()
+    values = values.astype(object)
+    if source is None:
+        values = values.map(str, na_action="ignore").astype(object)
     if target in _NULLABLE_TEXT:
-        return text.where(text.notna() & (text != ""), None).astype(object)
-    return text.fillna("").astype(object)
+        return values.where(values.notna() & (values != ""), None)
+    return values.where(values.notna(), "")
+
+
+def _cleaner(field: FieldRule, entity: str) -> Callable[[str], object]:
+    """The per-value clean-up of a text field: value map, then case/space normalisation."""
+    mapping = {str(k).strip().lower(): v for k, v in field.values.items()}
+    enum = (entity, field.target) in ENUMS
+    identifier = field.target in {"code", "site_a", "site_b", "segment_code", "risk_group_code"}
+
+    def clean(value: str) -> object:
+        if mapping:
+            value = mapping.get(value.strip().lower(), value)
+            if not isinstance(value, str):
+                return value
+        if enum:
+            return value.strip().lower()
+        return value.strip() if identifier else value
+
+    return clean
+
+
+def _by_unique(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
+    """``values.map(func)`` computed once per distinct value (most columns repeat a lot)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if not len(uniques):
+        return pd.Series(None, index=values.index, dtype=object)
+    mapped = np.empty(len(uniques) + 1, dtype=object)
+    mapped[:-1] = [func(u) for u in uniques]
+    mapped[-1] = None
+    return pd.Series(mapped[codes], index=values.index, dtype=object)
 
 
 def _apply_values(values: pd.Series, mapping: dict[str, object]) -> pd.Series:
     lowered = {str(k).strip().lower(): v for k, v in mapping.items()}
-    keys = values.astype(object).map(str, na_action="ignore").str.strip().str.lower()
-    hit = keys.map(lowered)
-    return values.where(~keys.isin(lowered.keys()), hit)
+    return _by_unique(values, lambda v: lowered.get(v.strip().lower(), v))
 
 
 def _numbers(

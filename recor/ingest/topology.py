@@ -326,63 +326,60 @@ def check_segment_layout(
             frame, duplicated, "TOPO-DUPLICATE", "même tracé que le tronçon " + other,
             field="geometry", values=other,
         )  # fmt: skip
-    tree = shapely.STRtree(geoms)
-    _pairs(
-        frame,
-        geoms,
-        codes,
-        tree,
-        "crosses",
-        "TOPO-CROSSING",
-        "croise sans nœud le tronçon ",
-        findings,
-    )
-    dup_group = key.to_numpy()
-    for predicate in ("overlaps", "contains"):
-        _pairs(
-            frame, geoms, codes, tree, predicate, "TOPO-OVERLAP", "se superpose au tronçon ",
-            findings, exclude_equal=dup_group, tolerance=tolerance,
-        )  # fmt: skip
+    _pairs(frame, geoms, codes, key.to_numpy(), findings, tolerance=tolerance)
 
 
 def _pairs(
     frame: pd.DataFrame,
     geoms: np.ndarray,
     codes: np.ndarray,
-    tree: shapely.STRtree,
-    predicate: str,
-    rule_id: str,
-    text: str,
+    same_shape: np.ndarray,
     findings: Findings,
     *,
-    exclude_equal: np.ndarray | None = None,
-    tolerance: float = 0.0,
+    tolerance: float,
 ) -> None:
-    left, right = tree.query(geoms, predicate=predicate)
-    keep = left != right
-    if predicate != "contains":
-        keep &= left < right
-    if exclude_equal is not None:
-        keep &= exclude_equal[left] != exclude_equal[right]
+    """Crossings and overlaps from one bounding-box query and one DE-9IM matrix per pair.
+
+    Interiors meeting at a point, or an end on the other's interior: a crossing without a
+    node. Interiors sharing a line longer than the tolerance: an overlap (exact duplicates
+    are reported apart).
+    """
+    left, right = shapely.STRtree(geoms).query(geoms)
+    keep = left < right
     left, right = left[keep], right[keep]
-    if predicate != "crosses" and len(left):
-        shared = shapely.length(shapely.intersection(geoms[left], geoms[right]))
-        left, right = left[shared > tolerance], right[shared > tolerance]
-    if not len(left):
-        return
-    where = shapely.get_coordinates(
-        shapely.point_on_surface(shapely.intersection(geoms[left], geoms[right]))
-    )
-    part = pd.DataFrame(
-        {
-            "severity": "warning",
-            "rule": rule_id,
-            "file": frame["_file"].astype(str).to_numpy()[left],
-            "feature": frame["_feature"].to_numpy()[left],
-            "code": codes[left],
-            "field": "geometry",
-            "value": [f"{x:.1f} {y:.1f}" for x, y in where] if len(where) == len(left) else "",
-            "message": text + pd.Series(codes[right]).to_numpy(dtype=object),
-        }
-    )
-    findings.add_frame(part)
+    shapely.prepare(geoms)
+    hit = shapely.intersects(geoms[left], geoms[right])
+    left, right = left[hit], right[hit]
+    matrix = shapely.relate(geoms[left], geoms[right]).astype("U9")
+    chars = matrix.view("U1").reshape(-1, 9) if len(matrix) else np.empty((0, 9), "U1")
+    crossing = (chars[:, 0] == "0") | (chars[:, 1] == "0") | (chars[:, 3] == "0")
+    overlap = (chars[:, 0] == "1") & (same_shape[left] != same_shape[right])
+    if overlap.any():
+        rows = np.flatnonzero(overlap)
+        shared = shapely.length(shapely.intersection(geoms[left[rows]], geoms[right[rows]]))
+        overlap[rows[shared <= tolerance]] = False
+    for mask, rule_id, text in (
+        (crossing & ~overlap, "TOPO-CROSSING", "croise sans nœud le tronçon "),
+        (overlap, "TOPO-OVERLAP", "se superpose au tronçon "),
+    ):
+        i, j = left[mask], right[mask]
+        if not len(i):
+            continue
+        where = shapely.get_coordinates(
+            shapely.point_on_surface(shapely.intersection(geoms[i], geoms[j]))
+        )
+        value = [f"{x:.1f} {y:.1f}" for x, y in where] if len(where) == len(i) else ""
+        findings.add_frame(
+            pd.DataFrame(
+                {
+                    "severity": "warning",
+                    "rule": rule_id,
+                    "file": frame["_file"].astype(str).to_numpy()[i],
+                    "feature": frame["_feature"].to_numpy()[i],
+                    "code": codes[i],
+                    "field": "geometry",
+                    "value": value,
+                    "message": np.char.add(text, codes[j].astype(str)).astype(object),
+                }
+            )
+        )

@@ -129,7 +129,7 @@ def what_if(
         "routes": "nearest core" if routes is None else "given pairs",
     }
     return WhatIfResult(
-        cut_segments=tuple(index.edges[e] for e in dead_e),
+        cut_segments=tuple(index.edges[e] for e in np.flatnonzero(~alive)),
         cut_sites=tuple(index.nodes[v] for v in dead_n),
         sites_cut_off=_site_frame(graph, index, np.flatnonzero(lost)),
         routes=table,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -95,9 +96,21 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
+def _column(alias: str, name: str) -> sql.Composable:
+    """A selected column; ``extra`` comes as text, decoded by :func:`_frame` (much faster)."""
+    column = sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(name))
+    return sql.SQL("{}::text").format(column) if name == "extra" else column
+
+
+def _decode_json(texts: Iterable[str | None]) -> list[dict]:
+    return [{} if t is None or t == "{}" else json.loads(t) for t in texts]
+
+
 def _frame(cur: psycopg.Cursor, columns: list[str]) -> gpd.GeoDataFrame:
     rows = cur.fetchall()
     df = pd.DataFrame(rows, columns=[*columns, "wkb"])
+    if "extra" in df.columns:
+        df["extra"] = _decode_json(df["extra"])
     geometry = shapely.from_wkb(df.pop("wkb").to_numpy()) if len(df) else []
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geometry, crs=STORAGE_CRS), crs=STORAGE_CRS)
 
@@ -132,7 +145,7 @@ def read_sites(
     query = sql.SQL(
         "SELECT {cols}, ST_AsBinary(s.geom) FROM {versions} AS s WHERE {where} ORDER BY s.code"
     ).format(
-        cols=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(f)) for f in fields),
+        cols=sql.SQL(", ").join(_column("s", f) for f in fields),
         versions=_versions("sites", (*_SITE_FIELDS, "geom"), as_of),
         where=where,
     )
@@ -162,26 +175,28 @@ def read_segments(
     where, params = _filters("g", status=status, bbox=bbox)
     own = [f for f in _SEGMENT_FIELDS if f not in {"site_a", "site_b", "length_m"}]
     cols = [
-        *(sql.SQL("g.{}").format(sql.Identifier(f)) for f in own),
+        *(_column("g", f) for f in own),
         sql.SQL("a.code"),
         sql.SQL("b.code"),
         sql.SQL("g.length_m"),
         sql.SQL("g.valid_from"),
         sql.SQL("g.batch_id"),
-        sql.SQL(
-            "COALESCE((SELECT array_agg(r.code ORDER BY r.code) FROM {links} AS l"
-            " JOIN {groups} AS r ON r.id = l.risk_group_id WHERE l.segment_id = g.id),"
-            " '{{}}'::text[])"
-        ).format(
-            links=_versions("segment_risk_groups", _LINK_FIELDS, as_of),
-            groups=_versions("risk_groups", _RISK_FIELDS, as_of),
-        ),
+        sql.SQL("COALESCE(r.codes, '{}'::text[])"),
     ]
+    risks = sql.SQL(
+        "(SELECT l.segment_id, array_agg(r.code ORDER BY r.code) AS codes FROM {links} AS l"
+        " JOIN {groups} AS r ON r.id = l.risk_group_id GROUP BY l.segment_id)"
+    ).format(
+        links=_versions("segment_risk_groups", _LINK_FIELDS, as_of),
+        groups=_versions("risk_groups", _RISK_FIELDS, as_of),
+    )
     query = sql.SQL(
         "SELECT {cols}, ST_AsBinary(g.geom) FROM {versions} AS g"
         " JOIN recor.sites a ON a.id = g.site_a JOIN recor.sites b ON b.id = g.site_b"
+        " LEFT JOIN {risks} AS r ON r.segment_id = g.id"
         " WHERE {where} ORDER BY g.code"
     ).format(
+        risks=risks,
         cols=sql.SQL(", ").join(cols),
         versions=_versions(
             "segments",

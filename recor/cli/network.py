@@ -1,0 +1,323 @@
+"""``recor route``, ``recor diverse``, ``recor redundancy``, ``recor whatif``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import pandas as pd
+import shapely
+from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
+
+from recor import network, registry
+from recor.config import STORAGE_CRS, Settings
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the four network commands."""
+    route = subparsers.add_parser("route", help="shortest or k shortest routes between two sites")
+    _ends(route)
+    route.add_argument("--k", type=int, default=1, help="number of routes (default 1)")
+    route.add_argument("--weight", choices=("length", "joints"), default="length")
+    route.add_argument("--per-km", type=float, help="cost model: cost per km")
+    route.add_argument("--per-joint", type=float, help="cost model: cost per joint")
+    route.add_argument("--budget-db", type=float, help="transceiver budget: pass/fail per route")
+    route.add_argument("--wavelength", type=int, default=1550, help="nm (1310 or 1550)")
+    _constraints(route)
+    _common(route)
+    route.set_defaults(handler=_route)
+
+    diverse = subparsers.add_parser("diverse", help="the most diverse pair of routes")
+    _ends(diverse)
+    diverse.add_argument("--level", choices=network.DISJOINTNESS, default="srlg")
+    _constraints(diverse)
+    _common(diverse)
+    diverse.set_defaults(handler=_diverse)
+
+    redundancy = subparsers.add_parser("redundancy", help="weak points and single-homed sites")
+    redundancy.add_argument("--core", nargs="+", metavar="SITE", help="core sites (default: DCs)")
+    redundancy.add_argument("--level", choices=network.LEVELS, default="srlg")
+    redundancy.add_argument("--top", type=int, default=20, help="single-homed sites shown")
+    _common(redundancy)
+    redundancy.set_defaults(handler=_redundancy)
+
+    whatif = subparsers.add_parser("whatif", help="simulate a failure, or find the worst disk")
+    whatif.add_argument("--segment", nargs="+", default=[], metavar="CODE")
+    whatif.add_argument("--group", nargs="+", default=[], metavar="CODE", help="shared-risk group")
+    whatif.add_argument("--site", nargs="+", default=[], metavar="SITE")
+    whatif.add_argument("--area", metavar="FILE|WKT", help="polygon (EPSG:2154 WKT or a file)")
+    whatif.add_argument("--circle", metavar="X,Y,R", help="disk in EPSG:2154 metres")
+    whatif.add_argument("--worst-disk", type=float, metavar="R", help="search the worst disk")
+    whatif.add_argument("--metric", choices=network.METRICS, default="sites")
+    whatif.add_argument("--core", nargs="+", metavar="SITE", help="core sites (default: DCs)")
+    _common(whatif)
+    whatif.set_defaults(handler=_whatif)
+
+
+def _ends(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="site code or name")
+    parser.add_argument("target", help="site code or name")
+
+
+def _constraints(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--min-free", type=int, help="minimum free fibres on every segment")
+    parser.add_argument("--avoid-segment", nargs="+", default=[], metavar="CODE")
+    parser.add_argument("--avoid-site", nargs="+", default=[], metavar="SITE")
+    parser.add_argument("--avoid-group", nargs="+", default=[], metavar="CODE")
+    parser.add_argument("--avoid-area", metavar="FILE|WKT", help="polygon to stay out of")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--status", nargs="+", help="statuses in the graph (default in_service)")
+    parser.add_argument("--all-statuses", action="store_true", help="every status")
+    parser.add_argument("--as-of", type=datetime.fromisoformat, help="registry as of ISO time")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--out", type=Path, help="write results to FILE.geojson or FILE.csv")
+
+
+def _graph(args: argparse.Namespace, settings: Settings) -> nx.MultiGraph:
+    statuses = None if args.all_statuses else (args.status or network.DEFAULT_STATUSES)
+    with registry.connect(settings.database, autocommit=True) as conn:
+        return network.load_graph(conn, statuses=statuses, as_of=args.as_of)
+
+
+def _route_constraints(args: argparse.Namespace, graph: nx.MultiGraph) -> network.RouteConstraints:
+    return network.RouteConstraints(
+        min_free_fibres=args.min_free,
+        avoid_segments=tuple(args.avoid_segment),
+        avoid_sites=tuple(network.resolve_sites(graph, args.avoid_site)),
+        avoid_risk_groups=tuple(args.avoid_group),
+        avoid_area=_area(args.avoid_area) if args.avoid_area else None,
+    )
+
+
+def _route(args: argparse.Namespace, settings: Settings) -> int:
+    graph = _graph(args, settings)
+    weight: network.routing.Weight = args.weight
+    if args.per_km is not None or args.per_joint is not None:
+        weight = network.CostModel(per_km=args.per_km or 0.0, per_joint=args.per_joint or 0.0)
+    constraints = _route_constraints(args, graph)
+    routes = network.k_shortest_paths(
+        graph, args.source, args.target, args.k, weight=weight, constraints=constraints
+    )
+    if not routes:
+        routes = [network.shortest_path(graph, args.source, args.target, constraints=constraints)]
+    budgets = [
+        network.optical_budget(
+            r, wavelength_nm=args.wavelength, budget_db=args.budget_db, settings=settings.network
+        )
+        for r in routes
+    ]
+    frame = network.routes_frame(routes)
+    frame["loss_db"] = [round(b.total_loss_db, 2) for b in budgets]
+    frame["passes"] = [b.passes for b in budgets]
+    payload = {
+        "provenance": routes[0].provenance.as_dict() if routes[0].provenance else None,
+        "routes": [
+            r.as_dict() | {"optical": b.as_dict(), "geometry": _geojson(r.geometry)}
+            for r, b in zip(routes, budgets, strict=True)
+        ],
+    }
+    columns = ["rank", "length_m", "joints", "min_free_fibres", "loss_db", "passes", "sites"]
+    return _emit(args, frame, payload, _title(routes[0].provenance), columns)
+
+
+def _diverse(args: argparse.Namespace, settings: Settings) -> int:
+    graph = _graph(args, settings)
+    pair = network.diverse_pair(
+        graph,
+        args.source,
+        args.target,
+        disjointness=args.level,
+        constraints=_route_constraints(args, graph),
+        settings=settings.network,
+    )
+    frame = network.pair_frame(pair)
+    payload = pair.as_dict()
+    for key, route in (("first", pair.first), ("second", pair.second)):
+        if route is not None:
+            payload[key]["geometry"] = _geojson(route.geometry)
+    verdict = "disjoint" if pair.achieved else "NOT disjoint"
+    lines = [
+        f"{args.level}: {verdict}; total {pair.total_length_m / 1000:.1f} km; "
+        f"{'proven minimal' if pair.exact else 'not proven minimal'} ({pair.method})"
+    ]
+    if not pair.achieved:
+        lines.append(
+            f"shared: segments {list(pair.shared_segments)}, sites {list(pair.shared_sites)}, "
+            f"groups {list(pair.shared_risk_groups)}"
+        )
+    columns = ["role", "length_m", "joints", "risk_groups", "sites"]
+    return _emit(args, frame, payload, _title(pair.provenance, lines), columns)
+
+
+def _redundancy(args: argparse.Namespace, settings: Settings) -> int:
+    graph = _graph(args, settings)
+    report = network.redundancy_report(
+        graph, core=args.core, level=args.level, settings=settings.network
+    )
+    lines = [
+        f"core: {', '.join(report.core)}; level: {report.level}",
+        f"bridges: {len(report.bridges)}; articulation sites: {len(report.articulation_sites)}; "
+        f"2-edge-connected components: {len(report.two_edge_components)}",
+    ]
+    lines += [
+        f"shared-risk cut {c.group}: {len(c.sites_cut_off)} site(s) cut off"
+        for c in report.srlg_cuts
+    ]
+    lines.append(f"single-homed sites: {len(report.single_homed)} (top {args.top} below)")
+    payload = {
+        "provenance": report.provenance.as_dict() if report.provenance else None,
+        "core": list(report.core),
+        "bridges": list(report.bridges),
+        "articulation_sites": list(report.articulation_sites),
+        "two_edge_components": [sorted(c) for c in report.two_edge_components if len(c) > 1],
+        "srlg_cuts": [vars(c) for c in report.srlg_cuts],
+        "single_homed": _records(report.single_homed),
+    }
+    columns = ["code", "name", "kind", "served", "edge_paths", "node_paths", "srlg_paths"]
+    columns += ["new_build_to", "new_build_km"]
+    out_frame = report.sites if args.out else report.single_homed.head(args.top)
+    args.table_frame = report.single_homed.head(args.top)
+    return _emit(args, out_frame, payload, _title(report.provenance, lines), columns)
+
+
+def _whatif(args: argparse.Namespace, settings: Settings) -> int:
+    graph = _graph(args, settings)
+    if args.worst_disk is not None:
+        worst = network.worst_disk_failure(
+            graph, args.worst_disk, metric=args.metric, core=args.core, settings=settings.network
+        )
+        frame = gpd.GeoDataFrame(
+            [worst.as_dict() | {"geometry": worst.centre.buffer(worst.radius_m)}],
+            geometry="geometry",
+            crs=STORAGE_CRS,
+        )
+        lines = [
+            f"worst disk r={worst.radius_m:.0f} m at ({worst.centre.x:.0f}, {worst.centre.y:.0f}): "
+            f"{worst.metric} {worst.value:g} (no disk does more than {worst.upper_bound:g}; "
+            f"{'proven optimal' if worst.proven_optimal else 'not proven'}; "
+            f"{worst.evaluations} evaluations)",
+            f"sites lost: {', '.join(worst.sites_lost) or 'none'}",
+        ]
+        frame["sites_lost"] = ", ".join(worst.sites_lost)
+        frame["segments_hit"] = ", ".join(worst.segments_hit)
+        return _emit(args, frame, worst.as_dict(), _title(worst.provenance, lines), ["value"])
+    area = _area(args.area) if args.area else None
+    if args.circle:
+        x, y, r = (float(v) for v in args.circle.split(","))
+        circle = network.circle(x, y, r)
+        area = circle if area is None else area.union(circle)
+    result = network.what_if(
+        graph,
+        segments=args.segment,
+        risk_groups=args.group,
+        sites=args.site,
+        area=area,
+        core=args.core,
+        settings=settings.network,
+    )
+    broken = result.broken_routes
+    lines = [
+        f"cut: {len(result.cut_segments)} segment(s), {len(result.cut_sites)} site(s); "
+        f"{result.fibre_km_lost:,.0f} fibre-km lost; free fibre-km "
+        f"{result.free_fibre_km_before:,.0f} -> {result.free_fibre_km_after:,.0f}",
+        f"sites cut off the core: {', '.join(result.sites_cut_off['code']) or 'none'}",
+        f"routes broken: {len(broken)} of {len(result.routes)}",
+    ]
+    payload = {
+        "provenance": result.provenance.as_dict() if result.provenance else None,
+        "cut_segments": list(result.cut_segments),
+        "cut_sites": list(result.cut_sites),
+        "sites_cut_off": result.sites_cut_off["code"].tolist(),
+        "fibre_km_lost": result.fibre_km_lost,
+        "free_fibre_km_before": result.free_fibre_km_before,
+        "free_fibre_km_after": result.free_fibre_km_after,
+        "broken_routes": _records(broken),
+    }
+    columns = ["source", "target", "length_m", "reroute_length_m", "stretch_pct"]
+    columns += ["reroute_min_free_fibres"]
+    return _emit(args, broken, payload, _title(result.provenance, lines), columns)
+
+
+def _emit(
+    args: argparse.Namespace,
+    frame: gpd.GeoDataFrame,
+    payload: dict[str, Any],
+    header: list[str],
+    columns: list[str],
+) -> int:
+    if args.out:
+        _write(frame, args.out)
+    if args.json:
+        print(json.dumps(payload, ensure_ascii=False, indent=2, default=_plain))
+        return 0
+    print("\n".join(header))
+    shown = getattr(args, "table_frame", frame)
+    present = [c for c in columns if c in shown]
+    if len(shown) and present:
+        table = pd.DataFrame(shown[present]).copy()
+        for column in ("length_m", "reroute_length_m"):
+            if column in table:
+                table[column] = (table[column] / 1000).round(2)
+                table = table.rename(columns={column: column.replace("_m", "_km")})
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    if args.out:
+        print(f"written: {args.out}")
+    return 0
+
+
+def _write(frame: gpd.GeoDataFrame, path: Path) -> None:
+    frame = frame.copy()
+    for column in frame.columns:
+        if column != frame.geometry.name and frame[column].map(type).isin([tuple, list]).any():
+            frame[column] = frame[column].map(lambda v: " ".join(map(str, v)))
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+        table["wkt"] = shapely.to_wkt(frame.geometry.to_numpy(), rounding_precision=2)
+        table.to_csv(path, index=False)
+    elif suffix in (".geojson", ".json"):
+        frame.to_file(path, driver="GeoJSON")
+    else:
+        raise SystemExit(f"recor: --out {path}: expected a .geojson or .csv file")
+
+
+def _area(spec: str) -> BaseGeometry:
+    path = Path(spec)
+    if path.exists():
+        shapes = gpd.read_file(path)
+        if shapes.crs is not None:
+            shapes = shapes.to_crs(STORAGE_CRS)
+        return shapes.geometry.union_all()
+    return shapely.from_wkt(spec)
+
+
+def _title(provenance: network.Provenance | None, lines: list[str] | None = None) -> list[str]:
+    head = [f"Data: {provenance.label()}"] if provenance else []
+    return head + (lines or [])
+
+
+def _records(frame: gpd.GeoDataFrame) -> list[dict]:
+    table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    return json.loads(table.to_json(orient="records", default_handler=str))
+
+
+def _geojson(geometry: BaseGeometry | None) -> dict | None:
+    return mapping(geometry) if geometry is not None else None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseGeometry):
+        return mapping(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
