@@ -18,7 +18,7 @@ export PGUSER ?= postgres
 demo: setup
 	$(PY) -m recor demo
 
-test: system venv
+test: setup
 	$(PY) -m pytest -q
 
 setup: system venv db

@@ -185,9 +185,9 @@ def _redundancy(args: argparse.Namespace, settings: Settings) -> int:
     }
     columns = ["code", "name", "kind", "served", "edge_paths", "node_paths", "srlg_paths"]
     columns += ["new_build_to", "new_build_km"]
-    out_frame = report.sites if args.out else report.single_homed.head(args.top)
-    args.table_frame = report.single_homed.head(args.top)
-    return _emit(args, out_frame, payload, _title(report.provenance, lines), columns)
+    header = _title(report.provenance, lines)
+    table = report.single_homed.head(args.top)
+    return _emit(args, report.sites, payload, header, columns, table=table)
 
 
 def _whatif(args: argparse.Namespace, settings: Settings) -> int:
@@ -254,22 +254,24 @@ def _emit(
     payload: dict[str, Any],
     header: list[str],
     columns: list[str],
+    table: gpd.GeoDataFrame | None = None,
 ) -> int:
+    """Print the header and a table (or JSON); write ``frame`` to ``--out``."""
     if args.out:
         _write(frame, args.out)
     if args.json:
         print(json.dumps(payload, ensure_ascii=False, indent=2, default=_plain))
         return 0
     print("\n".join(header))
-    shown = getattr(args, "table_frame", frame)
+    shown = frame if table is None else table
     present = [c for c in columns if c in shown]
     if len(shown) and present:
-        table = pd.DataFrame(shown[present]).copy()
+        printed = pd.DataFrame(shown[present]).copy()
         for column in ("length_m", "reroute_length_m"):
-            if column in table:
-                table[column] = (table[column] / 1000).round(2)
-                table = table.rename(columns={column: column.replace("_m", "_km")})
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+            if column in printed:
+                printed[column] = (printed[column] / 1000).round(2)
+                printed = printed.rename(columns={column: column.replace("_m", "_km")})
+        print(printed.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     if args.out:
         print(f"written: {args.out}")
     return 0

@@ -203,3 +203,36 @@ def test_summary_counts_sites_and_kilometres(conn, sample_delivery):
     assert sum(summary.km_by_status.values()) == pytest.approx(total_km, abs=0.5)
     assert sum(summary.km_by_departement.values()) == pytest.approx(total_km, abs=0.5)
     assert set(summary.km_by_departement) == {"18", "28", "36", "37", "41", "45"}
+
+
+def test_two_loads_never_interleave(registry_url, sample_delivery):
+    import threading
+
+    from recor.registry.write import batch_transaction
+
+    holding, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with registry.connect(registry_url, autocommit=True) as conn:
+            with batch_transaction(conn, BatchInfo(note="first")):
+                holding.set()
+                release.wait(5)
+                order.append("first committed")
+
+    def second() -> None:
+        with registry.connect(registry_url, autocommit=True) as conn:
+            registry.load_delivery(conn, sample_delivery, BatchInfo(note="second"))
+            order.append("second committed")
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert holding.wait(5)
+    two = threading.Thread(target=second)
+    two.start()
+    two.join(0.5)
+    assert two.is_alive(), "the second load must wait for the first to finish"
+    release.set()
+    one.join(5)
+    two.join(10)
+    assert order == ["first committed", "second committed"]
