@@ -9,6 +9,7 @@ import shapely
 from psycopg import sql
 
 from recor.config import STORAGE_CRS
+from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SITE_COLUMNS
 from recor.errors import NotFound, UndoRefused
 from recor.registry.model import BatchInfo, EntityCounts, LoadSummary
 from recor.registry.write import _finish_batch, batch_transaction, registry_error
@@ -17,24 +18,9 @@ __all__ = ["history", "list_batches", "undo_batch"]
 
 # Data columns restored by an undo, per table (identity and version columns excluded).
 _DATA_COLUMNS: dict[str, tuple[str, ...]] = {
-    "sites": ("name", "kind", "operator", "status", "source", "extra", "geom", "retired"),
-    "segments": (
-        "site_a",
-        "site_b",
-        "geom",
-        "fibre_count",
-        "fibres_used",
-        "cable_type",
-        "installation",
-        "status",
-        "owner",
-        "operator",
-        "commissioned_on",
-        "source",
-        "extra",
-        "retired",
-    ),
-    "risk_groups": ("kind", "name", "source", "extra", "retired"),
+    "sites": (*SITE_COLUMNS[1:], "geom", "retired"),
+    "segments": (*SEGMENT_COLUMNS[1:], "geom", "retired"),
+    "risk_groups": (*RISK_GROUP_COLUMNS[1:], "retired"),
     "segment_risk_groups": ("retired",),
 }
 _KEYS: dict[str, tuple[str, ...]] = {

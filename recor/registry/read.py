@@ -14,6 +14,7 @@ import shapely
 from psycopg import sql
 
 from recor.config import STORAGE_CRS
+from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SITE_COLUMNS
 from recor.registry.model import RegistryVersion
 
 __all__ = [
@@ -23,25 +24,9 @@ __all__ = [
     "registry_version",
 ]
 
-_SITE_FIELDS = ("id", "code", "name", "kind", "operator", "status", "source", "extra")
-_SEGMENT_FIELDS = (
-    "id",
-    "code",
-    "site_a",
-    "site_b",
-    "length_m",
-    "fibre_count",
-    "fibres_used",
-    "cable_type",
-    "installation",
-    "status",
-    "owner",
-    "operator",
-    "commissioned_on",
-    "source",
-    "extra",
-)
-_RISK_FIELDS = ("id", "code", "kind", "name", "source", "extra")
+_SITE_FIELDS = ("id", *SITE_COLUMNS)
+_SEGMENT_FIELDS = ("id", *SEGMENT_COLUMNS[:3], "length_m", *SEGMENT_COLUMNS[3:])
+_RISK_FIELDS = ("id", *RISK_GROUP_COLUMNS)
 _LINK_FIELDS = ("segment_id", "risk_group_id")
 
 Bbox = tuple[float, float, float, float]
