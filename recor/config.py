@@ -77,6 +77,8 @@ class NetworkSettings:
     k_paths: int = 3
     #: shared-risk diverse pair: how many first-path candidates to try before giving up
     diverse_max_candidates: int = 200
+    #: shared-risk diverse pair: time budget of that search (seconds)
+    diverse_time_budget_s: float = 20.0
     #: worst-disk search: cells smaller than this are not split further (metres)
     disk_tolerance_m: float = 50.0
     #: worst-disk search: budget of exact failure evaluations

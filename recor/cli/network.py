@@ -210,7 +210,7 @@ def _whatif(args: argparse.Namespace, settings: Settings) -> int:
         ]
         frame["sites_lost"] = ", ".join(worst.sites_lost)
         frame["segments_hit"] = ", ".join(worst.segments_hit)
-        return _emit(args, frame, worst.as_dict(), _title(worst.provenance, lines), ["value"])
+        return _emit(args, frame, worst.as_dict(), _title(worst.provenance, lines), [])
     area = _area(args.area) if args.area else None
     if args.circle:
         x, y, r = (float(v) for v in args.circle.split(","))
@@ -243,7 +243,7 @@ def _whatif(args: argparse.Namespace, settings: Settings) -> int:
         "free_fibre_km_after": result.free_fibre_km_after,
         "broken_routes": _records(broken),
     }
-    columns = ["source", "target", "length_m", "reroute_length_m", "stretch_pct"]
+    columns = ["source", "target", "length_m", "reroute_target", "reroute_length_m", "stretch_pct"]
     columns += ["reroute_min_free_fibres"]
     return _emit(args, broken, payload, _title(result.provenance, lines), columns)
 
@@ -271,10 +271,19 @@ def _emit(
             if column in printed:
                 printed[column] = (printed[column] / 1000).round(2)
                 printed = printed.rename(columns={column: column.replace("_m", "_km")})
+        if "sites" in printed:
+            printed["sites"] = printed["sites"].map(_abridged)
         print(printed.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     if args.out:
         print(f"written: {args.out}")
     return 0
+
+
+def _abridged(sites: str, width: int = 70) -> str:
+    if len(sites) <= width:
+        return sites
+    names = sites.split(" > ")
+    return f"{names[0]} > … ({len(names) - 2} sites) … > {names[-1]}"
 
 
 def _write(frame: gpd.GeoDataFrame, path: Path) -> None:

@@ -126,6 +126,9 @@ class Findings:
         if not self._parts:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in FINDING_COLUMNS})
         out = pd.concat(self._parts, ignore_index=True)
+        # file-level findings repeat once per chunk of a large layer: keep one
+        repeated = (out["feature"] < 0) & out.duplicated(keep="first")
+        out = out.loc[~repeated]
         order = out["severity"].map({"error": 0, "warning": 1, "info": 2})
         out = out.assign(_order=order).sort_values(
             ["_order", "rule", "file", "feature"], kind="stable"

@@ -51,7 +51,7 @@ def check_geometries(
         geoms = _lines(frame, geoms, findings, settings)
     else:
         geoms = _points(frame, geoms, findings)
-    out = frame.copy()
+    out = frame.copy(deep=False)
     out[out.geometry.name] = gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs)
     return check_extent(out, findings, settings)
 
@@ -199,7 +199,7 @@ def check_extent(
         frame, outside, "CRS-EXTENT", pd.Series(hint, index=frame.index), field="geometry",
         values=values.reindex(frame.index),
     )  # fmt: skip
-    out = frame.copy()
+    out = frame.copy(deep=False)
     kept = np.where(outside, None, geoms)
     out[out.geometry.name] = gpd.GeoSeries(kept, index=frame.index, crs=frame.crs)
     return out

@@ -34,6 +34,15 @@ _NULLABLE_TEXT = {"site_a", "site_b"}
 #: Written by some tools for an empty number or date (pandas' "NaT", "nan", SQL "NULL").
 _NULL_TOKENS = ("", "nat", "nan", "none", "null")
 
+#: Defaults of enumerated fields a profile leaves out (the registry's own defaults).
+_FALLBACK_DEFAULTS: dict[tuple[str, str], str] = {
+    ("sites", "kind"): str(SiteKind.OTHER),
+    ("sites", "status"): str(Status.IN_SERVICE),
+    ("segments", "installation"): str(Installation.OTHER),
+    ("segments", "status"): str(Status.IN_SERVICE),
+    ("risk_groups", "kind"): str(RiskKind.OTHER),
+}
+
 #: Enumerated fields per entity and the values the registry accepts.
 ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("sites", "kind"): tuple(SiteKind),
@@ -51,6 +60,7 @@ def map_layer(
     settings: ImportSettings,
     *,
     default_source: str = "",
+    fixed_width: bool = False,
 ) -> pd.DataFrame:
     """The layer in registry fields (plus ``_file``, ``_feature`` and any geometry).
 
@@ -66,16 +76,21 @@ def map_layer(
         Limits (``max_text_length``).
     default_source
         ``source`` of features whose layer gives none.
+    fixed_width
+        True for dBASE tables (Shapefile), whose texts cannot exceed 254 bytes: the text
+        length check is skipped.
     """
     columns = {c.lower(): c for c in raw.columns if c not in _PROVENANCE}
     geometry = raw.geometry.name if isinstance(raw, gpd.GeoDataFrame) else None
     if geometry is not None:
         columns.pop(geometry.lower(), None)
-    _check_text_length(raw, list(columns.values()), findings, settings.max_text_length)
+    if not fixed_width:
+        _check_text_length(raw, list(columns.values()), findings, settings.max_text_length)
     used: set[str] = set()
     out = pd.DataFrame(index=raw.index)
     for target in sorted(TARGETS[rule.entity] - {"extra"}):
-        field = rule.field(target) or FieldRule(target, sources=(target,))
+        fallback = _FALLBACK_DEFAULTS.get((rule.entity, target))
+        field = rule.field(target) or FieldRule(target, sources=(target,), default=fallback)
         source = next((columns[s] for s in field.sources if s in columns), None)
         if source is not None:
             used.add(source)

@@ -27,7 +27,7 @@ from recor.ingest.findings import Findings, describe_finding
 from recor.ingest.geometry import check_geometries, check_lengths
 from recor.ingest.mapping import map_layer
 from recor.ingest.profiles import Profile, load_profile
-from recor.ingest.readers import read_layer, to_storage_crs
+from recor.ingest.readers import RawLayer, read_layer_chunks, to_storage_crs
 from recor.ingest.sources import DeliveryFiles
 from recor.registry import read_segments, read_sites
 from recor.registry.model import BatchInfo, Delivery, LoadSummary, ReplaceScope, SourceFile
@@ -207,32 +207,50 @@ def _read_generic(
 ) -> dict[str, list[pd.DataFrame]]:
     frames: dict[str, list[pd.DataFrame]] = {}
     for source in layers:
-        raw = read_layer(source, findings)
-        if raw is None or len(raw.frame) == 0:
-            continue
-        kind = _geometry_kind(raw.frame) if raw.has_geometry else "none"
-        rule = profile.layer_for(source.name, kind)
-        if rule is None:
-            findings.add(
-                "SRC-LAYER-IGNORED",
-                f"couche « {source.name} » ({kind}) : aucune entité du profil {profile.name} ne lui "
-                "correspond",
-                file=source.display,
-            )
-            continue
-        frame = raw.frame
-        if rule.geometry != "none":
-            if not raw.has_geometry:
-                findings.add("GEOM-NULL", "couche sans géométrie", file=source.display)
-                continue
-            frame = to_storage_crs(raw, findings, override=override)
-            if frame is None:
-                continue
-        mapped = map_layer(frame, rule, findings, settings, default_source=profile.source)
-        if rule.geometry != "none":
-            mapped = check_geometries(mapped, rule.geometry, findings, settings)
-        frames.setdefault(rule.entity, []).append(mapped)
+        for raw in read_layer_chunks(source, findings, chunk_size=settings.chunk_size):
+            if len(raw.frame) == 0:
+                break
+            entity, mapped = _map_chunk(raw, profile, findings, settings, override)
+            if mapped is None:
+                break
+            frames.setdefault(entity, []).append(mapped)
     return frames
+
+
+def _map_chunk(
+    raw: RawLayer,
+    profile: Profile,
+    findings: Findings,
+    settings: ImportSettings,
+    override: CRS | None,
+) -> tuple[str, pd.DataFrame | None]:
+    """One chunk of a layer in registry fields; (entity, None) when the layer is unusable."""
+    source = raw.source
+    kind = _geometry_kind(raw.frame) if raw.has_geometry else "none"
+    rule = profile.layer_for(source.name, kind)
+    if rule is None:
+        findings.add(
+            "SRC-LAYER-IGNORED",
+            f"couche « {source.name} » ({kind}) : aucune entité du profil {profile.name} ne lui "
+            "correspond",
+            file=source.display,
+        )
+        return "", None
+    frame = raw.frame
+    if rule.geometry != "none":
+        if not raw.has_geometry:
+            findings.add("GEOM-NULL", "couche sans géométrie", file=source.display)
+            return rule.entity, None
+        frame = to_storage_crs(raw, findings, override=override)
+        if frame is None:
+            return rule.entity, None
+    mapped = map_layer(
+        frame, rule, findings, settings, default_source=profile.source,
+        fixed_width=source.kind in {"shp", "dbf"} and settings.max_text_length >= 254,
+    )  # fmt: skip
+    if rule.geometry != "none":
+        mapped = check_geometries(mapped, rule.geometry, findings, settings)
+    return rule.entity, mapped
 
 
 def _geometry_kind(frame: gpd.GeoDataFrame) -> str:
@@ -306,7 +324,7 @@ def _check_and_build(
         sites, segments, context.sites, findings,
         tolerance=settings.snap_tolerance_m, source=profile.source,
     )  # fmt: skip
-    check_segment_layout(segments, findings, tolerance=settings.snap_tolerance_m)
+    check_segment_layout(segments, findings, tolerance=settings.snap_tolerance_m, sites=sites)
     return Delivery(
         sites=gpd.GeoDataFrame(sites[[*SITE_COLUMNS, "geometry"]], crs=STORAGE_CRS),
         segments=gpd.GeoDataFrame(segments[[*SEGMENT_COLUMNS, "geometry"]], crs=STORAGE_CRS),

@@ -8,6 +8,7 @@ Every frame carries ``_file`` (the name shown in findings) and ``_feature`` (ind
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from recor.config import STORAGE_CRS
 from recor.ingest.findings import Findings
 from recor.ingest.sources import LayerSource, check_shapefile, detect_encoding
 
-__all__ = ["RawLayer", "read_layer", "to_storage_crs"]
+__all__ = ["RawLayer", "read_layer", "read_layer_chunks", "to_storage_crs"]
 
 _WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "geometrie")
 _XY_COLUMNS = (("x", "y"), ("lon", "lat"), ("longitude", "latitude"), ("easting", "northing"))
@@ -45,27 +46,74 @@ class RawLayer:
 
 
 def read_layer(source: LayerSource, findings: Findings) -> RawLayer | None:
-    """Read one layer, or add findings and return None when it cannot be read."""
-    encoding = "UTF-8"
+    """Read one whole layer, or add findings and return None when it cannot be read."""
+    chunks = list(read_layer_chunks(source, findings, chunk_size=None))
+    if not chunks:
+        return None
+    if len(chunks) == 1:
+        return chunks[0]
+    frame = pd.concat([c.frame for c in chunks], ignore_index=True)
+    return RawLayer(source, frame, chunks[0].crs, chunks[0].encoding)
+
+
+def read_layer_chunks(
+    source: LayerSource, findings: Findings, *, chunk_size: int | None
+) -> Iterator[RawLayer]:
+    """Read a layer in chunks of ``chunk_size`` features (all at once when None).
+
+    Chunks keep the features' indexes in the file (``_feature``), so findings point at the
+    right feature; memory stays bounded by the chunk, not the layer.
+    """
+    encoding = _encoding(source, findings)
+    if encoding is None:
+        return
+    total = None
+    if chunk_size is not None and source.kind in {"shp", "gpkg", "geojson"}:
+        try:
+            total = int(pyogrio.read_info(source.path, layer=source.layer)["features"])
+        except (pyogrio.errors.DataSourceError, OSError) as exc:
+            findings.add("SRC-UNREADABLE", _first_line(exc), file=source.display)
+            return
+    starts = (
+        [0] if total is None or total <= (chunk_size or 0) else range(0, total, chunk_size or 1)
+    )
+    for skip in starts:
+        limit = None if total is None or total <= (chunk_size or 0) else chunk_size
+        layer = _read_chunk(source, encoding, findings, skip, limit)
+        if layer is None:
+            return
+        if skip == 0 and len(layer.frame) == 0:
+            findings.add("SRC-EMPTY", "la couche ne contient aucune entité", file=source.display)
+        yield layer
+
+
+def _encoding(source: LayerSource, findings: Findings) -> str | None:
     if source.kind == "shp" and not check_shapefile(source.path, source.display, findings):
         return None
-    if source.kind in {"shp", "dbf", "csv"}:
-        table = source.path.with_suffix(".dbf") if source.kind == "shp" else source.path
-        if not table.exists():
-            table = source.path.with_suffix(".DBF")
-        encoding, detected = detect_encoding(table)
-        if detected and encoding != "UTF-8":
-            findings.add(
-                "SRC-ENCODING",
-                f"pas de fichier .cpg : encodage {encoding} détecté",
-                file=source.display,
-                value=encoding,
-            )
+    if source.kind not in {"shp", "dbf", "csv"}:
+        return "UTF-8"
+    table = source.path.with_suffix(".dbf") if source.kind == "shp" else source.path
+    if not table.exists():
+        table = source.path.with_suffix(".DBF")
+    encoding, detected = detect_encoding(table)
+    if detected and encoding != "UTF-8":
+        findings.add(
+            "SRC-ENCODING",
+            f"pas de fichier .cpg : encodage {encoding} détecté",
+            file=source.display,
+            value=encoding,
+        )
+    return encoding
+
+
+def _read_chunk(
+    source: LayerSource, encoding: str, findings: Findings, skip: int, limit: int | None
+) -> RawLayer | None:
     try:
         if source.kind == "csv":
             frame, crs = _read_csv(source, encoding, findings)
         else:
-            frame, crs = _read_ogr(source, encoding)
+            frame, crs = _read_ogr(source, encoding, skip, limit)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.FieldError, OSError) as exc:
         findings.add("SRC-UNREADABLE", _first_line(exc), file=source.display)
         return None
@@ -74,15 +122,17 @@ def read_layer(source: LayerSource, findings: Findings) -> RawLayer | None:
             "SRC-UNREADABLE", f"géométrie illisible : {_first_line(exc)}", file=source.display
         )
         return None
-    if len(frame) == 0:
-        findings.add("SRC-EMPTY", "la couche ne contient aucune entité", file=source.display)
     frame["_file"] = source.display
-    frame["_feature"] = np.arange(len(frame), dtype=np.int64)
+    frame["_feature"] = np.arange(skip, skip + len(frame), dtype=np.int64)
     return RawLayer(source, frame, crs, encoding)
 
 
-def _read_ogr(source: LayerSource, encoding: str) -> tuple[pd.DataFrame, CRS | None]:
-    kwargs = {"encoding": encoding} if source.kind in {"shp", "dbf"} else {}
+def _read_ogr(
+    source: LayerSource, encoding: str, skip: int = 0, limit: int | None = None
+) -> tuple[pd.DataFrame, CRS | None]:
+    kwargs: dict = {"encoding": encoding} if source.kind in {"shp", "dbf"} else {}
+    if skip or limit is not None:
+        kwargs.update(skip_features=skip, max_features=limit)
     with warnings.catch_warnings():
         # GDAL warns on odd but readable files (e.g. a .dbf without geometry); we check ourselves
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -76,17 +76,22 @@ def build_topology(
             frame, unknown, "TOPO-SITE-UNKNOWN",
             "site inconnu : ni dans la livraison ni au registre", field=field,
         )  # fmt: skip
-    ends, idx, coords = _orient(
+    ends, idx, coords, reversed_ = _orient(
         frame, ends, idx, known_xy, coords, first, last, tolerance, findings
     )
     idx = _nearest(ends, idx, declared, known_xy, tolerance)
     junctions, idx = _junctions(frame, ends, idx, declared, len(known_codes), findings, tolerance)
     all_codes = np.concatenate([known_codes, junctions["code"].to_numpy(dtype=object)])
     all_xy = np.concatenate([known_xy, shapely.get_coordinates(junctions.geometry.array)])
-    moved = _snap(frame, coords, first, last, idx, all_xy, findings)
-    out = segments.copy()
+    moved, shift = _snap(frame, coords, first, last, idx, all_xy, findings)
+    out = segments.copy(deep=False)
     new_lines = lines.copy()
-    new_lines[rows] = shapely.linestrings(moved, indices=owner)
+    # rebuild only the lines that moved: most deliveries end exactly on their sites
+    changed = (shift > 0) | reversed_
+    if changed.any():
+        keep = changed[owner]
+        _, compact = np.unique(owner[keep], return_inverse=True)
+        new_lines[rows[changed]] = shapely.linestrings(moved[keep], indices=compact)
     out[out.geometry.name] = gpd.GeoSeries(new_lines, index=segments.index, crs=STORAGE_CRS)
     site_a = out["site_a"].to_numpy(dtype=object).copy()
     site_b = out["site_b"].to_numpy(dtype=object).copy()
@@ -144,7 +149,7 @@ def _orient(
     last: np.ndarray,
     tolerance: float,
     findings: Findings,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Reverse segments drawn b → a; report declared ends too far from their site."""
     da, db = _distance(ends[0], idx[0], xy), _distance(ends[1], idx[1], xy)
     cross_a, cross_b = _distance(ends[1], idx[0], xy), _distance(ends[0], idx[1], xy)
@@ -178,7 +183,7 @@ def _orient(
         message = message + f" (tolérance {tolerance:g} m)"
         findings.add_rows(frame, far, "TOPO-END-OFF-SITE", message, field=field)
         idx[side] = np.where(far, -2, idx[side])  # reported: not snapped, not clustered
-    return ends, idx, coords
+    return ends, idx, coords, reverse
 
 
 def _nearest(
@@ -286,7 +291,7 @@ def _snap(
     idx: np.ndarray,
     xy: np.ndarray,
     findings: Findings,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     moved = coords.copy()
     shift = np.zeros(len(first))
     for side, position in ((0, first), (1, last)):
@@ -299,34 +304,119 @@ def _snap(
         frame, snapped, "TOPO-SNAPPED", "extrémité recalée sur son site", field="geometry",
         values=pd.Series(np.round(shift, 3), index=frame.index).astype(str) + " m",
     )  # fmt: skip
-    return moved
+    return moved, shift
 
 
 def check_segment_layout(
-    segments: gpd.GeoDataFrame, findings: Findings, *, tolerance: float
+    segments: gpd.GeoDataFrame,
+    findings: Findings,
+    *,
+    tolerance: float,
+    sites: gpd.GeoDataFrame | None = None,
 ) -> None:
-    """Report duplicate, overlapping and crossing segments (after snapping)."""
+    """Report duplicate, overlapping and crossing segments (after snapping).
+
+    Also reports segments passing through a site (within the tolerance) that is not one of
+    their ends: a crossing without a node.
+    """
     lines = np.asarray(segments.geometry.array, dtype=object)
     usable = np.flatnonzero(~shapely.is_missing(lines))
-    if len(usable) < 2:
+    if len(usable) < 1:
         return
     geoms = lines[usable]
     frame = segments.iloc[usable]
     codes = frame["code"].astype(str).to_numpy()
-    key = pd.Series(
-        shapely.to_wkb(shapely.normalize(shapely.set_precision(geoms, 0.01))), index=frame.index
-    )
-    duplicated = key.duplicated(keep=False).to_numpy()
+    shape = _duplicates(frame, geoms, codes, findings)
+    if len(usable) >= 2:
+        _pairs(frame, geoms, codes, shape, findings, tolerance=tolerance)
+    if sites is not None and len(sites):
+        _through_sites(frame, geoms, codes, sites, findings, tolerance)
+
+
+def _duplicates(
+    frame: pd.DataFrame, geoms: np.ndarray, codes: np.ndarray, findings: Findings
+) -> np.ndarray:
+    """Same-shape groups (-1: unique). Only segments joining the same two sites can be equal."""
+    a, b = _text_array(frame["site_a"]), _text_array(frame["site_b"])
+    swap = a > b
+    pair = pd.DataFrame({"lo": np.where(swap, b, a), "hi": np.where(swap, a, b)})
+    candidates = np.flatnonzero(pair.duplicated(keep=False).to_numpy())
+    shape = np.full(len(geoms), -1, dtype=np.int64)
+    if not len(candidates):
+        return shape
+    key = shapely.to_wkb(shapely.normalize(shapely.set_precision(geoms[candidates], 0.01)))
+    groups, first = pd.factorize(pd.Series(key))
+    counts = np.bincount(groups)
+    same = counts[groups] > 1
+    shape[candidates[same]] = groups[same]
+    duplicated = shape >= 0
     if duplicated.any():
-        first_code = pd.Series(codes, index=frame.index).groupby(key).transform("first")
-        other = first_code.where(
-            first_code != codes, pd.Series(codes, index=frame.index).groupby(key).transform("last")
-        )
+        code = pd.Series(codes)
+        by_shape = code.groupby(shape)
+        first_code = by_shape.transform("first")
+        other = first_code.where(first_code != code, by_shape.transform("last"))
+        other.index = frame.index
         findings.add_rows(
             frame, duplicated, "TOPO-DUPLICATE", "même tracé que le tronçon " + other,
             field="geometry", values=other,
         )  # fmt: skip
-    _pairs(frame, geoms, codes, key.to_numpy(), findings, tolerance=tolerance)
+    return shape
+
+
+def _text_array(series: pd.Series) -> np.ndarray:
+    """Codes as an object array of str, missing ones as ``""``."""
+    return series.astype(object).where(series.notna(), "").map(str).to_numpy(dtype=object)
+
+
+def _inner(geoms: np.ndarray, margin: float) -> np.ndarray:
+    """The lines shortened by ``margin`` at both ends (first and last edges pulled in)."""
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    counts = np.bincount(index, minlength=len(geoms))
+    last = np.cumsum(counts) - 1
+    first = last - counts + 1
+    for end, neighbour in ((first, first + 1), (last, last - 1)):
+        edge = coords[neighbour] - coords[end]
+        length = np.hypot(*edge.T)
+        step = np.where(length > 2 * margin, margin / np.where(length > 0, length, 1), 0.0)
+        coords[end] += edge * step[:, None]
+    return shapely.linestrings(coords, indices=index)
+
+
+def _through_sites(
+    frame: pd.DataFrame,
+    geoms: np.ndarray,
+    codes: np.ndarray,
+    sites: gpd.GeoDataFrame,
+    findings: Findings,
+    tolerance: float,
+) -> None:
+    points = np.asarray(sites.geometry.array, dtype=object)
+    site_codes = sites["code"].astype(str).to_numpy()
+    near_site, near_segment = shapely.STRtree(geoms).query(
+        points, predicate="dwithin", distance=tolerance
+    )
+    a = _text_array(frame["site_a"])[near_segment]
+    b = _text_array(frame["site_b"])[near_segment]
+    foreign = (site_codes[near_site] != a) & (site_codes[near_site] != b)
+    i, k = near_segment[foreign], near_site[foreign]
+    if not len(i):
+        return
+    findings.add_frame(
+        pd.DataFrame(
+            {
+                "severity": "warning",
+                "rule": "TOPO-CROSSING",
+                "file": frame["_file"].astype(str).to_numpy()[i],
+                "feature": frame["_feature"].to_numpy()[i],
+                "code": codes[i],
+                "field": "geometry",
+                "value": site_codes[k],
+                "message": np.char.add("passe par le site ", site_codes[k].astype(str)).astype(
+                    object
+                ),
+            }
+        )
+    )
 
 
 def _pairs(
@@ -347,13 +437,19 @@ def _pairs(
     left, right = shapely.STRtree(geoms).query(geoms)
     keep = left < right
     left, right = left[keep], right[keep]
-    shapely.prepare(geoms)
-    hit = shapely.intersects(geoms[left], geoms[right])
+    # Lines meeting only at their ends never meet once pulled back from them: only the
+    # few pairs whose shortened lines still intersect need a full DE-9IM matrix.
+    inner = _inner(geoms, margin=min(tolerance, 0.01) if tolerance > 0 else 0.01)
+    shapely.prepare(inner)
+    hit = shapely.intersects(inner[left], inner[right])
     left, right = left[hit], right[hit]
     matrix = shapely.relate(geoms[left], geoms[right]).astype("U9")
     chars = matrix.view("U1").reshape(-1, 9) if len(matrix) else np.empty((0, 9), "U1")
     crossing = (chars[:, 0] == "0") | (chars[:, 1] == "0") | (chars[:, 3] == "0")
-    overlap = (chars[:, 0] == "1") & (same_shape[left] != same_shape[right])
+    crossing &= (same_shape[left] < 0) | (same_shape[left] != same_shape[right])
+    overlap = (chars[:, 0] == "1") & (
+        (same_shape[left] < 0) | (same_shape[left] != same_shape[right])
+    )
     if overlap.any():
         rows = np.flatnonzero(overlap)
         shared = shapely.length(shapely.intersection(geoms[left[rows]], geoms[right[rows]]))

@@ -42,7 +42,10 @@ class GraphIndex:
     edge_groups: list[tuple[str, ...]]
     group_edges: dict[str, np.ndarray]
     ig: ig.Graph
+    component: np.ndarray
     _csr: sp.csr_matrix | None = field(default=None, repr=False)
+    csr_edge: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
+    csr_row: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
 
     @property
     def n(self) -> int:
@@ -71,26 +74,41 @@ class GraphIndex:
         return np.fromiter(out, dtype=np.int64, count=len(out))
 
     def csr(self) -> sp.csr_matrix:
-        """Symmetric sparse matrix of lengths, parallel edges reduced to the shortest."""
+        """Symmetric sparse matrix of lengths, parallel edges reduced to the shortest.
+
+        ``csr_edge[j]`` is the edge id behind stored entry ``j``; ``csr_row[j]`` its row.
+        """
         if self._csr is None:
+            edge_ids = np.arange(self.m)
             rows = np.concatenate([self.src, self.dst])
             cols = np.concatenate([self.dst, self.src])
             vals = np.concatenate([self.length, self.length])
+            ids = np.concatenate([edge_ids, edge_ids])
             order = np.lexsort((vals, cols, rows))
-            rows, cols, vals = rows[order], cols[order], vals[order]
+            rows, cols, vals, ids = rows[order], cols[order], vals[order], ids[order]
             first = np.ones(len(rows), dtype=bool)
             first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
             keep = first & (rows != cols)
-            # scipy drops explicit zeros only on demand; a tiny floor keeps 0 m joints as edges
+            # scipy drops explicit zeros; a tiny floor keeps 0 m segments as edges
             vals = np.maximum(vals[keep], 1e-9)
-            self._csr = sp.csr_matrix((vals, (rows[keep], cols[keep])), shape=(self.n, self.n))
+            indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=self.n))])
+            self._csr = sp.csr_matrix((vals, cols[keep], indptr), shape=(self.n, self.n))
+            self.csr_edge = ids[keep]
+            self.csr_row = rows[keep]
         return self._csr
+
+    def lightest_edge(self, a: int, b: int) -> int:
+        """Id of the shortest segment between two adjacent sites."""
+        matrix = self.csr()
+        start, stop = matrix.indptr[a], matrix.indptr[a + 1]
+        return int(self.csr_edge[start + np.searchsorted(matrix.indices[start:stop], b)])
 
 
 def graph_index(graph: nx.MultiGraph) -> GraphIndex:
     """The cached compiled index of ``graph`` (built on first use)."""
     index = _CACHE.get(graph)
-    if index is None or index.m != graph.number_of_edges() or index.n != len(graph):
+    # graphs are immutable once built; the node count is a cheap guard against misuse
+    if index is None or index.n != len(graph):
         index = _build(graph)
         _CACHE[graph] = index
     return index
@@ -142,4 +160,5 @@ def _build(graph: nx.MultiGraph) -> GraphIndex:
         edge_groups=edge_groups,
         group_edges={g: np.asarray(ids, dtype=np.int64) for g, ids in members.items()},
         ig=twin,
+        component=np.asarray(twin.connected_components().membership, dtype=np.int64),
     )

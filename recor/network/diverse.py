@@ -20,7 +20,9 @@ optimal pair has then been tried, so the pair found is proven minimal.
 from __future__ import annotations
 
 import heapq
+import logging
 import math
+import time
 
 import networkx as nx
 import numpy as np
@@ -45,6 +47,8 @@ __all__ = ["DISJOINTNESS", "diverse_pair"]
 DISJOINTNESS = ("edge", "node", "srlg")
 
 _Path = tuple[list[int], list[int], float]
+
+log = logging.getLogger(__name__)
 
 
 def diverse_pair(
@@ -97,8 +101,10 @@ def diverse_pair(
     if pair is None:
         raise NotFound(f"no route from {index.nodes[s]} to {index.nodes[t]}")
     method, exact = "min-cost flow (Suurballe)", True
-    if disjointness == "srlg" and _shares(index, *pair)[2]:
-        searched = _srlg_search(index, s, t, weights, settings.diverse_max_candidates)
+    shared_edges, shared_nodes, shared_groups = _shares(index, *pair)
+    # a pair sharing a segment or a site cannot be made shared-risk-disjoint by searching
+    if disjointness == "srlg" and shared_groups and not shared_edges and not shared_nodes:
+        searched = _srlg_search(index, s, t, weights, settings)
         if searched is not None:
             pair, exact = searched[:2], searched[2]
             method = "Yen enumeration with shared-risk penalties, length-bounded"
@@ -245,16 +251,21 @@ class _FlowNetwork:
 
 
 def _srlg_search(
-    index: GraphIndex, s: int, t: int, weights: np.ndarray, max_candidates: int
+    index: GraphIndex, s: int, t: int, weights: np.ndarray, settings: NetworkSettings
 ) -> tuple[_Path, _Path, bool] | None:
     """Best shared-risk-disjoint pair over first-route candidates in length order."""
     penalty = 2.0 * float(weights[np.isfinite(weights)].sum()) + 1.0
     best: tuple[tuple[int, float], _Path, _Path] | None = None
-    tried = 0
+    tried, max_candidates = 0, settings.diverse_max_candidates
+    deadline = time.monotonic() + settings.diverse_time_budget_s
     for first in yen_paths(index, s, t, weights, max_candidates):
         tried += 1
         if best is not None and best[0][0] == 0 and 2 * first[2] >= best[0][1]:
             return best[1], best[2], True
+        if time.monotonic() > deadline:
+            log.warning("shared-risk diverse search stopped by its time budget after %d", tried)
+            tried = max_candidates
+            break
         second = dijkstra_path(index, s, t, _avoiding(index, weights, first, penalty))
         if second is None:
             continue

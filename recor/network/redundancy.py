@@ -236,47 +236,57 @@ def _single_homed(
 def _new_build(
     index: GraphIndex, sites: gpd.GeoDataFrame, chosen: np.ndarray, level: str, cuts: list[SrlgCut]
 ) -> tuple[list[str | None], list[float]]:
-    """Nearest site (straight line) that would give each chosen site an independent path."""
+    """Nearest site (straight line) that would give each chosen site an independent path.
+
+    A candidate must reach the core without the chosen site's single points of failure:
+    not behind the same top dominator (or top bridge at edge level), not cut off by the
+    same shared-risk groups.
+    """
     if not len(chosen):
         return [], []
     reach = (sites["edge_paths"] > 0).to_numpy()
     top = sites["_top_edge" if level == "edge" else "_top"].to_numpy()
-    lost_by: dict[int, list[set[int]]] = {}
+    lost_masks = []
     if level == "srlg":
         for cut in cuts:
-            members = {index.node_id[c] for c in cut.sites_cut_off}
-            for v in members:
-                lost_by.setdefault(v, []).append(members)
+            mask = np.zeros(index.n, dtype=bool)
+            mask[[index.node_id[c] for c in cut.sites_cut_off]] = True
+            lost_masks.append(mask)
     tree = cKDTree(index.xy)
     targets: list[str | None] = []
     km: list[float] = []
     for v in chosen.tolist():
+        masks = [mask for mask in lost_masks if mask[v]]
 
-        def usable(u: int, v: int = v) -> bool:
-            if u == v or not reach[u] or (top[v] >= 0 and top[u] == top[v]):
-                return False
-            return not any(u in lost for lost in lost_by.get(v, ()))
+        def usable(hits: np.ndarray, v: int = v, masks: list[np.ndarray] = masks) -> np.ndarray:
+            ok = (hits != v) & reach[hits]
+            if top[v] >= 0:
+                ok &= top[hits] != top[v]
+            for mask in masks:
+                ok &= ~mask[hits]
+            return ok
 
         found = _nearest(tree, index.xy, v, usable)
         targets.append(index.nodes[found] if found is not None else None)
-        km.append(
-            float(np.hypot(*(index.xy[found] - index.xy[v]))) / 1000
-            if found is not None
-            else np.nan
-        )
+        gap = np.hypot(*(index.xy[found] - index.xy[v])) if found is not None else np.nan
+        km.append(float(gap) / 1000)
     return targets, km
 
 
 def _nearest(tree: cKDTree, xy: np.ndarray, v: int, usable) -> int | None:
-    for k in (8, 64, len(xy)):
+    """Nearest usable site, looking at 16, 256, 4096 ... neighbours until one qualifies."""
+    k = 16
+    while True:
         k = min(k, len(xy))
         _, hits = tree.query(xy[v], k=k)
-        for u in np.atleast_1d(hits).tolist():
-            if u < len(xy) and usable(u):
-                return u
+        hits = np.atleast_1d(hits)
+        hits = hits[hits < len(xy)]
+        ok = usable(hits)
+        if ok.any():
+            return int(hits[np.argmax(ok)])
         if k == len(xy):
             return None
-    return None
+        k *= 16
 
 
 def _ids(index: GraphIndex, codes: Iterable[str]) -> np.ndarray:

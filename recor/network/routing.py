@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import shapely
+from scipy.sparse.csgraph import dijkstra
 from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 
@@ -117,7 +119,10 @@ def shortest_path(
     index = graph_index(graph)
     s, t = _endpoints(graph, index, source, target)
     constraints = constraints or RouteConstraints()
-    weights = edge_weights(index, weight, constraints, keep_nodes=(s, t))
+    if weight == "length" and constraints.is_empty():
+        weights: np.ndarray | str = "length"
+    else:
+        weights = edge_weights(index, weight, constraints, keep_nodes=(s, t))
     found = dijkstra_path(index, s, t, weights)
     if found is None:
         raise NotFound(f"no route from {index.nodes[s]} to {index.nodes[t]} {_why(constraints)}")
@@ -207,6 +212,10 @@ def dijkstra_path(
     """Shortest path on the index: ``(nodes, edges, cost)``, or None (infinite = no edge)."""
     if s == t:
         return [s], [], 0.0
+    if index.component[s] != index.component[t]:
+        return None
+    if isinstance(weights, str):
+        return bidirectional_path(index, s, t)
     w = weights if isinstance(weights, str) else weights.tolist()
     edges = index.ig.get_shortest_path(s, t, weights=w, output="epath")
     if not edges:
@@ -219,6 +228,38 @@ def dijkstra_path(
     for e in edges:
         nodes.append(index.other_end(e, nodes[-1]))
     return nodes, list(edges), cost
+
+
+def bidirectional_path(index: GraphIndex, s: int, t: int) -> tuple[list[int], list[int], float]:
+    """Shortest path by length: two radius-limited Dijkstra balls (compiled, scipy).
+
+    Both balls grow to radius r; the best ``d_s(x) + w(x, y) + d_t(y)`` over all segments is
+    the true distance as soon as it is at most 2r (the shortest path then has a segment
+    leaving the first ball into the second). r starts at half the straight-line distance
+    and grows to half the best candidate found.
+    """
+    matrix = index.csr()
+    gap = float(np.hypot(*(index.xy[s] - index.xy[t])))
+    radius = gap * 0.55 if math.isfinite(gap) and gap > 0 else float(np.median(matrix.data))
+    while True:
+        ds, ps = dijkstra(matrix, indices=s, limit=radius, return_predecessors=True)
+        dt, pt = dijkstra(matrix, indices=t, limit=radius, return_predecessors=True)
+        total = ds[index.csr_row] + matrix.data + dt[matrix.indices]
+        best = int(np.argmin(total))
+        if total[best] <= 2 * radius:
+            break
+        # a finite candidate bounds the distance: half of it is a radius that must succeed
+        radius = total[best] / 2 if math.isfinite(total[best]) else radius * 2
+    x, y = int(index.csr_row[best]), int(matrix.indices[best])
+    head = [x]
+    while head[-1] != s:
+        head.append(int(ps[head[-1]]))
+    tail = [y]
+    while tail[-1] != t:
+        tail.append(int(pt[tail[-1]]))
+    nodes = head[::-1] + tail
+    edges = [index.lightest_edge(a, b) for a, b in itertools.pairwise(nodes)]
+    return nodes, edges, float(index.length[edges].sum())
 
 
 def edge_weights(
@@ -294,20 +335,27 @@ def make_route(
 
 
 def _route_line(index: GraphIndex, nodes: list[int], edges: list[int]) -> LineString | None:
-    coords: list[tuple[float, ...]] = []
-    for step, e in enumerate(edges):
-        geom = index.edge_geom[e]
-        if geom is None:
-            part = [tuple(index.xy[nodes[step]]), tuple(index.xy[nodes[step + 1]])]
-        else:
-            part = list(geom.coords)
-            start = np.asarray(part[0][:2])
-            if np.hypot(*(start - index.xy[nodes[step]])) > np.hypot(
-                *(np.asarray(part[-1][:2]) - index.xy[nodes[step]])
-            ):
-                part.reverse()
-        coords.extend(part if not coords else part[1:])
-    return LineString(coords) if len(coords) >= 2 else None
+    """The segments' lines joined in travel order (each flipped when drawn backwards)."""
+    if not edges:
+        return None
+    geoms = index.edge_geom[edges]
+    missing = np.asarray([g is None for g in geoms])
+    if missing.any():
+        ends = np.column_stack([index.xy[nodes[:-1]], index.xy[nodes[1:]]]).reshape(-1, 2, 2)
+        geoms = geoms.copy()
+        geoms[missing] = shapely.linestrings(ends[missing])
+    coords, parts = shapely.get_coordinates(geoms, return_index=True)
+    counts = np.bincount(parts, minlength=len(edges))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    first, last = coords[starts], coords[starts + counts - 1]
+    here = index.xy[nodes[:-1]]
+    flip = np.hypot(*(first - here).T) > np.hypot(*(last - here).T)
+    pieces = [
+        coords[a : a + c][::-1] if f else coords[a : a + c]
+        for a, c, f in zip(starts.tolist(), counts.tolist(), flip.tolist(), strict=True)
+    ]
+    line = np.concatenate([pieces[0]] + [p[1:] for p in pieces[1:]])
+    return LineString(line) if len(line) >= 2 else None
 
 
 def _endpoints(

@@ -12,7 +12,6 @@ from ingest_builders import WriteDelivery, segment_frame, site_frame
 from recor.registry import Delivery
 
 
-
 @pytest.fixture
 def write_delivery(tmp_path: Path) -> WriteDelivery:
     """Write sites/segments frames as a Shapefile folder; returns the folder."""
@@ -27,7 +26,9 @@ def write_delivery(tmp_path: Path) -> WriteDelivery:
         folder = tmp_path / name
         folder.mkdir(exist_ok=True)
         for layer, frame in (("sites", sites), ("segments", segments)):
-            frame = (site_frame() if layer == "sites" else segment_frame()) if frame is None else frame
+            frame = (
+                (site_frame() if layer == "sites" else segment_frame()) if frame is None else frame
+            )
             pyogrio.write_dataframe(frame, folder / f"{layer}.shp", encoding=encoding)
         return folder
 

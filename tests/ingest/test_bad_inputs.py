@@ -26,7 +26,9 @@ def _error(prepared, rule_id: str):
 
 
 @pytest.mark.parametrize("part", [".dbf", ".shx"])
-def test_import_refuses_shapefile_with_missing_part(write_delivery: WriteDelivery, part: str) -> None:
+def test_import_refuses_shapefile_with_missing_part(
+    write_delivery: WriteDelivery, part: str
+) -> None:
     folder = write_delivery()
     (folder / f"segments{part}").unlink()
     prepared = prepare_import([folder / "segments.shp"])
@@ -50,7 +52,10 @@ def test_zip_with_parent_or_absolute_paths_is_refused_and_nothing_extracted(tmp_
         zf.writestr("ok/sites.csv", "code;x;y\nA;1;2\n")
     prepared = prepare_import([archive])
     unsafe = prepared.findings[prepared.findings["rule"] == "SRC-ZIP-UNSAFE"]
-    assert prepared.refused and set(unsafe["value"]) == {"../escaped.txt", "/tmp/recor_absolute_escape.txt"}
+    assert prepared.refused and set(unsafe["value"]) == {
+        "../escaped.txt",
+        "/tmp/recor_absolute_escape.txt",
+    }
     assert not (tmp_path.parent / "escaped.txt").exists()
     assert not Path("/tmp/recor_absolute_escape.txt").exists()
 
@@ -165,7 +170,9 @@ def test_field_colliding_with_registry_column_refused(write_delivery: WriteDeliv
     assert prepared.refused and row["field"] == "batch_id"
 
 
-def test_ten_thousand_character_string_kept_and_longer_refused(write_delivery: WriteDelivery, tmp_path: Path) -> None:
+def test_ten_thousand_character_string_kept_and_longer_refused(
+    write_delivery: WriteDelivery, tmp_path: Path
+) -> None:
     limit = 10_000
     ok = site_frame(note=["x" * limit, "", ""])
     path = tmp_path / "sites.gpkg"
@@ -188,7 +195,9 @@ def test_multipart_lines_merged_when_contiguous_else_refused(write_delivery: Wri
     segments.loc[0, "geometry"] = shapely.MultiLineString([[A_XY, mid], [mid, B_XY]])
     prepared = prepare_import([write_delivery(segments=segments, name="merged")])
     assert not prepared.refused and "GEOM-MULTI-MERGED" in _rules(prepared)
-    segments.loc[0, "geometry"] = shapely.MultiLineString([[A_XY, mid], [(619_600.0, 6_755_000.0), B_XY]])
+    segments.loc[0, "geometry"] = shapely.MultiLineString(
+        [[A_XY, mid], [(619_600.0, 6_755_000.0), B_XY]]
+    )
     refused = prepare_import([write_delivery(segments=segments, name="broken")])
     assert _error(refused, "GEOM-MULTI-DISJOINT")["feature"] == 0
 
@@ -207,7 +216,9 @@ def test_ends_snapped_and_junction_created_where_segments_meet(tmp_path: Path) -
     prepared = prepare_import([tmp_path / "sites.gpkg"])
     assert not prepared.refused, prepared.errors()
     seg = prepared.delivery.segments.set_index("code")
-    assert seg.loc["T-1", "site_a"] == "S-A" and seg.loc["T-1", "site_b"] == seg.loc["T-2", "site_a"]
+    assert (
+        seg.loc["T-1", "site_a"] == "S-A" and seg.loc["T-1", "site_b"] == seg.loc["T-2", "site_a"]
+    )
     assert shapely.get_point(seg.loc["T-1", "geometry"], 0).equals(shapely.Point(A_XY))
     junction = prepared.delivery.sites.set_index("code").loc[seg.loc["T-1", "site_b"]]
     assert junction["kind"] == "junction"
@@ -239,7 +250,10 @@ def test_crossing_without_node_is_reported(tmp_path: Path) -> None:
     )
     segments = gpd.GeoDataFrame(
         {"code": ["X-1", "X-2"], "site_a": ["S-A", "S-D"], "site_b": ["S-B", "S-E"]},
-        geometry=[shapely.LineString([A_XY, B_XY]), shapely.LineString([(619_500.0, 6_754_500.0), (619_500.0, 6_755_500.0)])],
+        geometry=[
+            shapely.LineString([A_XY, B_XY]),
+            shapely.LineString([(619_500.0, 6_754_500.0), (619_500.0, 6_755_500.0)]),
+        ],
         crs=2154,
     )
     path = tmp_path / "x.gpkg"

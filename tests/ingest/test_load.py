@@ -38,14 +38,23 @@ def test_import_of_same_delivery_twice_changes_nothing(conn, write_delivery: Wri
     first = import_paths(conn, [folder])
     second = import_paths(conn, [folder])
     assert first.loaded and second.summary is not None
-    assert second.summary.segments.as_dict() == {"added": 0, "changed": 0, "unchanged": 2, "retired": 0}
+    assert second.summary.segments.as_dict() == {
+        "added": 0,
+        "changed": 0,
+        "unchanged": 2,
+        "retired": 0,
+    }
     assert second.summary.sites.as_dict()["unchanged"] == 3
 
 
-def test_new_version_updates_adds_and_retires_within_scope(conn, write_delivery: WriteDelivery) -> None:
+def test_new_version_updates_adds_and_retires_within_scope(
+    conn, write_delivery: WriteDelivery
+) -> None:
     import_paths(conn, [write_delivery(name="v1")])
     v2 = segment_frame(fibres=[96, 24]).iloc[[0]]
-    result = import_paths(conn, [write_delivery(segments=v2, name="v2")], replace_scope=ReplaceScope(source="test"))
+    result = import_paths(
+        conn, [write_delivery(segments=v2, name="v2")], replace_scope=ReplaceScope(source="test")
+    )
     assert result.loaded, result.prepared.errors()
     assert result.summary.segments.changed == ["T-1"]
     assert result.summary.segments.retired == ["T-2"]

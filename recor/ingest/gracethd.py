@@ -1,0 +1,310 @@
+"""GraceTHD v2 deliveries → registry sites, segments and shared-risk groups.
+
+``t_noeud`` (+ ``t_sitetech``) become sites, ``t_cheminement`` segments joined by
+``cm_ndcode1``/``cm_ndcode2``; cables (``t_cable``) reach the cheminements they run through
+by ``t_cab_cond`` (cable → duct) and ``t_cond_chem`` (duct → cheminement), which gives each
+segment its fibre count and used fibres; each duct over several cheminements becomes a
+shared-risk group. Checks are in :mod:`recor.ingest.gracethd_checks`.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from pyproj import CRS
+
+from recor.config import STORAGE_CRS, ImportSettings
+from recor.domain import RiskKind
+from recor.ingest.findings import Findings
+from recor.ingest.geometry import check_geometries
+from recor.ingest.gracethd_checks import IDENTIFIERS, as_codes, check_gracethd
+from recor.ingest.profiles import Profile
+from recor.ingest.readers import read_layer, to_storage_crs
+from recor.ingest.sources import LayerSource
+
+__all__ = ["read_gracethd"]
+
+_TABLES = ("t_noeud", "t_cheminement", "t_cableline", "t_cable", "t_cab_cond", "t_cond_chem",
+           "t_conduite", "t_sitetech")  # fmt: skip
+_SPATIAL = {"t_noeud": "point", "t_cheminement": "line", "t_cableline": "line"}
+_PSEUDO_CODES = {
+    "t_cab_cond": ("cc_cb_code", "cc_cd_code"),
+    "t_cond_chem": ("dm_cd_code", "dm_cm_code"),
+}
+
+
+def read_gracethd(
+    layers: list[LayerSource],
+    profile: Profile,
+    findings: Findings,
+    settings: ImportSettings,
+    *,
+    override: CRS | None = None,
+) -> dict[str, list[pd.DataFrame]]:
+    """Read, check and translate a GraceTHD v2 delivery into registry-vocabulary frames.
+
+    Returns
+    -------
+    dict
+        ``sites``, ``segments`` (with ``declared_length``), ``risk_groups`` and
+        ``segment_risk_groups`` frames, each with provenance columns, as the generic
+        readers produce them.
+    """
+    tables, lists = _read_tables(layers, findings, override)
+    check_gracethd(tables, lists, findings, tolerance=settings.snap_tolerance_m)
+    if "t_noeud" not in tables or "t_cheminement" not in tables:
+        return {}
+    opts = profile.options
+    segments = _segments(tables, opts)
+    sites = _sites(tables, segments, opts, profile.source)
+    segments["source"] = profile.source
+    sites = check_geometries(sites, "point", findings, settings)
+    segments = check_geometries(segments, "line", findings, settings)
+    risk_groups, links = _risk_groups(tables, profile.source, findings)
+    frames: dict[str, list[pd.DataFrame]] = {"sites": [sites], "segments": [segments]}
+    if risk_groups is not None:
+        frames["risk_groups"] = [risk_groups]
+        frames["segment_risk_groups"] = [links]
+    return frames
+
+
+def _read_tables(
+    layers: list[LayerSource], findings: Findings, override: CRS | None
+) -> tuple[dict[str, pd.DataFrame], dict[str, set[str]]]:
+    tables: dict[str, pd.DataFrame] = {}
+    lists: dict[str, set[str]] = {}
+    for source in layers:
+        if source.name.startswith("l_") and source.kind == "csv":
+            table = pd.read_csv(source.path, sep=";", dtype=str, keep_default_na=False)
+            if "code" in table:
+                lists[source.name] = set(table["code"].str.strip())
+            continue
+        if source.name not in _TABLES:
+            continue
+        raw = read_layer(source, findings)
+        if raw is None:
+            continue
+        frame = raw.frame
+        if source.name in _SPATIAL:
+            if not raw.has_geometry:
+                findings.add("GEOM-NULL", "table sans géométrie", file=source.display)
+                continue
+            frame = to_storage_crs(raw, findings, override=override)
+            if frame is None:
+                continue
+            frame = (
+                frame.rename_geometry("geometry") if frame.geometry.name != "geometry" else frame
+            )
+        frame = frame.replace("", None) if source.kind == "csv" else frame
+        if source.name in IDENTIFIERS and IDENTIFIERS[source.name] in frame:
+            frame["code"] = frame[IDENTIFIERS[source.name]].astype(object)
+        elif source.name in _PSEUDO_CODES:
+            a, b = _PSEUDO_CODES[source.name]
+            if a in frame and b in frame:
+                frame["code"] = frame[a].astype(str) + "/" + frame[b].astype(str)
+        tables[source.name] = frame
+    return tables, lists
+
+
+def _status(frame: pd.DataFrame, avct: str, statut: str, opts: dict, default: str) -> pd.Series:
+    by_avct = frame[avct].map(opts.get("status_avct", {})) if avct in frame else None
+    by_statut = frame[statut].map(opts.get("status_statut", {})) if statut in frame else None
+    out = pd.Series(default, index=frame.index, dtype=object)
+    if by_statut is not None:
+        out = by_statut.where(by_statut.notna(), out)
+    if by_avct is not None:
+        out = by_avct.where(by_avct.notna(), out)
+    return out.astype(object)
+
+
+def _fill(series: pd.Series, value: object) -> pd.Series:
+    return series.astype(object).where(series.notna(), value)
+
+
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame:
+        return pd.Series("", index=frame.index, dtype=object)
+    return as_codes(frame[column]).where(frame[column].notna(), "").astype(object)
+
+
+def _extra(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
+    present = [c for c in columns if c in frame]
+    if not present:
+        return [{} for _ in range(len(frame))]
+    values = frame[present].astype(object).where(frame[present].notna(), None)
+    return [
+        {k: v for k, v in row.items() if v not in (None, "")} for row in values.to_dict("records")
+    ]
+
+
+def _segments(tables: dict[str, pd.DataFrame], opts: dict) -> gpd.GeoDataFrame:
+    paths = tables["t_cheminement"]
+    fibres = _cable_fibres(tables)
+    declared = pd.to_numeric(paths["cm_long"], errors="coerce") if "cm_long" in paths else None
+    if "cm_lgreel" in paths:
+        real = pd.to_numeric(paths["cm_lgreel"], errors="coerce")
+        declared = real if declared is None else real.where(real.notna() & (real > 0), declared)
+    dates = pd.to_datetime(paths["cm_datemes"], errors="coerce") if "cm_datemes" in paths else None
+    frame = pd.DataFrame(
+        {
+            "code": paths["cm_code"].astype(object),
+            "site_a": paths["cm_ndcode1"].astype(object),
+            "site_b": paths["cm_ndcode2"].astype(object),
+            "fibre_count": paths["cm_code"].map(fibres["fibre_count"]).astype("Int64"),
+            "fibres_used": paths["cm_code"].map(fibres["fibres_used"]).astype("Int64"),
+            "cable_type": _fill(paths["cm_code"].map(fibres["cable_type"]), ""),
+            "installation": _fill(
+                _text(paths, "cm_typ_imp").map(opts.get("installation_typ_imp", {})), "other"
+            ),
+            "status": _status(paths, "cm_avct", "cm_statut", opts, "in_service"),
+            "owner": _text(paths, "cm_prop_do"),
+            "operator": _text(paths, "cm_gest_do"),
+            "commissioned_on": [d.date() if pd.notna(d) else None for d in dates]
+            if dates is not None
+            else None,
+            "source": "",
+            "extra": _extra(paths, ["cm_codeext", "cm_statut", "cm_avct", "cm_typelog", "cm_compo",
+                                    "cm_long", "cm_lgreel", "cm_nature", "cm_mod_pos"]),
+            "declared_length": np.nan if declared is None else declared.to_numpy(dtype=float),
+            "_file": paths["_file"].to_numpy(),
+            "_feature": paths["_feature"].to_numpy(),
+        },
+        index=paths.index,
+    )  # fmt: skip
+    return gpd.GeoDataFrame(frame, geometry=paths.geometry.to_numpy(), crs=STORAGE_CRS)
+
+
+def _cable_fibres(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per cheminement code: total and used fibres of the cables in its ducts."""
+    empty = pd.DataFrame(columns=["fibre_count", "fibres_used", "cable_type"])
+    needed = ("t_cable", "t_cab_cond", "t_cond_chem")
+    if not all(t in tables and len(tables[t]) for t in needed):
+        return empty
+    cables = tables["t_cable"][["cb_code", "cb_capafo", "cb_fo_util"]].copy()
+    cables["cb_capafo"] = pd.to_numeric(cables["cb_capafo"], errors="coerce")
+    cables["cb_fo_util"] = pd.to_numeric(cables["cb_fo_util"], errors="coerce")
+    runs = (
+        tables["t_cab_cond"][["cc_cb_code", "cc_cd_code"]]
+        .merge(
+            tables["t_cond_chem"][["dm_cd_code", "dm_cm_code"]],
+            left_on="cc_cd_code",
+            right_on="dm_cd_code",
+        )[["cc_cb_code", "dm_cm_code"]]
+        .drop_duplicates()
+    )
+    runs = runs.merge(cables, left_on="cc_cb_code", right_on="cb_code")
+    grouped = runs.groupby("dm_cm_code")
+    out = pd.DataFrame(
+        {
+            "fibre_count": grouped["cb_capafo"].sum(min_count=1),
+            "fibres_used": grouped["cb_fo_util"].sum(min_count=1),
+            "cable_type": grouped["cb_code"].agg(lambda codes: ", ".join(sorted(codes))),
+        }
+    )
+    return out
+
+
+def _sites(
+    tables: dict[str, pd.DataFrame], segments: pd.DataFrame, opts: dict, source: str
+) -> gpd.GeoDataFrame:
+    nodes = tables["t_noeud"]
+    used = set(segments["site_a"].dropna()) | set(segments["site_b"].dropna())
+    tech = tables.get("t_sitetech")
+    by_node = (
+        tech.drop_duplicates("st_nd_code").set_index("st_nd_code")
+        if tech is not None and "st_nd_code" in tech
+        else None
+    )
+    if by_node is not None:
+        used |= set(by_node.index.dropna())
+    nodes = nodes[nodes["nd_code"].isin(used)]
+    kind = _fill(_text(nodes, "nd_type").map(opts.get("site_kind_nd_type", {})), "other")
+    name = _text(nodes, "nd_nom")
+    status = pd.Series(
+        opts.get("default_site_status", "in_service"), index=nodes.index, dtype=object
+    )
+    operator = pd.Series("", index=nodes.index, dtype=object)
+    extra = _extra(nodes, ["nd_codeext", "nd_type", "nd_type_ep", "nd_r1_code", "nd_r2_code"])
+    if by_node is not None:
+        st = by_node.reindex(nodes["nd_code"]).set_index(nodes.index)
+        has = st["st_code"].notna()
+        kind = kind.where(
+            ~has, _fill(_text(st, "st_typelog").map(opts.get("site_kind_typelog", {})), "other")
+        )
+        name = name.where(~has | (_text(st, "st_nom") == ""), _text(st, "st_nom"))
+        status = status.where(
+            ~has,
+            _status(
+                st,
+                "st_avct",
+                "st_statut",
+                opts,
+                str(status.iloc[0]) if len(status) else "in_service",
+            ),
+        )
+        operator = operator.where(~has, _text(st, "st_gest"))
+        st_extra = _extra(st, ["st_code", "st_typelog", "st_typephy", "st_statut", "st_prop"])
+        extra = [{**a, **b} for a, b in zip(extra, st_extra, strict=True)]
+    frame = pd.DataFrame(
+        {
+            "code": nodes["nd_code"].astype(object),
+            "name": name.astype(object),
+            "kind": kind.astype(object),
+            "operator": operator.astype(object),
+            "status": status.astype(object),
+            "source": source,
+            "extra": extra,
+            "_file": nodes["_file"].to_numpy(),
+            "_feature": nodes["_feature"].to_numpy(),
+        },
+        index=nodes.index,
+    )
+    return gpd.GeoDataFrame(frame, geometry=nodes.geometry.to_numpy(), crs=STORAGE_CRS).reset_index(
+        drop=True
+    )
+
+
+def _risk_groups(
+    tables: dict[str, pd.DataFrame], source: str, findings: Findings
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """One duct risk group per conduite running through two or more cheminements."""
+    if "t_cond_chem" not in tables or "t_cheminement" not in tables:
+        return None, None
+    links = tables["t_cond_chem"][["dm_cd_code", "dm_cm_code", "_file", "_feature"]].dropna(
+        subset=["dm_cd_code", "dm_cm_code"]
+    )
+    links = links[links["dm_cm_code"].isin(set(tables["t_cheminement"]["cm_code"]))]
+    links = links.drop_duplicates(["dm_cd_code", "dm_cm_code"])
+    shared = links.groupby("dm_cd_code")["dm_cm_code"].transform("size") >= 2
+    links = links[shared]
+    ducts = links.drop_duplicates("dm_cd_code")
+    groups = pd.DataFrame(
+        {
+            "code": "CD:" + ducts["dm_cd_code"].astype(str),
+            "kind": str(RiskKind.DUCT),
+            "name": "Conduite " + ducts["dm_cd_code"].astype(str),
+            "source": source,
+            "extra": [{"cd_code": c} for c in ducts["dm_cd_code"]],
+            "_file": ducts["_file"].to_numpy(),
+            "_feature": ducts["_feature"].to_numpy(),
+        }
+    ).reset_index(drop=True)
+    pairs = pd.DataFrame(
+        {
+            "segment_code": links["dm_cm_code"].astype(str).to_numpy(),
+            "risk_group_code": ("CD:" + links["dm_cd_code"].astype(str)).to_numpy(),
+            "_file": links["_file"].to_numpy(),
+            "_feature": links["_feature"].to_numpy(),
+        }
+    )
+    cables = tables.get("t_cable")
+    if cables is not None and "t_cab_cond" in tables:
+        placed = set(tables["t_cab_cond"]["cc_cb_code"].dropna())
+        lost = ~cables["cb_code"].isin(placed).to_numpy()
+        findings.add_rows(
+            cables, lost, "GTHD-CABLE-PATH",
+            "câble sans conduite (t_cab_cond) : ses fibres ne sont comptées sur aucun tronçon",
+            field="cb_code",
+        )  # fmt: skip
+    return groups, pairs

@@ -1,0 +1,131 @@
+"""Mapping profiles (built-in and user YAML), findings, HTML/CSV reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyogrio
+import pytest
+from ingest_builders import segment_frame, site_frame
+
+from recor.errors import ConfigurationError
+from recor.ingest.findings import FINDING_COLUMNS
+from recor.ingest.pipeline import prepare_import
+from recor.ingest.profiles import builtin_profiles, load_profile
+from recor.ingest.report import render_html, write_csv
+from recor.ingest.rules import RULES
+from recor.ingest.sources import detect_encoding
+
+
+def test_builtin_profiles_load() -> None:
+    assert {"recor", "gracethd-v2"} <= set(builtin_profiles())
+    recor = load_profile("recor")
+    assert recor.layer_for("segments", "line").entity == "segments"
+    assert load_profile("gracethd-v2").format == "gracethd-v2"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: x\nlayers:\n  pipes: {}\n", "unknown entity"),
+        ("name: x\nlayers:\n  segments:\n    fields:\n      colour: {}\n", "not a registry field"),
+        ("name: x\nlayers:\n  segments:\n    fields:\n      code: {form: [a]}\n", "unknown keys"),
+        ("layers: {}\n", "'name'"),
+    ],
+)
+def test_malformed_profile_says_where(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=message):
+        load_profile(path)
+
+
+def test_user_profile_maps_fields_values_and_defaults(tmp_path: Path) -> None:
+    profile = tmp_path / "prestataire.yaml"
+    profile.write_text(
+        """
+name: prestataire
+source: presta-2026
+layers:
+  sites:
+    match: [noeuds]
+    geometry: point
+    fields:
+      code: {from: [id_noeud], required: true}
+      name: {from: [libelle]}
+      kind: {from: [type], values: {CH: chamber, NRO: pop}, default: other}
+  segments:
+    match: [troncons]
+    geometry: line
+    fields:
+      code: {from: [id_troncon]}
+      site_a: {from: [noeud_a]}
+      site_b: {from: [noeud_b]}
+      fibre_count: {from: [nb_fo]}
+      status: {from: [etat], values: {E: in_service, P: planned}}
+""",
+        encoding="utf-8",
+    )
+    sites = (
+        site_frame().rename(columns={"code": "id_noeud", "name": "libelle"}).drop(columns="kind")
+    )
+    sites["type"] = ["NRO", "CH", "??"]
+    segments = segment_frame().rename(
+        columns={"code": "id_troncon", "site_a": "noeud_a", "site_b": "noeud_b", "fibres": "nb_fo"}
+    )
+    segments["etat"] = ["E", "P"]
+    segments = segments.drop(columns=["status", "source"])
+    path = tmp_path / "livraison.gpkg"
+    pyogrio.write_dataframe(sites, path, layer="noeuds")
+    pyogrio.write_dataframe(segments, path, layer="troncons")
+    prepared = prepare_import([path], profile=profile)
+    bad = prepared.findings[prepared.findings["rule"] == "ATTR-ENUM"]
+    assert list(bad["value"]) == ["??"] and bad.iloc[0]["field"] == "kind"
+    segs = prepared.delivery.segments.set_index("code")
+    assert list(segs["status"]) == ["in_service", "planned"]
+    assert set(segs["source"]) == {"presta-2026"}
+    assert segs.loc["T-1", "extra"]["fibres_use"] == 12
+
+
+def test_html_report_is_french_grouped_and_escaped() -> None:
+    findings = pd.DataFrame(
+        [
+            [
+                "error",
+                "ATTR-RANGE",
+                "a.shp",
+                3,
+                "<b>X</b>",
+                "fibres",
+                "-1",
+                "nombre de fibres négatif",
+            ]
+        ],
+        columns=list(FINDING_COLUMNS),
+    )
+    page = render_html(findings, title="Rapport d'import", verdict="Livraison refusée")
+    assert RULES["ATTR-RANGE"].title_fr in page and "Erreur" in page
+    assert "<b>X</b>" not in page and "&lt;b&gt;X&lt;/b&gt;" in page
+
+
+def test_csv_report_has_one_row_per_finding(tmp_path: Path) -> None:
+    prepared = prepare_import([tmp_path / "absent.shp"])
+    path = write_csv(tmp_path / "r.csv", prepared.findings)
+    table = pd.read_csv(path, sep=";", encoding="utf-8-sig")
+    assert list(table.columns) == list(FINDING_COLUMNS)
+    assert "SRC-NOT-FOUND" in set(table["rule"]) and len(table) == len(prepared.findings)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("Orléans".encode(), "UTF-8"),
+        ("Orléans œuvre".encode("cp1252"), "cp1252"),
+        (b"caf\xe9 \x81", "latin-1"),
+    ],
+)
+def test_encoding_detection(tmp_path: Path, data: bytes, expected: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"code;name\n1;" + data + b"\n")
+    assert detect_encoding(path) == (expected, True)
