@@ -91,6 +91,24 @@ class MapSettings:
 
     distance_bands_km: tuple[float, ...] = (1.0, 5.0, 10.0)
     grid_cell_m: float = 2000.0
+    #: site kinds that count as a point of presence for coverage distances
+    presence_kinds: tuple[str, ...] = ("pop", "datacentre")
+    #: core of the redundancy map: paths are counted to these site kinds
+    resilience_core_kinds: tuple[str, ...] = ("datacentre", "chaton")
+    #: simplification of drawn geometries (metres; about what the deepest zoom shows)
+    simplify_m: float = 1.0
+    #: simplification of administrative boundaries drawn as background (metres)
+    boundary_simplify_m: float = 50.0
+    max_zoom: int = 18
+    #: point layers larger than this are drawn only from ``detail_min_zoom`` on
+    overview_max_points: int = 5000
+    detail_min_zoom: int = 13
+    #: fibre-count breaks of the line-width classes, and the widths (unknown first)
+    capacity_breaks: tuple[float, ...] = (24.0, 72.0, 144.0)
+    capacity_widths: tuple[float, ...] = (1.5, 1.5, 2.5, 3.5, 5.0)
+    #: --public: CHATON nodes are moved to the centre of a grid cell of this size (metres)
+    #: and the segments reaching them stop at the cell's edge
+    public_coarsen_m: float = 2000.0
 
 
 @dataclass(frozen=True)

@@ -42,25 +42,32 @@ def _url(name: str) -> str:
 def _database(name: str, *, drop: bool = False) -> None:
     with psycopg.connect(ADMIN, autocommit=True) as admin:
         if drop:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
         else:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 #: What ``recor import SHP --quiet --report FILE`` runs (recor.cli.imports), as a child.
 _CHILD = """
-import sys
+import sys, time
 from pathlib import Path
 from recor import registry
 from recor.ingest.pipeline import import_paths
 from recor.ingest.report import write_csv, write_html
 url, shp, report = sys.argv[1:4]
+marks = [("start", time.perf_counter())]
 with registry.connect(url) as conn:
-    result = import_paths(conn, [shp], user="bench")
+    result = import_paths(conn, [shp], user="bench",
+                          progress=lambda stage: marks.append((stage, time.perf_counter())))
+marks.append(("rapport", time.perf_counter()))
 findings = result.prepared.findings
 write_html(report, findings, title="bench", verdict=str(result.loaded),
            counts=result.summary.counts() if result.summary else None)
 write_csv(Path(report).with_suffix(".csv"), findings)
+marks.append(("fin", time.perf_counter()))
+print("  ".join(f"{a}→{b}: {t2 - t1:.2f} s" for (a, t1), (b, t2) in zip(marks, marks[1:])))
 if not result.loaded:
     print(findings.head(20).to_string(), file=sys.stderr)
     sys.exit(1)
@@ -68,15 +75,17 @@ if not result.loaded:
 
 
 def _timed(command: list[str]) -> tuple[float, float, str]:
-    """Run a command under /usr/bin/time -v: (wall seconds, peak RSS MB, stderr)."""
+    """Run a command under /usr/bin/time -v: (wall seconds, peak RSS MB, stdout)."""
     done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True)
     if done.returncode != 0:
-        sys.exit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stdout}\n{done.stderr[-3000:]}")
+        sys.exit(
+            f"failed ({done.returncode}): {' '.join(command)}\n{done.stdout}\n{done.stderr[-3000:]}"
+        )
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", done.stderr)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
     assert wall and rss, done.stderr
     seconds = int(wall.group(1) or 0) * 3600 + int(wall.group(2)) * 60 + float(wall.group(3))
-    return seconds, int(rss.group(1)) / 1024, done.stderr
+    return seconds, int(rss.group(1)) / 1024, done.stdout
 
 
 def main() -> None:
@@ -108,12 +117,13 @@ def main() -> None:
             print(f"ogr2ogr {layer:9} {wall:7.2f} s  {rss:7.0f} MB", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             report = Path(tmp) / "report.html"
-            recor_wall, recor_rss, _ = _timed(
+            recor_wall, recor_rss, stages = _timed(
                 [sys.executable, "-c", _CHILD, _url(recor_db), str(shp), str(report)]
             )
         with registry.connect(_url(recor_db), autocommit=True) as conn:
             loaded = len(registry.read_segments(conn))
-        print(f"recor import      {recor_wall:7.2f} s  {recor_rss:7.0f} MB  ({loaded:,} segments loaded)")
+        print(f"recor import      {recor_wall:7.2f} s  {recor_rss:7.0f} MB  ({loaded:,} segments)")
+        print(f"  recor stages: {stages.strip()}")
         print(f"ogr2ogr total     {ogr_wall:7.2f} s  {ogr_rss:7.0f} MB")
         print(f"ratio recor/ogr2ogr: {recor_wall / ogr_wall:.2f}x wall time")
     finally:

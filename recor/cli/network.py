@@ -17,6 +17,7 @@ from shapely.geometry.base import BaseGeometry
 
 from recor import network, registry
 from recor.config import STORAGE_CRS, Settings
+from recor.errors import NotFound
 
 __all__ = ["register"]
 
@@ -105,11 +106,18 @@ def _route(args: argparse.Namespace, settings: Settings) -> int:
     if args.per_km is not None or args.per_joint is not None:
         weight = network.CostModel(per_km=args.per_km or 0.0, per_joint=args.per_joint or 0.0)
     constraints = _route_constraints(args, graph)
-    routes = network.k_shortest_paths(
-        graph, args.source, args.target, args.k, weight=weight, constraints=constraints
-    )
+    if args.k == 1:
+        routes = [
+            network.shortest_path(
+                graph, args.source, args.target, weight=weight, constraints=constraints
+            )
+        ]
+    else:
+        routes = network.k_shortest_paths(
+            graph, args.source, args.target, args.k, weight=weight, constraints=constraints
+        )
     if not routes:
-        routes = [network.shortest_path(graph, args.source, args.target, constraints=constraints)]
+        raise NotFound(f"no route from {args.source} to {args.target}")
     budgets = [
         network.optical_budget(
             r, wavelength_nm=args.wavelength, budget_db=args.budget_db, settings=settings.network

@@ -19,6 +19,8 @@ from recor.ingest.findings import Findings
 __all__ = ["check_extent", "check_geometries", "check_lengths"]
 
 _LINE, _MULTILINE, _POINT, _MULTIPOINT = 1, 5, 0, 4
+_TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
+               5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}  # fmt: skip
 
 
 def check_geometries(
@@ -85,7 +87,7 @@ def _lines(
     wrong = (types != _LINE) & (types >= 0)
     findings.add_rows(
         frame, wrong, "GEOM-TYPE", "une ligne (LineString) est attendue",
-        field="geometry", values=pd.Series(shapely.get_type_id(geoms), index=frame.index).astype(str),
+        field="geometry", values=_type_names(geoms, frame.index),
     )  # fmt: skip
     geoms[wrong] = None
     geoms = _remove_duplicate_vertices(frame, geoms, findings)
@@ -97,6 +99,10 @@ def _lines(
     return _repair(frame, geoms, findings, settings, _LINE)
 
 
+def _type_names(geoms: np.ndarray, index: pd.Index) -> pd.Series:
+    return pd.Series(shapely.get_type_id(geoms), index=index).map(_TYPE_NAMES).fillna("?")
+
+
 def _points(frame: pd.DataFrame, geoms: np.ndarray, findings: Findings) -> np.ndarray:
     types = shapely.get_type_id(geoms)
     single = (types == _MULTIPOINT) & (shapely.get_num_geometries(geoms) == 1)
@@ -105,7 +111,7 @@ def _points(frame: pd.DataFrame, geoms: np.ndarray, findings: Findings) -> np.nd
     wrong = (types != _POINT) & (types >= 0)
     findings.add_rows(
         frame, wrong, "GEOM-TYPE", "un point est attendu", field="geometry",
-        values=pd.Series(shapely.get_type_id(geoms), index=frame.index).astype(str),
+        values=_type_names(geoms, frame.index),
     )  # fmt: skip
     geoms[wrong] = None
     return geoms
@@ -123,7 +129,8 @@ def _remove_duplicate_vertices(
     if has.any():
         findings.add_rows(
             frame, has, "GEOM-DUP-VERTEX", "sommets consécutifs identiques supprimés",
-            field="geometry", values=pd.Series(counts, index=frame.index).astype(str) + " sommet(s)",
+            field="geometry",
+            values=pd.Series(counts, index=frame.index).astype(str) + " sommet(s)",
         )  # fmt: skip
         geoms[has] = shapely.remove_repeated_points(geoms[has], 0.0)
     return geoms

@@ -184,8 +184,8 @@ def _check_lists(
         values = as_codes(frame[field])
         wrong = ~_blank(frame[field]) & ~values.isin(lists[list_name]).to_numpy()
         findings.add_rows(
-            frame, wrong, "GTHD-LIST", f"valeur absente de la liste {list_name}.csv de la livraison",
-            field=field,
+            frame, wrong, "GTHD-LIST",
+            f"valeur absente de la liste {list_name}.csv de la livraison", field=field,
         )  # fmt: skip
 
 
@@ -266,7 +266,8 @@ def _check_ends(tables: dict[str, pd.DataFrame], findings: Findings, tolerance: 
         off = np.isfinite(gap) & (gap > tolerance)
         findings.add_rows(
             paths, off, "GTHD-CM-END", "extrémité du cheminement hors de son nœud (cm_ndcode1/2)",
-            field="cm_ndcode1", values=pd.Series(np.round(gap, 2), index=paths.index).astype(str) + " m",
+            field="cm_ndcode1",
+            values=pd.Series(np.round(gap, 2), index=paths.index).astype(str) + " m",
         )  # fmt: skip
     cable_lines = tables.get("t_cableline")
     if cable_lines is not None and "geometry" in cable_lines and len(cable_lines):

@@ -8,7 +8,8 @@ in ``extra`` (never dropped); one whose name is a registry column is refused as 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 import geopandas as gpd
 import numpy as np
@@ -19,7 +20,11 @@ from recor.domain import Installation, RiskKind, SiteKind, Status
 from recor.ingest.findings import Findings
 from recor.ingest.profiles import TARGETS, FieldRule, LayerRule
 
-__all__ = ["ENUMS", "RESERVED_COLUMNS", "map_layer"]
+__all__ = ["EMPTY_EXTRA", "ENUMS", "RESERVED_COLUMNS", "map_layer"]
+
+#: ``extra`` of features with no extra attribute: one shared, read-only empty mapping rather
+#: than a million empty dicts (it compares equal to ``{}``).
+EMPTY_EXTRA: Mapping[str, object] = MappingProxyType({})
 
 #: Registry columns no delivery may fill directly (set by the registry itself).
 RESERVED_COLUMNS = frozenset(
@@ -290,7 +295,8 @@ def _extra(
 ) -> pd.Series:
     """Per feature: the parsed ``extra`` JSON merged with the unmapped columns' values."""
     n = len(raw)
-    base: list[dict] = [{} for _ in range(n)]
+    base = np.empty(n, dtype=object)
+    base.fill(EMPTY_EXTRA)
     if extra_source is not None:
         codes, uniques = pd.factorize(raw[extra_source].astype(object), use_na_sentinel=True)
         parsed: list[dict | None] = []
@@ -306,13 +312,18 @@ def _extra(
             raw, bad_rows, "ATTR-TYPE", "objet JSON attendu (ex. {\"cle\": \"valeur\"})",
             field=extra_source,
         )  # fmt: skip
-        base = [dict(parsed[c]) if c >= 0 and parsed[c] is not None else {} for c in codes]
+        has = np.flatnonzero((codes >= 0) & ~bad[np.maximum(codes, 0)]) if len(parsed) else []
+        for i in has:
+            if parsed[codes[i]]:
+                base[i] = dict(parsed[codes[i]])
     if leftover:
         frame = raw[leftover]
         present = frame.notna().to_numpy()
         rows = np.flatnonzero(present.any(axis=1))
         if len(rows):
             columns = {c: _jsonable(frame[c]) for c in leftover}
+            for i in rows:
+                base[i] = dict(base[i])
             for column, values in columns.items():
                 col_present = present[:, leftover.index(column)]
                 for i in np.flatnonzero(col_present):

@@ -324,7 +324,7 @@ def _check_and_build(
         sites, segments, context.sites, findings,
         tolerance=settings.snap_tolerance_m, source=profile.source,
     )  # fmt: skip
-    check_segment_layout(segments, findings, tolerance=settings.snap_tolerance_m, sites=sites)
+    check_segment_layout(segments, findings, tolerance=settings.snap_tolerance_m)
     return Delivery(
         sites=gpd.GeoDataFrame(sites[[*SITE_COLUMNS, "geometry"]], crs=STORAGE_CRS),
         segments=gpd.GeoDataFrame(segments[[*SEGMENT_COLUMNS, "geometry"]], crs=STORAGE_CRS),

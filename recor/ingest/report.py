@@ -98,7 +98,8 @@ def _rule_section(rule_id: str, group: pd.DataFrame) -> str:
     title = RULES[rule_id].title_fr if rule_id in RULES else rule_id
     severity = str(group["severity"].iloc[0])
     out = [
-        f"<h3 id='{e(rule_id)}' class='{e(severity)}'>{e(rule_id)} — {e(title)} ({len(group)})</h3>",
+        f"<h3 id='{e(rule_id)}' class='{e(severity)}'>"
+        f"{e(rule_id)} — {e(title)} ({len(group)})</h3>",
         "<table><tr><th>Fichier</th><th>Entité</th><th>Code</th><th>Champ</th><th>Valeur</th>"
         "<th>Message</th></tr>",
     ]

@@ -174,14 +174,12 @@ def _orient(
         db = np.where(reverse, cross_a, db)
     for side, (field, dist) in enumerate((("site_a", da), ("site_b", db))):
         far = (idx[side] >= 0) & (dist > tolerance)
-        message = pd.Series(
-            np.char.add(
-                np.char.add("extrémité à ", np.round(dist, 1).astype(str)), " m de son site"
-            ),
-            index=frame.index,
-        )
-        message = message + f" (tolérance {tolerance:g} m)"
-        findings.add_rows(frame, far, "TOPO-END-OFF-SITE", message, field=field)
+        if far.any():
+            message = pd.Series("", index=frame.index, dtype=object)
+            message[far] = [
+                f"extrémité à {d:.1f} m de son site (tolérance {tolerance:g} m)" for d in dist[far]
+            ]
+            findings.add_rows(frame, far, "TOPO-END-OFF-SITE", message, field=field)
         idx[side] = np.where(far, -2, idx[side])  # reported: not snapped, not clustered
     return ends, idx, coords, reverse
 
@@ -312,12 +310,11 @@ def check_segment_layout(
     findings: Findings,
     *,
     tolerance: float,
-    sites: gpd.GeoDataFrame | None = None,
 ) -> None:
     """Report duplicate, overlapping and crossing segments (after snapping).
 
-    Also reports segments passing through a site (within the tolerance) that is not one of
-    their ends: a crossing without a node.
+    A crossing is two interiors meeting at a point, or one segment's end on the other's
+    interior (a T without a node).
     """
     lines = np.asarray(segments.geometry.array, dtype=object)
     usable = np.flatnonzero(~shapely.is_missing(lines))
@@ -329,8 +326,6 @@ def check_segment_layout(
     shape = _duplicates(frame, geoms, codes, findings)
     if len(usable) >= 2:
         _pairs(frame, geoms, codes, shape, findings, tolerance=tolerance)
-    if sites is not None and len(sites):
-        _through_sites(frame, geoms, codes, sites, findings, tolerance)
 
 
 def _duplicates(
@@ -345,7 +340,7 @@ def _duplicates(
     if not len(candidates):
         return shape
     key = shapely.to_wkb(shapely.normalize(shapely.set_precision(geoms[candidates], 0.01)))
-    groups, first = pd.factorize(pd.Series(key))
+    groups, _ = pd.factorize(pd.Series(key))
     counts = np.bincount(groups)
     same = counts[groups] > 1
     shape[candidates[same]] = groups[same]
@@ -382,43 +377,6 @@ def _inner(geoms: np.ndarray, margin: float) -> np.ndarray:
     return shapely.linestrings(coords, indices=index)
 
 
-def _through_sites(
-    frame: pd.DataFrame,
-    geoms: np.ndarray,
-    codes: np.ndarray,
-    sites: gpd.GeoDataFrame,
-    findings: Findings,
-    tolerance: float,
-) -> None:
-    points = np.asarray(sites.geometry.array, dtype=object)
-    site_codes = sites["code"].astype(str).to_numpy()
-    near_site, near_segment = shapely.STRtree(geoms).query(
-        points, predicate="dwithin", distance=tolerance
-    )
-    a = _text_array(frame["site_a"])[near_segment]
-    b = _text_array(frame["site_b"])[near_segment]
-    foreign = (site_codes[near_site] != a) & (site_codes[near_site] != b)
-    i, k = near_segment[foreign], near_site[foreign]
-    if not len(i):
-        return
-    findings.add_frame(
-        pd.DataFrame(
-            {
-                "severity": "warning",
-                "rule": "TOPO-CROSSING",
-                "file": frame["_file"].astype(str).to_numpy()[i],
-                "feature": frame["_feature"].to_numpy()[i],
-                "code": codes[i],
-                "field": "geometry",
-                "value": site_codes[k],
-                "message": np.char.add("passe par le site ", site_codes[k].astype(str)).astype(
-                    object
-                ),
-            }
-        )
-    )
-
-
 def _pairs(
     frame: pd.DataFrame,
     geoms: np.ndarray,
@@ -437,11 +395,16 @@ def _pairs(
     left, right = shapely.STRtree(geoms).query(geoms)
     keep = left < right
     left, right = left[keep], right[keep]
-    # Lines meeting only at their ends never meet once pulled back from them: only the
-    # few pairs whose shortened lines still intersect need a full DE-9IM matrix.
+    # Lines meeting only at their ends never meet once one is pulled back from them: only
+    # the few pairs that still intersect need a full DE-9IM matrix.
+    # An end lying on the other line's interior (a T without a node) still meets it: test
+    # each shortened line against the other, whole one.
     inner = _inner(geoms, margin=min(tolerance, 0.01) if tolerance > 0 else 0.01)
     shapely.prepare(inner)
-    hit = shapely.intersects(inner[left], inner[right])
+    hit = shapely.intersects(inner[left], geoms[right]) | shapely.intersects(
+        inner[right], geoms[left]
+    )
+    del inner
     left, right = left[hit], right[hit]
     matrix = shapely.relate(geoms[left], geoms[right]).astype("U9")
     chars = matrix.view("U1").reshape(-1, 9) if len(matrix) else np.empty((0, 9), "U1")

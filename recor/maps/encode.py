@@ -38,7 +38,6 @@ QUANTUM_DEG = 1e-5
 _ALPHABET = np.frombuffer(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", dtype=np.uint8
 )
-_MAX_GROUPS = 13  # 13 x 5 bits covers any non-negative int64 below 2**63
 
 
 def zigzag(values: np.ndarray) -> np.ndarray:
@@ -54,14 +53,15 @@ def encode_ints(values: np.ndarray | list[int]) -> str:
         return ""
     if (v < 0).any():
         raise ValueError("encode_ints takes non-negative integers; zigzag signed values first")
-    groups = np.empty((v.size, _MAX_GROUPS), dtype=np.int64)
+    width = max(1, (int(v.max()).bit_length() + 4) // 5)
+    groups = np.empty((v.size, width), dtype=np.int64)
     rest = v.copy()
-    for i in range(_MAX_GROUPS):
+    for i in range(width):
         groups[:, i] = rest & 31
         rest >>= 5
     nbits = np.floor(np.log2(np.maximum(v, 1))).astype(np.int64) + 1
     ngroups = np.maximum(1, (nbits + 4) // 5)
-    position = np.arange(_MAX_GROUPS)[None, :]
+    position = np.arange(width)[None, :]
     used = position < ngroups[:, None]
     continued = position < (ngroups - 1)[:, None]
     letters = _ALPHABET[groups + 32 * continued]
@@ -154,21 +154,19 @@ def encode_column(values: pd.Series) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"d": [distinct values], "i": index stream}`` (dictionary),
-        ``{"t": [[prefix, width]], "ti": template stream, "v": number stream}`` (numbered
-        strings: value = prefix + number zero-padded to width), or ``{"p": [values]}``.
+        ``{"d": [distinct values], "i": index stream}`` (dictionary; no ``i`` when there is
+        one value only), ``{"t": [[prefix, width]], "ti": template stream, "v": number
+        stream}`` (numbered strings: prefix + number zero-padded to width; width -1 means
+        the prefix is the whole value), or ``{"p": [values]}``.
     """
-    plain = [_jsonable(v) for v in values.tolist()]
+    plain = _plain(values)
     n = len(plain)
-    keys = [repr(v) for v in plain]
-    distinct: dict[str, int] = {}
-    for key in keys:
-        distinct.setdefault(key, len(distinct))
-    if n == 0 or len(distinct) <= max(16, n // 4):
-        table: list[Any] = [None] * len(distinct)
-        for key, value in zip(keys, plain, strict=True):
-            table[distinct[key]] = value
-        return {"d": table, "i": encode_ints([distinct[k] for k in keys])}
+    codes, uniques = pd.factorize(pd.Series(plain, dtype="object"), use_na_sentinel=False)
+    if n == 0 or len(uniques) <= max(16, n // 4):
+        table = [_jsonable(v) for v in uniques.tolist()]
+        if len(table) == 1:
+            return {"d": table}
+        return {"d": table, "i": encode_ints(codes)}
     numbered = _numbered(plain)
     if numbered is not None:
         return numbered
@@ -181,22 +179,42 @@ def _numbered(plain: list[Any]) -> dict[str, Any] | None:
         return None
     strings = pd.Series(plain, dtype="object")
     parts = strings.str.extract(r"^(.*?)(\d{1,15})$")
-    if parts[1].isna().any():
-        return None
-    digits = parts[1]
-    # a leading zero is kept by the width; "0" alone is width 1
+    literal = parts[1].isna().to_numpy()
+    prefix = parts[0].where(~literal, strings)
+    digits = parts[1].fillna("0")
+    # a leading zero is kept by the width; -1 marks a value without a number
     width = np.where(digits.str.startswith("0"), digits.str.len(), 0)
-    templates = pd.MultiIndex.from_arrays([parts[0], width])
-    codes, uniques = pd.factorize(templates)
+    width[literal] = -1
+    codes, uniques = pd.factorize(pd.MultiIndex.from_arrays([prefix, width]))
     if len(uniques) > max(16, len(plain) // 4):
         return None
     numbers = digits.astype(np.int64).to_numpy()
-    deltas = np.diff(numbers, prepend=0)
+    # a value without a number leaves the running number as it was (delta 0)
+    running = pd.Series(np.where(literal, np.nan, numbers)).ffill().fillna(0).to_numpy(np.int64)
+    deltas = np.diff(running, prepend=0)
     return {
-        "t": [[str(prefix), int(w)] for prefix, w in uniques],
+        "t": [[str(p), int(w)] for p, w in uniques],
         "ti": encode_ints(codes),
         "v": encode_ints(zigzag(deltas)),
     }
+
+
+def _plain(values: pd.Series) -> list[Any]:
+    """The column as JSON-ready values (vectorised for numbers and text)."""
+    kind = values.dtype.kind
+    if kind in "iu":
+        return values.astype(np.int64).tolist()
+    if kind == "b":
+        return values.astype(bool).tolist()
+    if kind == "f":
+        array = values.to_numpy(dtype=float)
+        whole = np.isfinite(array) & (array == np.round(array))
+        if whole.all():
+            return array.astype(np.int64).tolist()
+        return [None if np.isnan(x) else x for x in array.tolist()]
+    if pd.api.types.infer_dtype(values, skipna=True) == "string":
+        return values.astype("object").where(values.notna(), None).tolist()
+    return [_jsonable(v) for v in values.tolist()]
 
 
 def _jsonable(value: Any) -> Any:

@@ -44,8 +44,9 @@ class GraphIndex:
     ig: ig.Graph
     component: np.ndarray
     _csr: sp.csr_matrix | None = field(default=None, repr=False)
-    csr_edge: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
     csr_row: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
+    csr_members: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
+    csr_span: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
 
     @property
     def n(self) -> int:
@@ -76,7 +77,8 @@ class GraphIndex:
     def csr(self) -> sp.csr_matrix:
         """Symmetric sparse matrix of lengths, parallel edges reduced to the shortest.
 
-        ``csr_edge[j]`` is the edge id behind stored entry ``j``; ``csr_row[j]`` its row.
+        Entry ``j`` stands for the site pair ``(csr_row[j], indices[j])``; the segments
+        between them are ``csr_members[csr_span[j]:csr_span[j + 1]]``, shortest first.
         """
         if self._csr is None:
             edge_ids = np.arange(self.m)
@@ -84,24 +86,37 @@ class GraphIndex:
             cols = np.concatenate([self.dst, self.src])
             vals = np.concatenate([self.length, self.length])
             ids = np.concatenate([edge_ids, edge_ids])
+            loop = rows == cols
+            rows, cols, vals, ids = rows[~loop], cols[~loop], vals[~loop], ids[~loop]
             order = np.lexsort((vals, cols, rows))
             rows, cols, vals, ids = rows[order], cols[order], vals[order], ids[order]
             first = np.ones(len(rows), dtype=bool)
             first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-            keep = first & (rows != cols)
+            starts = np.flatnonzero(first)
             # scipy drops explicit zeros; a tiny floor keeps 0 m segments as edges
-            vals = np.maximum(vals[keep], 1e-9)
-            indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=self.n))])
-            self._csr = sp.csr_matrix((vals, cols[keep], indptr), shape=(self.n, self.n))
-            self.csr_edge = ids[keep]
-            self.csr_row = rows[keep]
+            data = np.maximum(vals[starts], 1e-9)
+            indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[starts], minlength=self.n))])
+            self._csr = sp.csr_matrix((data, cols[starts], indptr), shape=(self.n, self.n))
+            self.csr_row = rows[starts]
+            self.csr_members = ids
+            self.csr_span = np.concatenate([starts, [len(ids)]])
         return self._csr
 
-    def lightest_edge(self, a: int, b: int) -> int:
-        """Id of the shortest segment between two adjacent sites."""
+    def weighted_csr(self, weights: np.ndarray) -> sp.csr_matrix:
+        """The same pattern as :meth:`csr`, each pair weighted by its cheapest segment."""
+        base = self.csr()
+        cheapest = np.minimum.reduceat(weights[self.csr_members], self.csr_span[:-1])
+        return sp.csr_matrix((np.maximum(cheapest, 1e-9), base.indices, base.indptr), base.shape)
+
+    def cheapest_edge(self, a: int, b: int, weights: np.ndarray | None = None) -> int:
+        """Id of the cheapest segment between two adjacent sites (shortest by default)."""
         matrix = self.csr()
         start, stop = matrix.indptr[a], matrix.indptr[a + 1]
-        return int(self.csr_edge[start + np.searchsorted(matrix.indices[start:stop], b)])
+        j = start + int(np.searchsorted(matrix.indices[start:stop], b))
+        members = self.csr_members[self.csr_span[j] : self.csr_span[j + 1]]
+        if weights is None:
+            return int(members[0])
+        return int(members[np.argmin(weights[members])])
 
 
 def graph_index(graph: nx.MultiGraph) -> GraphIndex:

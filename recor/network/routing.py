@@ -209,47 +209,51 @@ def yen_paths(
 def dijkstra_path(
     index: GraphIndex, s: int, t: int, weights: np.ndarray | str
 ) -> tuple[list[int], list[int], float] | None:
-    """Shortest path on the index: ``(nodes, edges, cost)``, or None (infinite = no edge)."""
+    """Shortest path on the index: ``(nodes, edges, cost)``, or None.
+
+    ``weights`` is ``"length"`` or one weight per edge (``inf`` = forbidden).
+    """
     if s == t:
         return [s], [], 0.0
     if index.component[s] != index.component[t]:
         return None
     if isinstance(weights, str):
         return bidirectional_path(index, s, t)
-    w = weights if isinstance(weights, str) else weights.tolist()
-    edges = index.ig.get_shortest_path(s, t, weights=w, output="epath")
-    if not edges:
-        return None
-    values = index.length if isinstance(weights, str) else weights
-    cost = float(np.sum(values[edges]))
-    if not math.isfinite(cost):
-        return None
-    nodes = [s]
-    for e in edges:
-        nodes.append(index.other_end(e, nodes[-1]))
-    return nodes, list(edges), cost
+    return bidirectional_path(index, s, t, weights)
 
 
-def bidirectional_path(index: GraphIndex, s: int, t: int) -> tuple[list[int], list[int], float]:
-    """Shortest path by length: two radius-limited Dijkstra balls (compiled, scipy).
+def bidirectional_path(
+    index: GraphIndex, s: int, t: int, weights: np.ndarray | None = None
+) -> tuple[list[int], list[int], float] | None:
+    """Shortest path: two radius-limited Dijkstra balls (compiled, scipy).
 
-    Both balls grow to radius r; the best ``d_s(x) + w(x, y) + d_t(y)`` over all segments is
-    the true distance as soon as it is at most 2r (the shortest path then has a segment
+    Both balls grow to radius r; the best ``d_s(x) + w(x, y) + d_t(y)`` over all site pairs
+    is the true distance as soon as it is at most 2r (the shortest path then has a segment
     leaving the first ball into the second). r starts at half the straight-line distance
-    and grows to half the best candidate found.
+    (scaled by the smallest cost per metre: a lower bound), then doubles, capped at half the
+    best candidate found (which must succeed). None when the balls stop growing apart.
     """
-    matrix = index.csr()
-    gap = float(np.hypot(*(index.xy[s] - index.xy[t])))
-    radius = gap * 0.55 if math.isfinite(gap) and gap > 0 else float(np.median(matrix.data))
+    matrix = index.csr() if weights is None else index.weighted_csr(weights)
+    cost = index.length if weights is None else weights
+    finite = np.isfinite(cost) & (index.length > 0)
+    if not finite.any():
+        return None
+    # every route is at least as long as the straight line: scaled, a lower bound of its cost
+    scale = 1.0 if weights is None else float(np.min(cost[finite] / index.length[finite]))
+    gap = float(np.hypot(*(index.xy[s] - index.xy[t]))) * scale
+    radius = gap / 2 if math.isfinite(gap) and gap > 0 else float(np.median(cost[finite]))
+    ceiling = float(matrix.data[np.isfinite(matrix.data)].sum())
     while True:
         ds, ps = dijkstra(matrix, indices=s, limit=radius, return_predecessors=True)
         dt, pt = dijkstra(matrix, indices=t, limit=radius, return_predecessors=True)
         total = ds[index.csr_row] + matrix.data + dt[matrix.indices]
         best = int(np.argmin(total))
-        if total[best] <= 2 * radius:
+        if math.isfinite(total[best]) and total[best] <= 2 * radius:
             break
+        if radius > ceiling:
+            return None
         # a finite candidate bounds the distance: half of it is a radius that must succeed
-        radius = total[best] / 2 if math.isfinite(total[best]) else radius * 2
+        radius = min(total[best] / 2, radius * 2)
     x, y = int(index.csr_row[best]), int(matrix.indices[best])
     head = [x]
     while head[-1] != s:
@@ -258,8 +262,8 @@ def bidirectional_path(index: GraphIndex, s: int, t: int) -> tuple[list[int], li
     while tail[-1] != t:
         tail.append(int(pt[tail[-1]]))
     nodes = head[::-1] + tail
-    edges = [index.lightest_edge(a, b) for a, b in itertools.pairwise(nodes)]
-    return nodes, edges, float(index.length[edges].sum())
+    edges = [index.cheapest_edge(a, b, weights) for a, b in itertools.pairwise(nodes)]
+    return nodes, edges, float(cost[edges].sum())
 
 
 def edge_weights(

@@ -169,38 +169,31 @@ def _routes_to_core(
     dead_n: np.ndarray,
     settings: NetworkSettings,
 ) -> gpd.GeoDataFrame:
+    """Each non-passive site's route to its nearest core site, before and after the cut."""
     passive = np.isin(index.kind.astype(str), list(settings.passive_kinds))
-    wanted = np.flatnonzero(~passive)
-    wanted = wanted[~np.isin(wanted, core_ids)]
+    wanted = np.flatnonzero(~passive & ~np.isin(np.arange(index.n), core_ids))
     old_d, old_p, old_src = dijkstra(
-        index.csr(), directed=False, indices=core_ids, min_only=True, return_predecessors=True
+        index.csr(), indices=core_ids, min_only=True, return_predecessors=True
     )
+    damaged = np.where(alive, index.length, math.inf)
+    living = core_ids[~np.isin(core_ids, dead_n)]
+    new_d, new_p = np.full(index.n, math.inf), np.full(index.n, -9999)
+    if len(living):
+        new_d, new_p, _ = dijkstra(
+            index.weighted_csr(damaged), indices=living, min_only=True, return_predecessors=True
+        )
+    new_d[dead_n] = math.inf
     rows = []
-    damaged_weights = np.where(alive, index.length, math.inf)
     for v in wanted.tolist():
         if not math.isfinite(old_d[v]):
             continue
         old = _chain(index, old_p, v, index.length)
-        new = old
+        new: tuple[list[int], list[int], float] | None = old
         if not alive[old[1]].all():
-            new = _reroute_to_core(index, v, core_ids, damaged_weights, dead_n)
+            new = _chain(index, new_p, v, damaged) if math.isfinite(new_d[v]) else None
         target = index.nodes[int(old_src[v])]
         rows.append(_row(graph, index, index.nodes[v], target, old, new, alive))
     return _route_frame(rows)
-
-
-def _reroute_to_core(
-    index: GraphIndex, v: int, core_ids: np.ndarray, weights: np.ndarray, dead_n: np.ndarray
-) -> tuple[list[int], list[int], float] | None:
-    if v in set(dead_n.tolist()):
-        return None
-    living = [c for c in core_ids.tolist() if c not in set(dead_n.tolist())]
-    dist = index.ig.distances(v, living, weights=weights.tolist())[0] if living else []
-    finite = [(d, c) for d, c in zip(dist, living, strict=True) if math.isfinite(d)]
-    if not finite:
-        return None
-    found = dijkstra_path(index, v, min(finite)[1], weights)
-    return found
 
 
 def _chain(
@@ -210,10 +203,7 @@ def _chain(
     nodes = [v]
     while pred[nodes[-1]] >= 0:
         nodes.append(int(pred[nodes[-1]]))
-    edges = []
-    for a, b in itertools.pairwise(nodes):
-        between = [e for e in index.ig.incident(a) if index.other_end(e, a) == b]
-        edges.append(min(between, key=lambda e: weights[e]))
+    edges = [index.cheapest_edge(a, b, weights) for a, b in itertools.pairwise(nodes)]
     return nodes, edges, float(weights[edges].sum())
 
 

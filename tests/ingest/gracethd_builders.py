@@ -21,35 +21,99 @@ def gracethd_tables(phase: str = "EXE") -> dict[str, list[dict]]:
     """Rows of each table (geometry under ``geometry``), as a contractor fills them."""
     return {
         "t_noeud": [
-            {"nd_code": "ND1", "nd_nom": "NRO Orléans", "nd_type": "ST", "geometry": shapely.Point(N1)},
-            {"nd_code": "ND2", "nd_nom": "Chambre Saran", "nd_type": "PT", "geometry": shapely.Point(N2)},
-            {"nd_code": "ND3", "nd_nom": "Chambre Fleury", "nd_type": "PT", "geometry": shapely.Point(N3)},
+            {
+                "nd_code": "ND1",
+                "nd_nom": "NRO Orléans",
+                "nd_type": "ST",
+                "geometry": shapely.Point(N1),
+            },
+            {
+                "nd_code": "ND2",
+                "nd_nom": "Chambre Saran",
+                "nd_type": "PT",
+                "geometry": shapely.Point(N2),
+            },
+            {
+                "nd_code": "ND3",
+                "nd_nom": "Chambre Fleury",
+                "nd_type": "PT",
+                "geometry": shapely.Point(N3),
+            },
         ],
         "t_cheminement": [
-            {"cm_code": "CM1", "cm_ndcode1": "ND1", "cm_ndcode2": "ND2", "cm_statut": phase,
-             "cm_avct": "E", "cm_typ_imp": "7", "cm_typelog": "TR", "cm_long": 1000.0,
-             "cm_prop_do": "Région", "geometry": shapely.LineString([N1, N2])},
-            {"cm_code": "CM2", "cm_ndcode1": "ND2", "cm_ndcode2": "ND3", "cm_statut": phase,
-             "cm_avct": "E", "cm_typ_imp": "0", "cm_typelog": "TR", "cm_long": 1000.0,
-             "cm_prop_do": "Région", "geometry": shapely.LineString([N2, N3])},
+            {
+                "cm_code": "CM1",
+                "cm_ndcode1": "ND1",
+                "cm_ndcode2": "ND2",
+                "cm_statut": phase,
+                "cm_avct": "E",
+                "cm_typ_imp": "7",
+                "cm_typelog": "TR",
+                "cm_long": 1000.0,
+                "cm_prop_do": "Région",
+                "geometry": shapely.LineString([N1, N2]),
+            },
+            {
+                "cm_code": "CM2",
+                "cm_ndcode1": "ND2",
+                "cm_ndcode2": "ND3",
+                "cm_statut": phase,
+                "cm_avct": "E",
+                "cm_typ_imp": "0",
+                "cm_typelog": "TR",
+                "cm_long": 1000.0,
+                "cm_prop_do": "Région",
+                "geometry": shapely.LineString([N2, N3]),
+            },
         ],
         "t_sitetech": [
-            {"st_code": "ST1", "st_nd_code": "ND1", "st_nom": "NRO d'Orléans", "st_statut": phase,
-             "st_avct": "E", "st_typelog": "NRO", "st_gest": "GIP RECIA"},
+            {
+                "st_code": "ST1",
+                "st_nd_code": "ND1",
+                "st_nom": "NRO d'Orléans",
+                "st_statut": phase,
+                "st_avct": "E",
+                "st_typelog": "NRO",
+                "st_gest": "GIP RECIA",
+            },
         ],
         "t_conduite": [{"cd_code": "CD1", "cd_statut": phase, "cd_type": "PEHD", "cd_avct": "E"}],
         "t_cable": [
-            {"cb_code": "CB1", "cb_nd1": "ND1", "cb_nd2": "ND3", "cb_statut": phase, "cb_avct": "E",
-             "cb_typephy": "C", "cb_capafo": "48", "cb_fo_util": "12", "cb_rf_code": "RF48"},
-            {"cb_code": "CB2", "cb_nd1": "ND1", "cb_nd2": "ND3", "cb_statut": phase, "cb_avct": "E",
-             "cb_typephy": "C", "cb_capafo": "24", "cb_fo_util": "0", "cb_rf_code": "RF24"},
+            {
+                "cb_code": "CB1",
+                "cb_nd1": "ND1",
+                "cb_nd2": "ND3",
+                "cb_statut": phase,
+                "cb_avct": "E",
+                "cb_typephy": "C",
+                "cb_capafo": "48",
+                "cb_fo_util": "12",
+                "cb_rf_code": "RF48",
+            },
+            {
+                "cb_code": "CB2",
+                "cb_nd1": "ND1",
+                "cb_nd2": "ND3",
+                "cb_statut": phase,
+                "cb_avct": "E",
+                "cb_typephy": "C",
+                "cb_capafo": "24",
+                "cb_fo_util": "0",
+                "cb_rf_code": "RF24",
+            },
         ],
-        "t_cab_cond": [{"cc_cb_code": "CB1", "cc_cd_code": "CD1"}, {"cc_cb_code": "CB2", "cc_cd_code": "CD1"}],
-        "t_cond_chem": [{"dm_cd_code": "CD1", "dm_cm_code": "CM1"}, {"dm_cd_code": "CD1", "dm_cm_code": "CM2"}],
+        "t_cab_cond": [
+            {"cc_cb_code": "CB1", "cc_cd_code": "CD1"},
+            {"cc_cb_code": "CB2", "cc_cd_code": "CD1"},
+        ],
+        "t_cond_chem": [
+            {"dm_cd_code": "CD1", "dm_cm_code": "CM1"},
+            {"dm_cd_code": "CD1", "dm_cm_code": "CM2"},
+        ],
         "t_cableline": [
             {"cl_code": "CL1", "cl_cb_code": "CB1", "geometry": shapely.LineString([N1, N2, N3])},
         ],
-    }  # fmt: skip
+    }
 
 
 def write_gracethd(templates: Path, folder: Path, tables: dict[str, list[dict]]) -> Path:

@@ -9,9 +9,10 @@ import geopandas as gpd
 import pyogrio
 import pytest
 import shapely
-from ingest_builders import A_XY, B_XY, WriteDelivery, segment_frame, site_frame
+from ingest_builders import A_XY, B_XY, C_XY, WriteDelivery, segment_frame, site_frame
 
 from recor import registry
+from recor.config import ImportSettings
 from recor.ingest.pipeline import import_paths, prepare_import
 
 
@@ -314,3 +315,75 @@ def test_refused_delivery_leaves_registry_exactly_as_before(
         assert old.drop(columns=["extra", "risk_groups"], errors="ignore").equals(
             new.drop(columns=["extra", "risk_groups"], errors="ignore")
         )
+
+
+def test_chunked_reading_keeps_feature_indexes(write_delivery: WriteDelivery) -> None:
+    segments = segment_frame(code=["T-1", "T-1"], fibres=[48, -2])
+    folder = write_delivery(segments=segments)
+    prepared = prepare_import([folder], settings=ImportSettings(chunk_size=1))
+    rows = prepared.findings
+    assert sorted(rows[rows["rule"] == "ATTR-CODE-DUP"]["feature"]) == [0, 1]
+    assert list(rows[rows["rule"] == "ATTR-RANGE"]["feature"]) == [1]
+    assert len(prepared.delivery.sites) == 3
+
+
+def test_t_junction_without_node_is_reported(tmp_path: Path) -> None:
+    """S-A --X-1-- S-B, and X-2 from S-D ends on X-1's middle (S-T) without splitting it."""
+    t = (619_500.0, 6_755_000.0)
+    sites = gpd.GeoDataFrame(
+        {"code": ["S-A", "S-B", "S-D", "S-T"], "kind": ["chamber"] * 4},
+        geometry=shapely.points([A_XY, B_XY, (619_500.0, 6_754_500.0), t]),
+        crs=2154,
+    )
+    segments = gpd.GeoDataFrame(
+        {"code": ["X-1", "X-2"], "site_a": ["S-A", "S-D"], "site_b": ["S-B", "S-T"]},
+        geometry=[
+            shapely.LineString([A_XY, B_XY]),
+            shapely.LineString([(619_500.0, 6_754_500.0), t]),
+        ],
+        crs=2154,
+    )
+    path = tmp_path / "t.gpkg"
+    pyogrio.write_dataframe(sites, path, layer="sites")
+    pyogrio.write_dataframe(segments, path, layer="segments")
+    prepared = prepare_import([path])
+    row = _error(prepared, "TOPO-CROSSING")
+    assert {row["code"], row["message"][-3:]} == {"X-1", "X-2"}
+
+
+def test_duplicate_and_overlapping_segments_reported(tmp_path: Path) -> None:
+    """T-1 and T-9 both run A → B on the same course; T-8 shares T-1's first half."""
+    mid = (619_500.0, 6_755_100.0)
+    segments = segment_frame()
+    extra = segment_frame(code=["T-9", "T-8"], site_a=["S-A", "S-A"], site_b=["S-B", "S-C"])
+    extra.loc[1, "geometry"] = shapely.LineString([A_XY, mid, (619_600.0, 6_755_800.0), C_XY])
+    both = gpd.GeoDataFrame(gpd.pd.concat([segments, extra], ignore_index=True), crs=2154)
+    path = tmp_path / "dup.gpkg"
+    pyogrio.write_dataframe(site_frame(), path, layer="sites")
+    pyogrio.write_dataframe(both, path, layer="segments")
+    prepared = prepare_import([path])
+    duplicates = prepared.findings[prepared.findings["rule"] == "TOPO-DUPLICATE"]
+    assert set(duplicates["code"]) == {"T-1", "T-9"}
+    overlap = _error(prepared, "TOPO-OVERLAP")
+    assert {overlap["code"], overlap["message"][-3:]} in ({"T-1", "T-8"}, {"T-9", "T-8"})
+
+
+def test_layer_option_reads_only_that_layer(tmp_path: Path) -> None:
+    path = tmp_path / "l.gpkg"
+    pyogrio.write_dataframe(site_frame(), path, layer="sites")
+    pyogrio.write_dataframe(segment_frame(), path, layer="segments")
+    prepared = prepare_import([path], layer="sites")
+    assert len(prepared.delivery.sites) == 3 and len(prepared.delivery.segments) == 0
+
+
+@pytest.mark.db
+def test_metacharacters_and_long_text_are_stored_verbatim(conn, tmp_path: Path) -> None:
+    nasty = "<img src=x onerror=alert(1)>'); DELETE FROM recor.sites; --"
+    long_text = "é" * 10_000
+    sites = site_frame(name=[nasty, "b", "c"], remarque=[long_text, "", ""])
+    path = tmp_path / "s.gpkg"
+    pyogrio.write_dataframe(sites, path, layer="sites")
+    pyogrio.write_dataframe(segment_frame(), path, layer="segments")
+    assert import_paths(conn, [path]).loaded
+    stored = registry.read_sites(conn).set_index("code").loc["S-A"]
+    assert stored["name"] == nasty and stored["extra"]["remarque"] == long_text

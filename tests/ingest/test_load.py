@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ingest_builders import WriteDelivery, segment_frame
 
 from recor import registry
 from recor.ingest.pipeline import import_paths
 from recor.registry.model import ReplaceScope
 from recor.sample import build_sample, write_sample
-
-from ingest_builders import WriteDelivery, segment_frame
 
 pytestmark = pytest.mark.db
 

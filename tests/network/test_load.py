@@ -43,6 +43,7 @@ def test_graph_is_built_once_per_registry_state(
 ) -> None:
     cache = GraphCache()
     registry.load_delivery(conn, sample_delivery, BatchInfo(profile="sample"))
+    before = registry.registry_version(conn).loaded_at
     first = load_graph(conn, cache=cache)
     assert load_graph(conn, cache=cache) is first
     assert cache.builds == 1
@@ -55,3 +56,7 @@ def test_graph_is_built_once_per_registry_state(
     code = segments["code"].iloc[0]
     used = [d["fibres_used"] for *_, k, d in second.edges(keys=True, data=True) if k == code]
     assert used == [int(segments["fibres_used"].iloc[0])]
+    past = load_graph(conn, as_of=before, cache=cache)
+    old = [d["fibres_used"] for *_, k, d in past.edges(keys=True, data=True) if k == code]
+    assert old == [int(sample_delivery.segments["fibres_used"].iloc[0])]
+    assert past.graph["as_of"] == before

@@ -18,13 +18,13 @@ from recor.network import (
 )
 from tests.network.topology import X0, Y0, make_graph, random_graph
 
-#: Used by several tests::
+#: Used by several tests (B sits 1 km north of the A-C line, D 1 km south)::
 #:
-#:              +---- B ----+
-#:     A --s1(1 km)+            +--s2(1 km)-- C
-#:     |                                      |
-#:     +--s3(1.5 km)-- D --s4(1.5 km)+          D has 2 free fibres only
-#:     A ==s5(2.5 km, direct)======= C          aerial, shared duct "DUCT-1" with s1
+#:            B                    s1: A-B 1 km, duct DUCT-1
+#:          /   \                  s2: B-C 1 km
+#:     A ---s5--- C                s5: A-C 2.5 km direct, also in DUCT-1
+#:          \   /                  s3: A-D 1.5 km, s4: D-C 1.5 km (2 free fibres each)
+#:            D
 SITES = {"A": (0, 0), "B": (1, 1), "C": (2, 0), "D": (1, -1)}
 SEGMENTS = [
     ("s1", "A", "B", 1000, ["DUCT-1"]),
@@ -86,6 +86,20 @@ def test_constraints_steer_the_route(
 ) -> None:
     """Avoiding B, s2, the duct of s1 and s5, a box around B, or thin segments."""
     assert shortest_path(square, "A", "C", constraints=constraints).segments == expected
+
+
+def test_allowed_statuses_keep_planned_segments_out() -> None:
+    """A --s1 (in service, 1 km)-- B --s2 (planned, 1 km)-- C
+    A --s3 (in service, 5 km)------------------------- C
+    """
+    graph = make_graph(
+        {"A": (0, 0), "B": (1, 0), "C": (2, 0)},
+        [("s1", "A", "B", 1000), ("s2", "B", "C", 1000), ("s3", "A", "C", 5000)],
+    )
+    nx.set_edge_attributes(graph, {("B", "C", "s2"): "planned"}, "status")
+    assert shortest_path(graph, "A", "C").segments == ("s1", "s2")
+    only_live = RouteConstraints(statuses=("in_service",))
+    assert shortest_path(graph, "A", "C", constraints=only_live).segments == ("s3",)
 
 
 def test_no_route_raises_not_found_naming_the_constraints(square: nx.MultiGraph) -> None:

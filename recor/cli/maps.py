@@ -1,0 +1,176 @@
+"""``recor reference import``, ``recor coverage``, ``recor map KIND``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from recor import registry
+from recor.config import Settings
+from recor.maps import build
+from recor.maps.boundaries import file_sha256, read_boundaries
+from recor.maps.coverage_map import coverage_map
+from recor.maps.document import ONLINE_TILES
+from recor.registry.reference import REFERENCE_KINDS, list_reference_layers, write_reference
+
+__all__ = ["register"]
+
+_DEFAULT_OUT = Path("maps/out")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``reference``, ``coverage`` and ``map``."""
+    reference = subparsers.add_parser("reference", help="administrative boundary layers")
+    actions = reference.add_subparsers(dest="action", required=True, metavar="ACTION")
+    load = actions.add_parser("import", help="import a boundaries file (replaces that layer)")
+    load.add_argument("file", type=Path, help="GeoJSON, Shapefile (Admin Express), GeoPackage")
+    load.add_argument("--kind", required=True, help=f"layer: {', '.join(REFERENCE_KINDS)}")
+    load.add_argument("--layer", help="layer inside a multi-layer file")
+    load.set_defaults(handler=_import)
+    listing = actions.add_parser("list", help="reference layers in the registry")
+    listing.set_defaults(handler=_list)
+
+    cov = subparsers.add_parser("coverage", help="coverage per commune (or 2 km grid cell)")
+    cov.add_argument("--out", type=Path, default=_DEFAULT_OUT, help="folder of the CSV files")
+    cov.add_argument("--map", action="store_true", help="also write coverage.html")
+    cov.set_defaults(handler=_coverage)
+
+    maps = subparsers.add_parser("map", help="write a self-contained HTML map")
+    maps.add_argument("kind", choices=(*build.MAP_KINDS, "all"))
+    maps.add_argument("--out", type=Path, help="file (or folder for 'all'); default maps/out/")
+    level = maps.add_mutually_exclusive_group()
+    level.add_argument(
+        "--public",
+        dest="level",
+        action="store_const",
+        const="public",
+        help="publishable: CHATON nodes coarsened, no duct/chamber detail",
+    )
+    level.add_argument(
+        "--internal",
+        dest="level",
+        action="store_const",
+        const="internal",
+        help="everything (default)",
+    )
+    maps.set_defaults(level="internal")
+    maps.add_argument(
+        "--online-tiles",
+        nargs="?",
+        const="osm",
+        choices=tuple(ONLINE_TILES),
+        help="add an online background (osm or ign); off by default",
+    )
+    maps.add_argument("--from", dest="source", help="route: first site (code or name)")
+    maps.add_argument("--to", dest="target", help="route: second site (code or name)")
+    maps.add_argument(
+        "--level",
+        dest="disjointness",
+        default="srlg",
+        choices=("edge", "node", "srlg"),
+        help="route: disjointness asked for",
+    )
+    maps.add_argument("--segment", nargs="+", default=[], metavar="CODE", help="whatif: cut")
+    maps.add_argument("--site", nargs="+", default=[], metavar="SITE", help="whatif: destroy")
+    maps.add_argument("--group", nargs="+", default=[], metavar="CODE", help="whatif: group")
+    maps.add_argument("--circle", metavar="X,Y,R", help="whatif: disk (EPSG:2154 metres)")
+    maps.set_defaults(handler=_map)
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    areas = read_boundaries(args.file, args.kind, layer=args.layer)
+    with registry.connect(settings.database) as conn:
+        done = write_reference(
+            conn,
+            areas,
+            kind=args.kind,
+            source_file=str(args.file),
+            sha256=file_sha256(args.file),
+            source_crs="EPSG:2154 (reprojected)",
+        )
+        conn.commit()
+    print(f"reference layer {done.kind}: {done.features} areas imported (import {done.id})")
+    return 0
+
+
+def _list(args: argparse.Namespace, settings: Settings) -> int:
+    with registry.connect(settings.database) as conn:
+        layers = list_reference_layers(conn)
+    if not layers:
+        print("no reference layer; the coverage analysis will use a grid")
+    for layer in layers:
+        print(
+            f"{layer.kind:16} {layer.features:6d} areas"
+            f"  {layer.imported_at:%Y-%m-%d %H:%M}  {layer.source_file}"
+        )
+    return 0
+
+
+def _coverage(args: argparse.Namespace, settings: Settings) -> int:
+    with registry.connect(settings.database) as conn:
+        result = build.build_coverage(conn, settings)
+        segments = registry.read_segments(conn)
+    paths = result.write_csv(args.out)
+    print(
+        f"coverage per {'commune' if result.unit_kind == 'communes' else 'grid cell'};"
+        f" data {result.version}"
+    )
+    columns = [
+        "name",
+        "units",
+        "km_in_service",
+        *[f"units_within_{b:g}km" for b in result.bands_km],
+        "sites_connected",
+        "single_homed_sites",
+    ]
+    print(result.summary[columns].to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    for path in paths.values():
+        print(path)
+    if args.map:
+        print(
+            coverage_map(result, segments, settings=settings.maps).write(args.out / "coverage.html")
+        )
+    return 0
+
+
+def _map(args: argparse.Namespace, settings: Settings) -> int:
+    with registry.connect(settings.database) as conn:
+        if args.kind == "all":
+            paths = build.write_standard_maps(
+                conn, settings, args.out or _DEFAULT_OUT, level=args.level
+            )
+            for path in paths.values():
+                print(path)
+            return 0
+        doc = _build(conn, args, settings)
+    print(doc.write(args.out or _DEFAULT_OUT / f"{args.kind}.html"))
+    return 0
+
+
+def _build(conn, args: argparse.Namespace, settings: Settings):
+    tiles = args.online_tiles
+    if args.kind == "network":
+        return build.build_network_map(conn, settings, level=args.level, tiles=tiles)
+    if args.kind == "coverage":
+        result = build.build_coverage(conn, settings)
+        return coverage_map(
+            result, registry.read_segments(conn), settings=settings.maps, tiles=tiles
+        )
+    if args.kind == "redundancy":
+        return build.build_redundancy_map(conn, settings, tiles=tiles)
+    if args.kind == "route":
+        if not (args.source and args.target):
+            raise SystemExit("recor map route: --from SITE --to SITE are required")
+        return build.build_route_map(
+            conn, settings, args.source, args.target, disjointness=args.disjointness, tiles=tiles
+        )
+    circle = tuple(float(v) for v in args.circle.split(",")) if args.circle else None
+    return build.build_whatif_map(
+        conn,
+        settings,
+        segments=args.segment,
+        sites=args.site,
+        risk_groups=args.group,
+        circle=circle,
+        tiles=tiles,
+    )

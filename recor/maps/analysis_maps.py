@@ -1,0 +1,374 @@
+"""Maps of network analyses: redundancy, a route with its most diverse alternative, what-if."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from recor.config import MapSettings
+from recor.maps._common import (
+    SEGMENT_POPUP,
+    SITE_POPUP,
+    background_layers,
+    bounds_of,
+    display_segments,
+    display_sites,
+    provenance_rows,
+    segment_layers,
+    site_layers,
+    site_search,
+)
+from recor.maps.document import MapDocument, make_layer
+from recor.maps.styles import PATH_COUNT_STYLES
+from recor.network import RedundancyReport, RoutePair, WhatIfResult, pair_frame
+
+__all__ = ["redundancy_map", "resilience_classes", "route_map", "whatif_map"]
+
+_HIGHLIGHT_SEGMENT = {"color": "#d7191c", "weight": 6, "opacity": 0.9}
+_HIGHLIGHT_SITE = {
+    "color": "#d7191c",
+    "fillColor": "#ffffff",
+    "radius": 8,
+    "weight": 3,
+    "fillOpacity": 1,
+    "shape": "circle",
+}
+
+
+def _fields(frame: pd.DataFrame, rows: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    return [(c, label) for c, label in rows if c in frame.columns]
+
+
+def _highlight_segments(
+    layer_id: str, name: str, segments: gpd.GeoDataFrame, style: dict, settings: MapSettings
+):
+    shown = display_segments(segments)
+    return make_layer(
+        layer_id,
+        name,
+        shown,
+        kind="line",
+        classes=[style],
+        popup_title="code",
+        popup_fields=_fields(shown, SEGMENT_POPUP),
+        tolerance_m=settings.simplify_m,
+    )
+
+
+def _highlight_sites(
+    layer_id: str,
+    name: str,
+    sites: gpd.GeoDataFrame,
+    style: dict,
+    extra_fields: list[tuple[str, str]] = (),
+):  # type: ignore[assignment]
+    shown = display_sites(sites)
+    return make_layer(
+        layer_id,
+        name,
+        shown,
+        kind="point",
+        classes=[style],
+        popup_title="name",
+        popup_fields=[*_fields(shown, SITE_POPUP), *extra_fields],
+    )
+
+
+def resilience_classes(
+    units: gpd.GeoDataFrame, site_paths: gpd.GeoDataFrame, column: str = "node_paths"
+) -> np.ndarray:
+    """Per unit, the best number of independent paths of its sites (-1: no site; capped 2)."""
+    if site_paths.empty:
+        return np.full(len(units), -1)
+    joined = gpd.sjoin(
+        site_paths[[column, "geometry"]],
+        units[["geometry"]].reset_index(drop=True),
+        how="inner",
+        predicate="intersects",
+    )
+    best = joined.groupby("index_right")[column].max()
+    out = np.full(len(units), -1)
+    out[best.index.to_numpy()] = best.clip(upper=2).to_numpy()
+    return out
+
+
+def redundancy_map(
+    report: RedundancyReport,
+    sites: gpd.GeoDataFrame,
+    segments: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    *,
+    unit_kind: str = "communes",
+    boundaries: Mapping[str, gpd.GeoDataFrame] | None = None,
+    settings: MapSettings | None = None,
+    tiles: str | None = None,
+) -> MapDocument:
+    """Bridges, articulation sites, single-homed sites, and units by independent paths.
+
+    ``units`` (communes or grid cells) are coloured by the largest number of node-disjoint
+    paths (capped at 2) from one of their sites to the core of the report (e.g. datacentres
+    and CHATON nodes, all merged into one): 2 means no single failure of a site or a
+    segment cuts the unit's best-connected site off.
+    """
+    settings = settings or MapSettings()
+    units = units.copy()
+    units["paths"] = resilience_classes(units, report.sites)
+    units["paths_fr"] = units["paths"].map({k: v[1] for k, v in PATH_COUNT_STYLES.items()})
+    order = sorted(PATH_COUNT_STYLES)
+    units["_class"] = units["paths"].map({k: i for i, k in enumerate(order)})
+    classes = [
+        {
+            "color": "#777777",
+            "weight": 0.4,
+            "fillColor": PATH_COUNT_STYLES[k][0],
+            "fillOpacity": 0.6,
+        }
+        for k in order
+    ]
+    bridges = segments[segments["code"].isin(report.bridges)]
+    articulation = sites[sites["code"].isin(report.articulation_sites)]
+    single = sites[sites["code"].isin(report.single_homed["code"])]
+    unit_name = "Communes" if unit_kind == "communes" else "Mailles"
+    layers = [
+        *background_layers(
+            {k: v for k, v in (boundaries or {}).items() if k != "communes"}, settings
+        ),
+        make_layer(
+            "units",
+            f"{unit_name} par chemins indépendants",
+            units,
+            kind="polygon",
+            classes=classes,
+            style_class=units["_class"],
+            popup_title="name",
+            popup_fields=[("code", "Code"), ("paths_fr", "Chemins vers le cœur")],
+            tolerance_m=settings.boundary_simplify_m,
+        ),
+        *segment_layers(segments, settings),
+        _highlight_segments(
+            "bridges", "Ponts", bridges, _HIGHLIGHT_SEGMENT, settings
+        ),
+        *site_layers(sites[sites["code"].isin(report.core)], settings, prefix="core"),
+        _highlight_sites(
+            "articulation",
+            "Sites d'articulation",
+            articulation,
+            {**_HIGHLIGHT_SITE, "color": "#7b3294"},
+        ),
+        _highlight_sites(
+            "single-homed",
+            "Sites mono-raccordés",
+            single,
+            {**_HIGHLIGHT_SITE, "radius": 6},
+        ),
+    ]
+    legend = [
+        {
+            "title": f"{unit_name} : chemins indépendants vers le cœur",
+            "items": [
+                {
+                    "label": PATH_COUNT_STYLES[k][1],
+                    "shape": "area",
+                    "color": "#777777",
+                    "fillColor": PATH_COUNT_STYLES[k][0],
+                }
+                for k in order
+            ],
+        },
+        {
+            "title": "Fragilités",
+            "items": [
+                {
+                    "label": f"Pont : tronçon dont la perte coupe le réseau ({len(bridges)})",
+                    "color": _HIGHLIGHT_SEGMENT["color"],
+                    "weight": 6,
+                },
+                {
+                    "label": f"Site d'articulation ({len(articulation)})",
+                    "shape": "circle",
+                    "color": "#7b3294",
+                    "fillColor": "#ffffff",
+                },
+                {
+                    "label": f"Site mono-raccordé ({len(single)})",
+                    "shape": "circle",
+                    "color": "#d7191c",
+                    "fillColor": "#ffffff",
+                },
+            ],
+        },
+    ]
+    provenance = report.provenance
+    version = (
+        provenance.version.label() if provenance and provenance.version else "graphe en mémoire"
+    )
+    return MapDocument(
+        title="Résilience du réseau RECOR",
+        subtitle=(
+            f"{len(bridges)} ponts, {len(articulation)} sites d'articulation, "
+            f"{len(single)} sites mono-raccordés"
+        ),
+        bounds=bounds_of(segments, sites),
+        layers=layers,
+        legend=legend,
+        provenance=provenance_rows(
+            version,
+            {
+                "Cœur (destinations)": ", ".join(report.core),
+                "Niveau de disjonction": report.level,
+                "Chemins": "nœuds disjoints, plafonnés à 2",
+            },
+        ),
+        search=site_search(layers),
+        tiles=tiles,
+        max_zoom=settings.max_zoom,
+    )
+
+
+def route_map(
+    pair: RoutePair,
+    sites: gpd.GeoDataFrame,
+    segments: gpd.GeoDataFrame,
+    *,
+    boundaries: Mapping[str, gpd.GeoDataFrame] | None = None,
+    settings: MapSettings | None = None,
+    tiles: str | None = None,
+) -> MapDocument:
+    """A route and its most diverse alternative over the network."""
+    settings = settings or MapSettings()
+    routes = pair_frame(pair)
+    routes["role_fr"] = routes["role"].map(
+        {"primary": "Itinéraire principal", "secondary": "Itinéraire de secours"}
+    )
+    routes["length_km"] = (routes["length_m"] / 1000).round(2)
+    routes["_class"] = routes["role"].map({"primary": 0, "secondary": 1})
+    ends = sites[sites["code"].isin([pair.first.sites[0], pair.first.sites[-1]])]
+    shared = ", ".join(pair.shared_segments) or "aucun"
+    layers = [
+        *background_layers(boundaries or {}, settings),
+        *segment_layers(segments, settings),
+        make_layer(
+            "routes",
+            "Itinéraires",
+            routes,
+            kind="line",
+            classes=[
+                {"color": "#e31a1c", "weight": 7, "opacity": 0.8},
+                {"color": "#1f78b4", "weight": 7, "opacity": 0.8, "dashArray": "10 6"},
+            ],
+            style_class=routes["_class"],
+            popup_title="role_fr",
+            popup_fields=[
+                ("length_km", "Longueur (km)"),
+                ("sites", "Sites"),
+                ("segments", "Tronçons"),
+            ],
+        ),
+        _highlight_sites("ends", "Extrémités", ends, {**_HIGHLIGHT_SITE, "color": "#000000"}),
+    ]
+    version = (
+        pair.first.provenance.version.label()
+        if pair.first.provenance and pair.first.provenance.version
+        else "graphe en mémoire"
+    )
+    return MapDocument(
+        title=f"Itinéraire {pair.first.sites[0]} → {pair.first.sites[-1]} et son secours",
+        subtitle=(
+            f"Disjonction demandée : {pair.disjointness} ; "
+            f"obtenue : {'oui' if pair.achieved else 'non'} ; tronçons partagés : {shared}"
+        ),
+        bounds=bounds_of(routes),
+        layers=layers,
+        legend=[
+            {
+                "title": "Itinéraires",
+                "items": [
+                    {"label": "Principal", "color": "#e31a1c", "weight": 6},
+                    {"label": "Secours (le plus disjoint)", "color": "#1f78b4", "weight": 6},
+                ],
+            }
+        ],
+        provenance=provenance_rows(
+            version,
+            {"Méthode": pair.method, "Longueur totale (km)": f"{pair.total_length_m / 1000:.2f}"},
+        ),
+        search=site_search(layers),
+        tiles=tiles,
+        max_zoom=settings.max_zoom,
+    )
+
+
+def whatif_map(
+    result: WhatIfResult,
+    sites: gpd.GeoDataFrame,
+    segments: gpd.GeoDataFrame,
+    *,
+    boundaries: Mapping[str, gpd.GeoDataFrame] | None = None,
+    settings: MapSettings | None = None,
+    tiles: str | None = None,
+) -> MapDocument:
+    """Cut elements and the sites they isolate from the core."""
+    settings = settings or MapSettings()
+    cut = segments[segments["code"].isin(result.cut_segments)]
+    cut_sites = sites[sites["code"].isin(result.cut_sites)]
+    isolated = (
+        sites[sites["code"].isin(result.sites_cut_off["code"])]
+        if len(result.sites_cut_off)
+        else sites.iloc[:0]
+    )
+    layers = [
+        *background_layers(boundaries or {}, settings),
+        *segment_layers(segments, settings),
+        _highlight_segments(
+            "cut-segments",
+            "Tronçons coupés",
+            cut,
+            {"color": "#000000", "weight": 7, "dashArray": "3 6"},
+            settings,
+        ),
+        _highlight_sites(
+            "cut-sites",
+            "Sites détruits",
+            cut_sites,
+            {**_HIGHLIGHT_SITE, "color": "#000000"},
+        ),
+        _highlight_sites(
+            "isolated", "Sites isolés du cœur", isolated, _HIGHLIGHT_SITE
+        ),
+    ]
+    provenance = result.provenance
+    version = (
+        provenance.version.label() if provenance and provenance.version else "graphe en mémoire"
+    )
+    return MapDocument(
+        title="Simulation de panne",
+        subtitle=(
+            f"{len(cut)} tronçons coupés, {len(isolated)} sites isolés, "
+            f"{result.fibre_km_lost:.1f} km de fibre perdus"
+        ),
+        bounds=bounds_of(segments, sites),
+        layers=layers,
+        legend=[
+            {
+                "title": "Panne",
+                "items": [
+                    {"label": "Tronçon coupé", "color": "#000000", "weight": 6},
+                    {
+                        "label": "Site isolé du cœur",
+                        "shape": "circle",
+                        "color": "#d7191c",
+                        "fillColor": "#ffffff",
+                    },
+                ],
+            }
+        ],
+        provenance=provenance_rows(
+            version, {k: str(v) for k, v in (provenance.parameters.items() if provenance else [])}
+        ),
+        search=site_search(layers),
+        tiles=tiles,
+        max_zoom=settings.max_zoom,
+    )

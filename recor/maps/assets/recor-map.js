@@ -1,0 +1,376 @@
+/* recor map runtime: decodes the compact layers of a recor map and draws them with Leaflet.
+ * Data arrive as JSON in <script type="application/json" id="recor-spec">. Every value taken
+ * from the data reaches the page through textContent, never as HTML. */
+(function () {
+  "use strict";
+
+  var ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  var DIGIT = new Int8Array(128).fill(-1);
+  for (var a = 0; a < ALPHABET.length; a++) DIGIT[ALPHABET.charCodeAt(a)] = a;
+  var QUANTUM = 1e-5;
+
+  function decodeInts(text) {
+    var out = new Float64Array(text.length), n = 0, value = 0, scale = 1;
+    for (var i = 0; i < text.length; i++) {
+      var d = DIGIT[text.charCodeAt(i)];
+      if (d < 0) throw new Error("recor: bad letter in encoded stream at " + i);
+      if (d >= 32) { value += (d - 32) * scale; scale *= 32; }
+      else { out[n++] = value + d * scale; value = 0; scale = 1; }
+    }
+    return out.subarray(0, n);
+  }
+
+  function unzigzag(z) { return z % 2 ? -(z + 1) / 2 : z / 2; }
+
+  function decodeCoords(text) {
+    var raw = decodeInts(text), out = new Float64Array(raw.length), lat = 0, lng = 0;
+    for (var i = 0; i + 1 < raw.length; i += 2) {
+      lat += unzigzag(raw[i]); lng += unzigzag(raw[i + 1]);
+      out[i] = lat * QUANTUM; out[i + 1] = lng * QUANTUM;
+    }
+    return out;
+  }
+
+  /* Features as nested arrays of [lat, lng]: feature -> items -> sequences -> vertices. */
+  function decodeGeometries(geom) {
+    var xy = decodeCoords(geom.c), features = new Array(geom.n), i, v = 0;
+    if (geom.k === "p") {
+      for (i = 0; i < geom.n; i++, v += 2) features[i] = [xy[v], xy[v + 1]];
+      return features;
+    }
+    var s = decodeInts(geom.s), c = 0;
+    for (i = 0; i < geom.n; i++) {
+      var items = new Array(s[c++]);
+      for (var j = 0; j < items.length; j++) {
+        var seqs = new Array(s[c++]);
+        for (var k = 0; k < seqs.length; k++) {
+          var len = s[c++], seq = new Array(len);
+          for (var m = 0; m < len; m++, v += 2) seq[m] = [xy[v], xy[v + 1]];
+          seqs[k] = seq;
+        }
+        items[j] = seqs;
+      }
+      features[i] = items;
+    }
+    return features;
+  }
+
+  function pad(number, width) {
+    var text = String(number);
+    while (text.length < width) text = "0" + text;
+    return text;
+  }
+
+  function decodeColumn(col, n) {
+    var out = new Array(n), i;
+    if (col.p) return col.p;
+    if (col.d) {
+      if (!col.i) return out.fill(col.d[0]);
+      var idx = decodeInts(col.i);
+      for (i = 0; i < n; i++) out[i] = col.d[idx[i]];
+      return out;
+    }
+    var ti = decodeInts(col.ti), deltas = decodeInts(col.v), number = 0;
+    for (i = 0; i < n; i++) {
+      number += unzigzag(deltas[i]);
+      var t = col.t[ti[i]];
+      out[i] = t[1] < 0 ? t[0] : t[0] + pad(number, t[1]);
+    }
+    return out;
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function formatValue(value) {
+    if (value === null || value === undefined || value === "") return "—";
+    if (typeof value === "number") return value.toLocaleString("fr-FR");
+    return String(value);
+  }
+
+  function popupContent(layer, index) {
+    var box = el("div", "recor-popup");
+    var title = layer.popup.title ? layer.columns[layer.popup.title][index] : layer.name;
+    box.appendChild(el("h4", null, formatValue(title)));
+    var table = el("table");
+    layer.popup.fields.forEach(function (field) {
+      var row = el("tr");
+      row.appendChild(el("th", null, field[1]));
+      row.appendChild(el("td", null, formatValue(layer.columns[field[0]][index])));
+      table.appendChild(row);
+    });
+    box.appendChild(table);
+    return box;
+  }
+
+  function symbolIcon(style) {
+    var size = style.size || 12;
+    var node = el("div", "recor-symbol recor-" + style.shape);
+    node.style.width = size + "px";
+    node.style.height = size + "px";
+    node.style.background = style.fillColor || style.color;
+    node.style.borderColor = style.color;
+    return L.divIcon({ html: node, className: "recor-icon", iconSize: [size, size] });
+  }
+
+  function makeFeature(layer, geometry, style, renderer) {
+    if (layer.kind === "point") {
+      if (style.shape && style.shape !== "circle") {
+        return L.marker(geometry, { icon: symbolIcon(style), keyboard: false });
+      }
+      return L.circleMarker(geometry, L.extend({ renderer: renderer }, style));
+    }
+    var opts = L.extend({ renderer: renderer, interactive: layer.interactive !== false }, style);
+    if (layer.kind === "polygon") return L.polygon(geometry, opts);
+    var lines = [];
+    geometry.forEach(function (item) { lines.push(item[0]); });
+    return L.polyline(lines.length === 1 ? lines[0] : lines, opts);
+  }
+
+  function buildLayer(map, layer, renderer) {
+    var geometries = decodeGeometries(layer.geom), n = layer.geom.n;
+    layer.columns = {};
+    Object.keys(layer.cols).forEach(function (name) {
+      layer.columns[name] = decodeColumn(layer.cols[name], n);
+    });
+    var classes = layer.columns._c;
+    var group = L.featureGroup();
+    var features = new Array(n);
+    for (var i = 0; i < n; i++) {
+      var style = layer.classes[classes ? classes[i] : 0];
+      var feature = makeFeature(layer, geometries[i], style, renderer);
+      feature.recorIndex = i;
+      features[i] = feature;
+      group.addLayer(feature);
+    }
+    if (layer.popup && layer.interactive !== false) {
+      group.bindPopup(function (target) { return popupContent(layer, target.recorIndex); },
+        { maxWidth: 360 });
+    }
+    layer.group = group;
+    layer.features = features;
+    layer.latlngs = geometries;
+    return group;
+  }
+
+  function legendControl(spec) {
+    var control = L.control({ position: "bottomright" });
+    control.onAdd = function () {
+      var box = el("details", "recor-box recor-legend");
+      box.open = true;
+      box.appendChild(el("summary", null, "Légende"));
+      spec.legend.forEach(function (section) {
+        box.appendChild(el("h5", null, section.title));
+        section.items.forEach(function (item) {
+          var row = el("div", "recor-legend-row");
+          var swatch = el("span", "recor-swatch recor-" + (item.shape || "line"));
+          swatch.style.background = item.fillColor || item.color;
+          swatch.style.borderColor = item.color;
+          if (item.shape === "line" || !item.shape) swatch.style.height = (item.weight || 3) + "px";
+          row.appendChild(swatch);
+          row.appendChild(el("span", null, item.label));
+          box.appendChild(row);
+        });
+      });
+      L.DomEvent.disableClickPropagation(box);
+      return box;
+    };
+    return control;
+  }
+
+  function boxControl(position, title, lines, open) {
+    var control = L.control({ position: position });
+    control.onAdd = function () {
+      var box = el("details", "recor-box");
+      box.open = !!open;
+      box.appendChild(el("summary", null, title));
+      lines.forEach(function (line) {
+        var row = el("div", "recor-prov-row");
+        row.appendChild(el("b", null, line[0] + " : "));
+        row.appendChild(el("span", null, line[1]));
+        box.appendChild(row);
+      });
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      return box;
+    };
+    return control;
+  }
+
+  function tableControl(table) {
+    var control = L.control({ position: "topleft" });
+    control.onAdd = function () {
+      var box = el("details", "recor-box recor-table");
+      box.open = true;
+      box.appendChild(el("summary", null, table.title));
+      var grid = el("table"), head = el("tr");
+      table.columns.forEach(function (name) { head.appendChild(el("th", null, name)); });
+      grid.appendChild(head);
+      table.rows.forEach(function (values) {
+        var row = el("tr");
+        values.forEach(function (value) { row.appendChild(el("td", null, formatValue(value))); });
+        grid.appendChild(row);
+      });
+      box.appendChild(grid);
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      return box;
+    };
+    return control;
+  }
+
+  function fold(text) {
+    return String(text).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+
+  function searchControl(map, spec, layersById, sync) {
+    var entries = [];
+    spec.search.layers.forEach(function (id) {
+      var layer = layersById[id];
+      if (!layer) return;
+      layer.columns[spec.search.column].forEach(function (value, index) {
+        if (value) entries.push({ layer: layer, index: index, key: fold(value), text: value });
+      });
+    });
+    var control = L.control({ position: "topright" });
+    control.onAdd = function () {
+      var box = el("div", "recor-box recor-search");
+      var input = el("input");
+      input.type = "search";
+      input.placeholder = spec.search.label;
+      input.setAttribute("aria-label", spec.search.label);
+      var results = el("div", "recor-results");
+      box.appendChild(input);
+      box.appendChild(results);
+      input.addEventListener("input", function () {
+        results.textContent = "";
+        var query = fold(input.value.trim());
+        if (query.length < 2) return;
+        for (var i = 0, found = 0; i < entries.length && found < 8; i++) {
+          if (entries[i].key.indexOf(query) < 0) continue;
+          found++;
+          var button = el("button", "recor-result", entries[i].text);
+          button.type = "button";
+          button.addEventListener("click", goTo.bind(null, entries[i]));
+          results.appendChild(button);
+        }
+        if (!results.firstChild) results.appendChild(el("div", "recor-none", "Aucun site trouvé"));
+      });
+      function goTo(entry) {
+        var layer = entry.layer, feature = layer.features[entry.index], where;
+        if (layer.kind === "point") {
+          where = L.latLng(layer.latlngs[entry.index]);
+          map.setView(where, Math.max(map.getZoom(), layer.minZoom || 14), { animate: false });
+        } else {
+          where = feature.getBounds().getCenter();
+          map.fitBounds(feature.getBounds(), { animate: false, maxZoom: 14 });
+        }
+        sync();
+        if (!map.hasLayer(layer.group)) map.addLayer(layer.group);
+        feature.fire("click", { latlng: where }, true);
+      }
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      return box;
+    };
+    return control;
+  }
+
+  /* Layers with a minimum zoom (e.g. 150,000 chambers) are drawn only when zoomed in. */
+  function zoomGate(map, layers) {
+    var wanted = {}, syncing = false;
+    layers.forEach(function (layer) { wanted[layer.id] = layer.show !== false; });
+    function sync() {
+      syncing = true;
+      layers.forEach(function (layer) {
+        var visible = wanted[layer.id] && (!layer.minZoom || map.getZoom() >= layer.minZoom);
+        if (visible && !map.hasLayer(layer.group)) map.addLayer(layer.group);
+        if (!visible && map.hasLayer(layer.group)) map.removeLayer(layer.group);
+      });
+      syncing = false;
+    }
+    function track(on) {
+      return function (event) {
+        if (syncing) return;
+        layers.forEach(function (layer) { if (layer.group === event.layer) wanted[layer.id] = on; });
+        sync();
+      };
+    }
+    map.on("overlayadd", track(true));
+    map.on("overlayremove", track(false));
+    map.on("zoomend", sync);
+    return sync;
+  }
+
+  function start() {
+    var started = performance.now();
+    var spec = JSON.parse(document.getElementById("recor-spec").textContent);
+    document.title = spec.title;
+    var renderer = L.canvas({ padding: 0.3, tolerance: 4 });
+    var map = L.map("recor-map", {
+      preferCanvas: true, renderer: renderer, maxZoom: spec.maxZoom || 18, zoomSnap: 0.5,
+    });
+    map.attributionControl.setPrefix("Leaflet");
+    if (spec.tiles) {
+      L.tileLayer(spec.tiles.url, { attribution: spec.tiles.attribution,
+        maxZoom: spec.tiles.maxZoom || 18 }).addTo(map);
+    }
+    var header = el("div", "recor-title");
+    header.appendChild(el("h1", null, spec.title));
+    if (spec.subtitle) header.appendChild(el("p", null, spec.subtitle));
+    document.body.appendChild(header);
+
+    var layersById = {}, overlays = {}, counts = {};
+    spec.layers.forEach(function (layer) {
+      buildLayer(map, layer, renderer);
+      layersById[layer.id] = layer;
+      overlays[layer.name + " (" + layer.geom.n.toLocaleString("fr-FR") + ")"] = layer.group;
+      counts[layer.id] = layer.geom.n;
+    });
+    var control = L.control.layers(null, {}, { collapsed: false, position: "topright" });
+    Object.keys(overlays).forEach(function (label) {
+      var span = document.createElement("span");
+      span.textContent = label;
+      control.addOverlay(overlays[label], span.outerHTML);
+    });
+    var bounds = L.latLngBounds(spec.bounds);
+    map.fitBounds(bounds);
+    var sync = zoomGate(map, spec.layers);
+    sync();
+    control.addTo(map);
+    L.control.scale({ metric: true, imperial: false, position: "bottomleft" }).addTo(map);
+    if (spec.search) searchControl(map, spec, layersById, sync).addTo(map);
+    if (spec.table) tableControl(spec.table).addTo(map);
+    if (spec.legend && spec.legend.length) legendControl(spec).addTo(map);
+    boxControl("bottomleft", "Provenance des données", spec.provenance, false).addTo(map);
+
+    window.recorMap = {
+      map: map, counts: counts, layers: layersById, ready: false,
+      onMap: function () {
+        var out = {};
+        spec.layers.forEach(function (layer) {
+          var n = 0;
+          if (map.hasLayer(layer.group)) {
+            layer.group.eachLayer(function (f) { if (f._map) n++; });
+          }
+          out[layer.id] = n;
+        });
+        return out;
+      },
+    };
+    requestAnimationFrame(function () {
+      requestAnimationFrame(function () {
+        window.recorMap.ready = true;
+        window.recorMap.buildMs = performance.now() - started;
+        document.body.setAttribute("data-recor-ready", "1");
+      });
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

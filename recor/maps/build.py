@@ -1,0 +1,208 @@
+"""Read the registry and build each kind of map (the I/O edge of :mod:`recor.maps`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import psycopg
+import shapely
+
+from recor import network, registry
+from recor.config import Settings
+from recor.coverage import CoverageResult, coverage, grid_cells
+from recor.domain import Status
+from recor.errors import NotFound
+from recor.maps.analysis_maps import redundancy_map, route_map, whatif_map
+from recor.maps.coverage_map import coverage_map
+from recor.maps.document import MapDocument
+from recor.maps.network_map import network_map
+from recor.maps.privacy import Level
+from recor.registry.reference import read_reference
+
+__all__ = [
+    "MAP_KINDS",
+    "build_coverage",
+    "build_network_map",
+    "build_redundancy_map",
+    "build_route_map",
+    "build_whatif_map",
+    "reference_layers",
+    "write_standard_maps",
+]
+
+MAP_KINDS: tuple[str, ...] = ("network", "coverage", "redundancy", "route", "whatif")
+
+
+def reference_layers(conn: psycopg.Connection) -> dict[str, gpd.GeoDataFrame]:
+    """The boundary layers present in the registry (communes, départements, région)."""
+    layers = {}
+    for kind in ("region", "departements", "communes"):
+        frame = read_reference(conn, kind, missing_ok=True)
+        if not frame.empty:
+            layers[kind] = frame
+    return layers
+
+
+def _units(
+    boundaries: dict[str, gpd.GeoDataFrame], segments: gpd.GeoDataFrame, settings: Settings
+) -> tuple[gpd.GeoDataFrame, str]:
+    if "communes" in boundaries:
+        return boundaries["communes"], "communes"
+    live = segments[segments["status"] == Status.IN_SERVICE]
+    if live.empty:
+        raise NotFound("no in-service segment and no communes: nothing to analyse")
+    return grid_cells(live, settings.maps.grid_cell_m), "grid"
+
+
+def build_network_map(
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    level: Level = "internal",
+    tiles: str | None = None,
+) -> MapDocument:
+    """The network map of the registry as it is now."""
+    return network_map(
+        registry.read_sites(conn),
+        registry.read_segments(conn),
+        version=registry.registry_version(conn).label(),
+        settings=settings.maps,
+        level=level,
+        boundaries=reference_layers(conn),
+        tiles=tiles,
+    )
+
+
+def build_coverage(
+    conn: psycopg.Connection, settings: Settings, *, single_homed: Iterable[str] | None = None
+) -> CoverageResult:
+    """Coverage per commune (or per grid cell when no communes are loaded)."""
+    sites, segments = registry.read_sites(conn), registry.read_segments(conn)
+    boundaries = reference_layers(conn)
+    units, kind = _units(boundaries, segments, settings)
+    if single_homed is None:
+        graph = network.load_graph(conn)
+        single_homed = network.redundancy_report(graph, settings=settings.network).single_homed[
+            "code"
+        ]
+    return coverage(
+        units,
+        sites,
+        segments,
+        departements=boundaries.get("departements"),
+        single_homed=single_homed,
+        settings=settings.maps,
+        unit_kind=kind,
+        version=registry.registry_version(conn).label(),
+    )
+
+
+def _core(graph, settings: Settings) -> list[str]:
+    kinds = set(settings.maps.resilience_core_kinds)
+    return [n for n, kind in graph.nodes(data="kind") if kind in kinds]
+
+
+def build_redundancy_map(
+    conn: psycopg.Connection, settings: Settings, *, tiles: str | None = None
+) -> MapDocument:
+    """Bridges, articulation and single-homed sites; units by independent paths to the core."""
+    sites, segments = registry.read_sites(conn), registry.read_segments(conn)
+    boundaries = reference_layers(conn)
+    units, kind = _units(boundaries, segments, settings)
+    graph = network.load_graph(conn)
+    report = network.redundancy_report(
+        graph, core=_core(graph, settings) or None, level="node", settings=settings.network
+    )
+    return redundancy_map(
+        report,
+        sites,
+        segments,
+        units,
+        unit_kind=kind,
+        boundaries=boundaries,
+        settings=settings.maps,
+        tiles=tiles,
+    )
+
+
+def build_route_map(
+    conn: psycopg.Connection,
+    settings: Settings,
+    source: str,
+    target: str,
+    *,
+    disjointness: str = "srlg",
+    tiles: str | None = None,
+) -> MapDocument:
+    """A route between two sites (code or name) and its most diverse alternative."""
+    graph = network.load_graph(conn)
+    pair = network.diverse_pair(
+        graph, source, target, disjointness=disjointness, settings=settings.network
+    )
+    return route_map(
+        pair,
+        registry.read_sites(conn),
+        registry.read_segments(conn),
+        boundaries=reference_layers(conn),
+        settings=settings.maps,
+        tiles=tiles,
+    )
+
+
+def build_whatif_map(
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    segments: Sequence[str] = (),
+    sites: Sequence[str] = (),
+    risk_groups: Sequence[str] = (),
+    circle: tuple[float, float, float] | None = None,
+    tiles: str | None = None,
+) -> MapDocument:
+    """A failure (segments, sites, groups or a disk in EPSG:2154) and the sites it isolates.
+
+    With nothing given, the worst 5 km disk of the network is shown.
+    """
+    graph = network.load_graph(conn)
+    area = None
+    if circle is not None:
+        area = network.circle(*circle)
+    elif not (segments or sites or risk_groups):
+        worst = network.worst_disk_failure(graph, 5000.0, settings=settings.network)
+        area = shapely.buffer(worst.centre, worst.radius_m)
+    result = network.what_if(
+        graph,
+        segments=segments,
+        sites=sites,
+        risk_groups=risk_groups,
+        area=area,
+        settings=settings.network,
+    )
+    return whatif_map(
+        result,
+        registry.read_sites(conn),
+        registry.read_segments(conn),
+        boundaries=reference_layers(conn),
+        settings=settings.maps,
+        tiles=tiles,
+    )
+
+
+def write_standard_maps(
+    conn: psycopg.Connection, settings: Settings, folder: Path | str, *, level: Level = "internal"
+) -> dict[str, Path]:
+    """Write the network, coverage and redundancy maps (and the coverage CSV) to a folder."""
+    target = Path(folder)
+    result = build_coverage(conn, settings)
+    segments = registry.read_segments(conn)
+    paths = {
+        "network": build_network_map(conn, settings, level=level).write(target / "network.html"),
+        "coverage": coverage_map(result, segments, settings=settings.maps).write(
+            target / "coverage.html"
+        ),
+        "redundancy": build_redundancy_map(conn, settings).write(target / "redundancy.html"),
+    }
+    paths.update({f"csv_{k}": v for k, v in result.write_csv(target).items()})
+    return paths

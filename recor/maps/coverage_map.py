@@ -1,0 +1,150 @@
+"""The coverage map: communes (or grid cells) coloured by distance band, the bands around
+the network, and the département summary table."""
+
+from __future__ import annotations
+
+import itertools
+
+import geopandas as gpd
+import shapely
+
+from recor.config import MapSettings
+from recor.coverage import CoverageResult, band_column
+from recor.domain import Status
+from recor.maps._common import bounds_of, provenance_rows, segment_layers
+from recor.maps.document import MapDocument, make_layer
+from recor.maps.styles import BAND_COLOURS
+
+__all__ = ["band_labels", "coverage_map", "summary_table"]
+
+
+def band_labels(bands_km: tuple[float, ...]) -> list[str]:
+    """French labels of the bands: ``à moins de 1 km`` ... ``au-delà de 10 km``."""
+    labels = [f"Réseau à moins de {bands_km[0]:g} km"]
+    labels += [f"De {a:g} à {b:g} km" for a, b in itertools.pairwise(bands_km)]
+    labels.append(f"Au-delà de {bands_km[-1]:g} km")
+    return labels
+
+
+def summary_table(result: CoverageResult) -> dict:
+    """The département summary as a table for the map (French headings)."""
+    bands = result.bands_km
+    columns = ["Territoire", "Fibre en service (km)", "Unités"]
+    columns += [f"Unités à ≤ {b:g} km" for b in bands]
+    columns += [f"Surface à ≤ {bands[-1]:g} km (%)", "Sites raccordés", "Sites mono-raccordés"]
+    rows = []
+    for row in result.summary.itertuples(index=False):
+        values = row._asdict()
+        share = values[f"area_within_{bands[-1]:g}km_km2"] / values["area_km2"] * 100
+        rows.append(
+            [
+                values["name"],
+                round(values["km_in_service"], 1),
+                values["units"],
+                *[values[f"units_within_{b:g}km"] for b in bands],
+                round(share, 1),
+                values["sites_connected"],
+                values["single_homed_sites"],
+            ]
+        )
+    unit = "communes" if result.unit_kind == "communes" else "mailles"
+    return {"title": f"Synthèse par département ({unit})", "columns": columns, "rows": rows}
+
+
+def coverage_map(
+    result: CoverageResult,
+    segments: gpd.GeoDataFrame,
+    *,
+    settings: MapSettings | None = None,
+    tiles: str | None = None,
+) -> MapDocument:
+    """Build the coverage map of a :func:`recor.coverage.coverage` result."""
+    settings = settings or MapSettings()
+    bands = result.bands_km
+    labels = band_labels(bands)
+    units = result.units.copy()
+    units["band_fr"] = [labels[b] for b in units["band"]]
+    units["dist_network_km"] = (units["dist_network_m"] / 1000).round(2)
+    units["dist_presence_km"] = (units["dist_presence_m"] / 1000).round(2)
+    for b in bands:
+        units[f"pct_{b:g}"] = (units[band_column(b)] * 100).round(1)
+    units["public_fr"] = units["has_connected_public_site"].map({True: "oui", False: "non"})
+    fields = [
+        ("code", "Code"),
+        ("band_fr", "Classe"),
+        ("dist_network_km", "Distance au réseau en service (km)"),
+        ("nearest_presence", "Point de présence le plus proche"),
+        ("dist_presence_km", "Distance au point de présence (km)"),
+        *[(f"pct_{b:g}", f"Surface à moins de {b:g} km (%)") for b in bands],
+        ("public_fr", "Site public raccordé"),
+        ("area_km2", "Surface (km²)"),
+    ]
+    units["area_km2"] = units["area_km2"].round(2)
+    colours = [BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)] for i in range(len(bands))]
+    colours.append(BAND_COLOURS[-1])
+    classes = [
+        {"color": "#666666", "weight": 0.4, "fillColor": c, "fillOpacity": 0.65} for c in colours
+    ]
+    unit_name = "Communes" if result.unit_kind == "communes" else "Mailles"
+    layers = [
+        make_layer(
+            "units",
+            f"{unit_name} par distance au réseau",
+            units,
+            kind="polygon",
+            classes=classes,
+            style_class=units["band"],
+            popup_title="name",
+            popup_fields=fields,
+            tolerance_m=settings.boundary_simplify_m,
+        )
+    ]
+    live = segments[segments["status"] == Status.IN_SERVICE]
+    if not live.empty:
+        network = shapely.union_all(live.geometry.values)
+        rings = gpd.GeoDataFrame(
+            {"band": [f"{b:g} km" for b in bands]},
+            geometry=[shapely.buffer(network, b * 1000.0) for b in bands],
+            crs=segments.crs,
+        )
+        layers.append(
+            make_layer(
+                "bands",
+                "Zones autour du réseau",
+                rings,
+                kind="polygon",
+                classes=[{"color": "#252525", "weight": 1, "dashArray": "4 4", "fill": False}],
+                tolerance_m=settings.boundary_simplify_m,
+                interactive=False,
+            )
+        )
+        layers.extend(segment_layers(live, settings))
+    legend = [
+        {
+            "title": "Distance au réseau en service",
+            "items": [
+                {"label": label, "shape": "area", "color": "#666666", "fillColor": colour}
+                for label, colour in zip(labels, colours, strict=True)
+            ],
+        }
+    ]
+    parameters = {
+        "Unités": "communes"
+        if result.unit_kind == "communes"
+        else f"mailles de {settings.grid_cell_m / 1000:g} km",
+        "Bandes de distance": ", ".join(f"{b:g} km" for b in bands),
+        "Points de présence": ", ".join(str(k) for k in settings.presence_kinds),
+        "Analyse calculée le": f"{result.computed_at:%Y-%m-%d %H:%M UTC}",
+    }
+    return MapDocument(
+        title="Couverture du territoire par le réseau RECOR",
+        subtitle=f"{len(units)} {unit_name.lower()} analysées",
+        bounds=bounds_of(result.units),
+        layers=layers,
+        legend=legend,
+        provenance=provenance_rows(result.version, parameters),
+        table=summary_table(result),
+        search={"layers": ["units"], "column": "name", "label": "Rechercher une commune…"},
+        tiles=tiles,
+        max_zoom=settings.max_zoom,
+    )

@@ -1,0 +1,157 @@
+"""Reference layers: administrative boundaries stored beside the network (migration 0003).
+
+A layer (``communes``, ``departements``, ...) is replaced whole by each import, in one
+transaction, and the import is recorded in ``recor.reference_imports``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+
+from recor.config import STORAGE_CRS
+from recor.errors import NotFound, RegistryError
+
+__all__ = [
+    "REFERENCE_KINDS",
+    "ReferenceImport",
+    "list_reference_layers",
+    "read_reference",
+    "write_reference",
+]
+
+#: Kinds of reference layer recor knows how to use (others may be stored too).
+REFERENCE_KINDS: tuple[str, ...] = (
+    "region",
+    "departements",
+    "arrondissements",
+    "cantons",
+    "communes",
+)
+
+
+@dataclass(frozen=True)
+class ReferenceImport:
+    """One import of a reference layer."""
+
+    id: int
+    kind: str
+    source_file: str
+    features: int
+    imported_at: datetime
+
+
+def write_reference(
+    conn: psycopg.Connection,
+    areas: gpd.GeoDataFrame,
+    *,
+    kind: str,
+    source_file: str,
+    sha256: str,
+    source_crs: str,
+) -> ReferenceImport:
+    """Replace the reference layer ``kind`` by ``areas``, in one transaction.
+
+    Parameters
+    ----------
+    areas
+        Columns ``code``, ``name``; (Multi)Polygon geometries in EPSG:2154.
+    kind
+        Layer name, lower-case letters and ``_`` (e.g. ``communes``).
+    source_file, sha256, source_crs
+        Provenance recorded with the import.
+
+    Returns
+    -------
+    ReferenceImport
+    """
+    if areas.crs is None or areas.crs.to_epsg() != STORAGE_CRS:
+        raise RegistryError(
+            f"reference layer {kind!r}: geometries must be in EPSG:{STORAGE_CRS}, got {areas.crs}"
+        )
+    geoms = shapely.set_srid(np.asarray(areas.geometry.array, dtype=object), STORAGE_CRS)
+    rows = zip(
+        areas["code"].astype(str).tolist(),
+        areas["name"].fillna("").astype(str).tolist(),
+        shapely.to_wkb(geoms, include_srid=True).tolist(),
+        strict=True,
+    )
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                "INSERT INTO recor.reference_imports (kind, source_file, sha256, source_crs,"
+                " features) VALUES (%s, %s, %s, %s, %s) RETURNING id, imported_at",
+                (kind, source_file, sha256, source_crs, len(areas)),
+            ).fetchone()
+            assert row is not None
+            import_id, imported_at = row
+            conn.execute("DELETE FROM recor.reference_areas WHERE kind = %s", (kind,))
+            conn.execute(
+                "CREATE TEMP TABLE reference_staging (code text, name text, wkb bytea)"
+                " ON COMMIT DROP"
+            )
+            with conn.cursor().copy(
+                "COPY reference_staging (code, name, wkb) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(["text", "text", "bytea"])
+                for values in rows:
+                    copy.write_row(values)
+            conn.execute(
+                "INSERT INTO recor.reference_areas (kind, code, name, import_id, geom)"
+                " SELECT %s, code, name, %s, ST_Multi(ST_GeomFromEWKB(wkb))"
+                " FROM reference_staging",
+                (kind, import_id),
+            )
+    except psycopg.errors.UniqueViolation as exc:
+        raise RegistryError(
+            f"reference layer {kind!r} from {source_file}: two areas share a code"
+            f" ({exc.diag.message_detail})"
+        ) from exc
+    except psycopg.errors.CheckViolation as exc:
+        raise RegistryError(
+            f"reference layer {kind!r} from {source_file}: {exc.diag.message_primary}"
+            f" (rule {exc.diag.constraint_name})"
+        ) from exc
+    return ReferenceImport(import_id, kind, source_file, len(areas), imported_at)
+
+
+def read_reference(
+    conn: psycopg.Connection, kind: str, *, missing_ok: bool = False
+) -> gpd.GeoDataFrame:
+    """The reference layer ``kind``: columns ``code``, ``name``, geometry (EPSG:2154).
+
+    Raises
+    ------
+    NotFound
+        When no such layer was imported (unless ``missing_ok``: then an empty frame).
+    """
+    rows = conn.execute(
+        "SELECT code, name, ST_AsBinary(geom) FROM recor.reference_areas WHERE kind = %s"
+        " ORDER BY code",
+        (kind,),
+    ).fetchall()
+    if not rows and not missing_ok:
+        raise NotFound(
+            f"no reference layer {kind!r} in the registry;"
+            f" import one with `recor reference import FILE --kind {kind}`"
+        )
+    frame = pd.DataFrame(rows, columns=["code", "name", "wkb"])
+    geometry = shapely.from_wkb(frame.pop("wkb").to_numpy()) if len(frame) else []
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=STORAGE_CRS))
+
+
+def list_reference_layers(conn: psycopg.Connection) -> list[ReferenceImport]:
+    """The latest import of every stored reference layer."""
+    rows = conn.execute(
+        "SELECT DISTINCT ON (kind) id, kind, source_file, features, imported_at"
+        " FROM recor.reference_imports WHERE kind IN"
+        " (SELECT DISTINCT kind FROM recor.reference_areas)"
+        " ORDER BY kind, id DESC"
+    ).fetchall()
+    return [ReferenceImport(*row) for row in rows]

@@ -1,0 +1,50 @@
+"""Fixtures of the map tests: a headless Chromium, a folder for screenshots."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from recor.maps.browser import CHROMIUM, Browser, PageReport
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "maps"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the session (fails on CI when missing, skips locally)."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests cannot run on CI: {CHROMIUM} is missing")
+        pytest.skip(f"{CHROMIUM} not installed")
+    pytest.importorskip("websocket", reason="websocket-client drives Chromium")
+    with Browser() as chromium:
+        yield chromium
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Folder of the screenshots kept by the browser tests (git-ignored)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+def assert_clean(report: PageReport) -> None:
+    """The page drew, logged no error, threw nothing and asked nothing of the network."""
+    assert report.ready, f"map not drawn: {report}"
+    assert report.console_errors == []
+    assert report.exceptions == []
+    assert report.remote_requests == []
+    assert set(report.requests) <= {report.url}, f"unexpected requests: {report.requests}"
+
+
+def open_and_check(browser: Browser, path: Path, artifacts: Path) -> PageReport:
+    """Open a map, assert it is clean, keep a screenshot named after the file."""
+    report = browser.open_map(path)
+    assert_clean(report)
+    browser.screenshot(artifacts / (re.sub(r"\W+", "_", path.stem) + ".png"))
+    return report
