@@ -151,7 +151,8 @@ def _parse(key: str, raw: str, default: Any) -> Any:
         if isinstance(default, bool):
             return raw.strip().lower() in {"1", "true", "yes", "on"}
         if isinstance(default, tuple):
-            return tuple(float(part) for part in raw.split(","))
+            kind = type(default[0]) if default else str
+            return tuple(kind(part.strip()) for part in raw.split(",") if part.strip())
         if isinstance(default, int):
             return int(raw)
         if isinstance(default, float):

@@ -363,7 +363,9 @@ def _mesh(
     keys = edges[:, 0].astype(np.int64) * size + edges[:, 1]
     in_tree[np.isin(keys, tree_edges[:, 0].astype(np.int64) * size + tree_edges[:, 1])] = True
     others = np.flatnonzero(~in_tree)[np.argsort(lengths[~in_tree], kind="stable")]
-    chosen = np.concatenate([np.flatnonzero(in_tree), others])[:n_segments]
+    tree_first = np.concatenate([np.flatnonzero(in_tree), others])[:n_segments]
+    n_tree = int(min(in_tree.sum(), n_segments))
+    chosen = tree_first
     chosen = edges[chosen]
     # Eight vertices a segment: six interior points drifting sideways like a road.
     a, c = everything[chosen[:, 0]], everything[chosen[:, 1]]
@@ -392,6 +394,9 @@ def _mesh(
     segments = pd.DataFrame({"a": chosen[:, 0], "b": chosen[:, 1]})
     segments["coords"] = list(np.round(coords, 2))
     segments.attrs["site_codes"] = codes
+    # The spanning tree comes first: those segments stay in service, so the in-service
+    # network is connected, as the real one is.
+    segments["in_tree"] = np.arange(len(chosen)) < n_tree
     return sites, segments
 
 
@@ -444,8 +449,11 @@ def _scale(
         "fibre_count": fibres, "fibres_used": (fibres * rng.uniform(0, 0.8, n)).astype(int),
         "cable_type": [f"G.652D {f} FO" for f in fibres],
         "installation": rng.choice(["duct", "buried", "aerial", "facade"], n, p=[.6, .2, .15, .05]),
-        "status": rng.choice(["in_service", "planned", "under_construction", "out_of_service"],
-                             n, p=[.9, .05, .03, .02]),
+        "status": np.where(
+            mesh_segs["in_tree"].to_numpy(), "in_service",
+            rng.choice(["in_service", "planned", "under_construction", "out_of_service"],
+                       n, p=[.9, .05, .03, .02]),
+        ),
         "owner": "Région Centre-Val de Loire", "operator": OPERATOR,
         "commissioned_on": None, "source": SOURCE, "extra": [{} for _ in range(n)],
         "geometry": shapely.linestrings(np.stack(mesh_segs["coords"].to_numpy())),

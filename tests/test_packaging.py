@@ -10,7 +10,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 # conda-forge spells some packages differently from PyPI.
-_CONDA_NAMES = {"psycopg[binary]": "psycopg"}
+_CONDA_NAMES = {"psycopg[binary]": "psycopg", "python-igraph": "igraph"}
 
 
 def _name(requirement: str) -> str:
