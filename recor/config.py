@@ -109,6 +109,8 @@ class MapSettings:
     #: --public: CHATON nodes are moved to the centre of a grid cell of this size (metres)
     #: and the segments reaching them stop at the cell's edge
     public_coarsen_m: float = 2000.0
+    #: where `recor map` and the recipes of maps/ write (env RECOR_MAPS_OUT_DIR)
+    out_dir: str = "maps/out"
 
 
 @dataclass(frozen=True)

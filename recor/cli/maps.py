@@ -7,6 +7,7 @@ from pathlib import Path
 
 from recor import registry
 from recor.config import Settings
+from recor.errors import ConfigurationError
 from recor.maps import build
 from recor.maps.boundaries import file_sha256, read_boundaries
 from recor.maps.coverage_map import coverage_map
@@ -14,8 +15,6 @@ from recor.maps.document import ONLINE_TILES
 from recor.registry.reference import REFERENCE_KINDS, list_reference_layers, write_reference
 
 __all__ = ["register"]
-
-_DEFAULT_OUT = Path("maps/out")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(handler=_list)
 
     cov = subparsers.add_parser("coverage", help="coverage per commune (or 2 km grid cell)")
-    cov.add_argument("--out", type=Path, default=_DEFAULT_OUT, help="folder of the CSV files")
+    cov.add_argument("--out", type=Path, help="folder of the CSV files (default maps/out)")
     cov.add_argument("--map", action="store_true", help="also write coverage.html")
     cov.set_defaults(handler=_coverage)
 
@@ -110,7 +109,8 @@ def _coverage(args: argparse.Namespace, settings: Settings) -> int:
     with registry.connect(settings.database) as conn:
         result = build.build_coverage(conn, settings)
         segments = registry.read_segments(conn)
-    paths = result.write_csv(args.out)
+    out = args.out or Path(settings.maps.out_dir)
+    paths = result.write_csv(out)
     print(
         f"coverage per {'commune' if result.unit_kind == 'communes' else 'grid cell'};"
         f" data {result.version}"
@@ -127,9 +127,7 @@ def _coverage(args: argparse.Namespace, settings: Settings) -> int:
     for path in paths.values():
         print(path)
     if args.map:
-        print(
-            coverage_map(result, segments, settings=settings.maps).write(args.out / "coverage.html")
-        )
+        print(coverage_map(result, segments, settings=settings.maps).write(out / "coverage.html"))
     return 0
 
 
@@ -137,13 +135,13 @@ def _map(args: argparse.Namespace, settings: Settings) -> int:
     with registry.connect(settings.database) as conn:
         if args.kind == "all":
             paths = build.write_standard_maps(
-                conn, settings, args.out or _DEFAULT_OUT, level=args.level
+                conn, settings, args.out or Path(settings.maps.out_dir), level=args.level
             )
             for path in paths.values():
                 print(path)
             return 0
         doc = _build(conn, args, settings)
-    print(doc.write(args.out or _DEFAULT_OUT / f"{args.kind}.html"))
+    print(doc.write(args.out or Path(settings.maps.out_dir) / f"{args.kind}.html"))
     return 0
 
 
@@ -152,9 +150,11 @@ def _build(conn, args: argparse.Namespace, settings: Settings):
     if args.kind == "network":
         return build.build_network_map(conn, settings, level=args.level, tiles=tiles)
     if args.kind == "coverage":
-        result = build.build_coverage(conn, settings)
-        return coverage_map(
-            result, registry.read_segments(conn), settings=settings.maps, tiles=tiles
+        return build.build_coverage_map(conn, settings, level=args.level, tiles=tiles)
+    if args.level == "public":
+        raise ConfigurationError(
+            f"recor map {args.kind}: analysis maps locate CHATON nodes and chambers and are"
+            " internal only; --public applies to the network and coverage maps"
         )
     if args.kind == "redundancy":
         return build.build_redundancy_map(conn, settings, tiles=tiles)

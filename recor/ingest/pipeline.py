@@ -324,7 +324,9 @@ def _check_and_build(
         sites, segments, context.sites, findings,
         tolerance=settings.snap_tolerance_m, source=profile.source,
     )  # fmt: skip
-    check_segment_layout(segments, findings, tolerance=settings.snap_tolerance_m)
+    check_segment_layout(
+        segments, findings, tolerance=settings.snap_tolerance_m, block=settings.chunk_size
+    )
     return Delivery(
         sites=gpd.GeoDataFrame(sites[[*SITE_COLUMNS, "geometry"]], crs=STORAGE_CRS),
         segments=gpd.GeoDataFrame(segments[[*SEGMENT_COLUMNS, "geometry"]], crs=STORAGE_CRS),

@@ -69,7 +69,7 @@ def build_topology(
     ]
     lookup = pd.Index(known_codes)
     idx = np.stack([_indexer(lookup, d) for d in declared])  # (2, n), -1 when none
-    frame = segments.iloc[rows]
+    frame = _rows(segments, rows)
     for side, field in enumerate(("site_a", "site_b")):
         unknown = pd.notna(declared[side]) & (idx[side] < 0)
         findings.add_rows(
@@ -112,6 +112,11 @@ def build_topology(
             sites.reset_index(drop=True), geometry=sites.geometry.name, crs=STORAGE_CRS
         )
     return sites, out
+
+
+def _rows(frame: gpd.GeoDataFrame, rows: np.ndarray) -> gpd.GeoDataFrame:
+    """``frame.iloc[rows]`` without a copy in the usual case where every row is kept."""
+    return frame if len(rows) == len(frame) else frame.iloc[rows]
 
 
 def _known_sites(
@@ -290,7 +295,7 @@ def _snap(
     xy: np.ndarray,
     findings: Findings,
 ) -> tuple[np.ndarray, np.ndarray]:
-    moved = coords.copy()
+    moved = coords  # a private array (from get_coordinates): moved in place
     shift = np.zeros(len(first))
     for side, position in ((0, first), (1, last)):
         ok = idx[side] >= 0
@@ -310,6 +315,7 @@ def check_segment_layout(
     findings: Findings,
     *,
     tolerance: float,
+    block: int = 100_000,
 ) -> None:
     """Report duplicate, overlapping and crossing segments (after snapping).
 
@@ -321,11 +327,11 @@ def check_segment_layout(
     if len(usable) < 1:
         return
     geoms = lines[usable]
-    frame = segments.iloc[usable]
+    frame = _rows(segments, usable)
     codes = frame["code"].astype(str).to_numpy()
     shape = _duplicates(frame, geoms, codes, findings)
     if len(usable) >= 2:
-        _pairs(frame, geoms, codes, shape, findings, tolerance=tolerance)
+        _pairs(frame, geoms, codes, shape, findings, tolerance=tolerance, block=block)
 
 
 def _duplicates(
@@ -377,6 +383,34 @@ def _inner(geoms: np.ndarray, margin: float) -> np.ndarray:
     return shapely.linestrings(coords, indices=index)
 
 
+def _touching_pairs(
+    geoms: np.ndarray, tolerance: float, block: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i < j) of lines that meet other than end to end.
+
+    Lines meeting only at their ends never meet once one is pulled back from them by 1 cm;
+    an end on the other's interior (a T without a node) still does. Each ordered pair from
+    the bounding-box query tests the first line, shortened, against the second, whole; the
+    shortened lines are built ``block`` at a time to bound memory.
+    """
+    left, right = shapely.STRtree(geoms).query(geoms)
+    keep = left != right
+    left, right = left[keep], right[keep]
+    order = np.argsort(left, kind="stable")
+    left, right = left[order], right[order]
+    margin = min(tolerance, 0.01) if tolerance > 0 else 0.01
+    found = []
+    for start in range(0, len(geoms), block):
+        stop = min(start + block, len(geoms))
+        a, b = np.searchsorted(left, [start, stop])
+        inner = _inner(geoms[start:stop], margin)
+        hit = shapely.intersects(inner[left[a:b] - start], geoms[right[a:b]])
+        found.append(np.stack([left[a:b][hit], right[a:b][hit]]))
+    pairs = np.concatenate(found, axis=1) if found else np.empty((2, 0), dtype=np.int64)
+    pairs = np.unique(np.sort(pairs, axis=0), axis=1)
+    return pairs[0], pairs[1]
+
+
 def _pairs(
     frame: pd.DataFrame,
     geoms: np.ndarray,
@@ -385,6 +419,7 @@ def _pairs(
     findings: Findings,
     *,
     tolerance: float,
+    block: int,
 ) -> None:
     """Crossings and overlaps from one bounding-box query and one DE-9IM matrix per pair.
 
@@ -392,20 +427,7 @@ def _pairs(
     node. Interiors sharing a line longer than the tolerance: an overlap (exact duplicates
     are reported apart).
     """
-    left, right = shapely.STRtree(geoms).query(geoms)
-    keep = left < right
-    left, right = left[keep], right[keep]
-    # Lines meeting only at their ends never meet once one is pulled back from them: only
-    # the few pairs that still intersect need a full DE-9IM matrix.
-    # An end lying on the other line's interior (a T without a node) still meets it: test
-    # each shortened line against the other, whole one.
-    inner = _inner(geoms, margin=min(tolerance, 0.01) if tolerance > 0 else 0.01)
-    shapely.prepare(inner)
-    hit = shapely.intersects(inner[left], geoms[right]) | shapely.intersects(
-        inner[right], geoms[left]
-    )
-    del inner
-    left, right = left[hit], right[hit]
+    left, right = _touching_pairs(geoms, tolerance, block)
     matrix = shapely.relate(geoms[left], geoms[right]).astype("U9")
     chars = matrix.view("U1").reshape(-1, 9) if len(matrix) else np.empty((0, 9), "U1")
     crossing = (chars[:, 0] == "0") | (chars[:, 1] == "0") | (chars[:, 3] == "0")

@@ -105,17 +105,22 @@ def redundancy_map(
     boundaries: Mapping[str, gpd.GeoDataFrame] | None = None,
     settings: MapSettings | None = None,
     tiles: str | None = None,
+    site_paths: pd.Series | None = None,
 ) -> MapDocument:
     """Bridges, articulation sites, single-homed sites, and units by independent paths.
 
-    ``units`` (communes or grid cells) are coloured by the largest number of node-disjoint
-    paths (capped at 2) from one of their sites to the core of the report (e.g. datacentres
-    and CHATON nodes, all merged into one): 2 means no single failure of a site or a
-    segment cuts the unit's best-connected site off.
+    ``units`` (communes or grid cells) are coloured by the largest number of independent
+    paths (capped at 2) from one of their sites to the core. ``site_paths`` (site code →
+    paths, e.g. :func:`recor.maps.resilience.paths_to_distinct_core`: paths ending at
+    distinct datacentres / CHATON nodes) is used when given, else the report's
+    ``node_paths`` (core merged into one node).
     """
     settings = settings or MapSettings()
     units = units.copy()
-    units["paths"] = resilience_classes(units, report.sites)
+    paths = report.sites[["code", "node_paths", "geometry"]].copy()
+    if site_paths is not None:
+        paths["node_paths"] = paths["code"].map(site_paths).fillna(0).astype(int)
+    units["paths"] = resilience_classes(units, paths)
     units["paths_fr"] = units["paths"].map({k: v[1] for k, v in PATH_COUNT_STYLES.items()})
     order = sorted(PATH_COUNT_STYLES)
     units["_class"] = units["paths"].map({k: i for i, k in enumerate(order)})
@@ -148,9 +153,7 @@ def redundancy_map(
             tolerance_m=settings.boundary_simplify_m,
         ),
         *segment_layers(segments, settings),
-        _highlight_segments(
-            "bridges", "Ponts", bridges, _HIGHLIGHT_SEGMENT, settings
-        ),
+        _highlight_segments("bridges", "Ponts", bridges, _HIGHLIGHT_SEGMENT, settings),
         *site_layers(sites[sites["code"].isin(report.core)], settings, prefix="core"),
         _highlight_sites(
             "articulation",
@@ -335,9 +338,7 @@ def whatif_map(
             cut_sites,
             {**_HIGHLIGHT_SITE, "color": "#000000"},
         ),
-        _highlight_sites(
-            "isolated", "Sites isolés du cœur", isolated, _HIGHLIGHT_SITE
-        ),
+        _highlight_sites("isolated", "Sites isolés du cœur", isolated, _HIGHLIGHT_SITE),
     ]
     provenance = result.provenance
     version = (
@@ -347,7 +348,7 @@ def whatif_map(
         title="Simulation de panne",
         subtitle=(
             f"{len(cut)} tronçons coupés, {len(isolated)} sites isolés, "
-            f"{result.fibre_km_lost:.1f} km de fibre perdus"
+            f"{result.fibre_km_lost:.1f} fibre·km perdus"
         ),
         bounds=bounds_of(segments, sites),
         layers=layers,

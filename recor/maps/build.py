@@ -19,11 +19,13 @@ from recor.maps.coverage_map import coverage_map
 from recor.maps.document import MapDocument
 from recor.maps.network_map import network_map
 from recor.maps.privacy import Level
+from recor.maps.resilience import paths_to_distinct_core
 from recor.registry.reference import read_reference
 
 __all__ = [
     "MAP_KINDS",
     "build_coverage",
+    "build_coverage_map",
     "build_network_map",
     "build_redundancy_map",
     "build_route_map",
@@ -112,14 +114,16 @@ def build_redundancy_map(
     boundaries = reference_layers(conn)
     units, kind = _units(boundaries, segments, settings)
     graph = network.load_graph(conn)
+    core = _core(graph, settings)
     report = network.redundancy_report(
-        graph, core=_core(graph, settings) or None, level="node", settings=settings.network
+        graph, core=core or None, level="node", settings=settings.network
     )
     return redundancy_map(
         report,
         sites,
         segments,
         units,
+        site_paths=paths_to_distinct_core(graph, core, settings.network),
         unit_kind=kind,
         boundaries=boundaries,
         settings=settings.maps,
@@ -190,19 +194,42 @@ def build_whatif_map(
     )
 
 
+def build_coverage_map(
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    level: Level = "internal",
+    tiles: str | None = None,
+    result: CoverageResult | None = None,
+) -> MapDocument:
+    """The coverage map (communes, or grid cells when no communes are loaded)."""
+    result = result or build_coverage(conn, settings)
+    return coverage_map(
+        result,
+        registry.read_segments(conn),
+        settings=settings.maps,
+        tiles=tiles,
+        level=level,
+        sites=registry.read_sites(conn),
+    )
+
+
 def write_standard_maps(
     conn: psycopg.Connection, settings: Settings, folder: Path | str, *, level: Level = "internal"
 ) -> dict[str, Path]:
-    """Write the network, coverage and redundancy maps (and the coverage CSV) to a folder."""
+    """Write the network, coverage and redundancy maps (and the coverage CSV) to a folder.
+
+    The redundancy map is internal only (it locates CHATON nodes and chambers): a public
+    pack holds the network and coverage maps.
+    """
     target = Path(folder)
     result = build_coverage(conn, settings)
-    segments = registry.read_segments(conn)
+    coverage_doc = build_coverage_map(conn, settings, level=level, result=result)
     paths = {
         "network": build_network_map(conn, settings, level=level).write(target / "network.html"),
-        "coverage": coverage_map(result, segments, settings=settings.maps).write(
-            target / "coverage.html"
-        ),
-        "redundancy": build_redundancy_map(conn, settings).write(target / "redundancy.html"),
+        "coverage": coverage_doc.write(target / "coverage.html"),
     }
+    if level == "internal":
+        paths["redundancy"] = build_redundancy_map(conn, settings).write(target / "redundancy.html")
     paths.update({f"csv_{k}": v for k, v in result.write_csv(target).items()})
     return paths

@@ -13,6 +13,7 @@ from recor.coverage import CoverageResult, band_column
 from recor.domain import Status
 from recor.maps._common import bounds_of, provenance_rows, segment_layers
 from recor.maps.document import MapDocument, make_layer
+from recor.maps.privacy import Level, publishable
 from recor.maps.styles import BAND_COLOURS
 
 __all__ = ["band_labels", "coverage_map", "summary_table"]
@@ -57,9 +58,19 @@ def coverage_map(
     *,
     settings: MapSettings | None = None,
     tiles: str | None = None,
+    level: Level = "internal",
+    sites: gpd.GeoDataFrame | None = None,
 ) -> MapDocument:
-    """Build the coverage map of a :func:`recor.coverage.coverage` result."""
+    """Build the coverage map of a :func:`recor.coverage.coverage` result.
+
+    With ``level="public"``, the drawn segments are those of :func:`publishable` (cut at the
+    cells of CHATON nodes, public attributes only); ``sites`` is then required.
+    """
     settings = settings or MapSettings()
+    if level == "public":
+        if sites is None:
+            raise ValueError("a public coverage map needs the sites (to hide CHATON nodes)")
+        segments = publishable(sites, segments, coarsen_m=settings.public_coarsen_m)[1]
     bands = result.bands_km
     labels = band_labels(bands)
     units = result.units.copy()

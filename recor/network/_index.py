@@ -102,11 +102,16 @@ class GraphIndex:
             self.csr_span = np.concatenate([starts, [len(ids)]])
         return self._csr
 
-    def weighted_csr(self, weights: np.ndarray) -> sp.csr_matrix:
-        """The same pattern as :meth:`csr`, each pair weighted by its cheapest segment."""
+    def weighted_csr(self, weights: np.ndarray, forbidden: float) -> sp.csr_matrix:
+        """The same pattern as :meth:`csr`, each pair weighted by its cheapest segment.
+
+        Infinite weights become ``forbidden`` (scipy's Dijkstra mishandles infinite entries):
+        pass a value larger than any route, and treat costs reaching it as "no route".
+        """
         base = self.csr()
         cheapest = np.minimum.reduceat(weights[self.csr_members], self.csr_span[:-1])
-        return sp.csr_matrix((np.maximum(cheapest, 1e-9), base.indices, base.indptr), base.shape)
+        data = np.where(np.isfinite(cheapest), np.maximum(cheapest, 1e-9), forbidden)
+        return sp.csr_matrix((data, base.indices, base.indptr), base.shape)
 
     def cheapest_edge(self, a: int, b: int, weights: np.ndarray | None = None) -> int:
         """Id of the cheapest segment between two adjacent sites (shortest by default)."""

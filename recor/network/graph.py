@@ -89,7 +89,7 @@ def build_graph(
             ", ".join(map(str, dropped[:10])),
         )
     graph.add_edges_from(_segment_edges(segments[ends_known]))
-    log.info("graph built: %d sites, %d segments", graph.number_of_nodes(), graph.size())
+    log.info("graph built: %d sites, %d segments", len(graph), int(ends_known.sum()))
     return graph
 
 

@@ -172,8 +172,9 @@ class RedundancyReport:
     ``sites`` has one row per site: ``nearest_core``, ``core_distance_m``, ``edge_paths``,
     ``node_paths``, ``srlg_paths`` (disjoint paths to the core, capped at 2: 2 means "at
     least two", i.e. the site survives any single failure of that kind), ``served`` (sites
-    whose every path to the core goes through it), ``single_homed``, ``new_build_to`` and
-    ``new_build_km``. ``single_homed`` is the ranked subset.
+    whose every path to the core goes through it), ``single_homed`` (at most one path at the
+    report's level; 0 = already cut off), ``new_build_to`` and ``new_build_km``.
+    ``single_homed`` is the ranked subset of non-passive sites.
     """
 
     bridges: tuple[str, ...]

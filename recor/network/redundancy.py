@@ -221,7 +221,7 @@ def _single_homed(
     settings: NetworkSettings,
 ) -> gpd.GeoDataFrame:
     column = f"{level}_paths"
-    sites["single_homed"] = sites[column] == 1
+    sites["single_homed"] = sites[column] <= 1
     serving = ~sites["kind"].astype(str).isin(settings.passive_kinds)
     chosen = np.flatnonzero((sites["single_homed"] & serving).to_numpy())
     targets, km = _new_build(index, sites, chosen, level, cuts)

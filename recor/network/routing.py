@@ -11,6 +11,7 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import dijkstra
 from shapely.geometry import LineString
@@ -233,24 +234,29 @@ def bidirectional_path(
     (scaled by the smallest cost per metre: a lower bound), then doubles, capped at half the
     best candidate found (which must succeed). None when the balls stop growing apart.
     """
-    matrix = index.csr() if weights is None else index.weighted_csr(weights)
     cost = index.length if weights is None else weights
     finite = np.isfinite(cost) & (index.length > 0)
     if not finite.any():
         return None
+    ceiling = float(cost[np.isfinite(cost)].sum())
+    forbidden = 4.0 * ceiling + 1.0
+    matrix = index.csr() if weights is None else index.weighted_csr(weights, forbidden)
     # every route is at least as long as the straight line: scaled, a lower bound of its cost
     scale = 1.0 if weights is None else float(np.min(cost[finite] / index.length[finite]))
     gap = float(np.hypot(*(index.xy[s] - index.xy[t]))) * scale
     radius = gap / 2 if math.isfinite(gap) and gap > 0 else float(np.median(cost[finite]))
-    ceiling = float(matrix.data[np.isfinite(matrix.data)].sum())
     while True:
         ds, ps = dijkstra(matrix, indices=s, limit=radius, return_predecessors=True)
         dt, pt = dijkstra(matrix, indices=t, limit=radius, return_predecessors=True)
         total = ds[index.csr_row] + matrix.data + dt[matrix.indices]
         best = int(np.argmin(total))
-        if math.isfinite(total[best]) and total[best] <= 2 * radius:
+        if total[best] <= 2 * radius:
+            if total[best] >= forbidden:
+                return None
             break
-        if radius > ceiling:
+        if radius > ceiling or (
+            weights is not None and _exhausted(matrix, index.csr_row, ds, forbidden)
+        ):
             return None
         # a finite candidate bounds the distance: half of it is a radius that must succeed
         radius = min(total[best] / 2, radius * 2)
@@ -264,6 +270,12 @@ def bidirectional_path(
     nodes = head[::-1] + tail
     edges = [index.cheapest_edge(a, b, weights) for a, b in itertools.pairwise(nodes)]
     return nodes, edges, float(cost[edges].sum())
+
+
+def _exhausted(matrix: sp.csr_matrix, rows: np.ndarray, dist: np.ndarray, forbidden: float) -> bool:
+    """True when the ball reached its whole part of the network (no usable edge leaves it)."""
+    inside = np.isfinite(dist)
+    return not (inside[rows] & ~inside[matrix.indices] & (matrix.data < forbidden)).any()
 
 
 def edge_weights(

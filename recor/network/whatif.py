@@ -179,9 +179,14 @@ def _routes_to_core(
     living = core_ids[~np.isin(core_ids, dead_n)]
     new_d, new_p = np.full(index.n, math.inf), np.full(index.n, -9999)
     if len(living):
+        forbidden = 4.0 * float(index.length.sum()) + 1.0
         new_d, new_p, _ = dijkstra(
-            index.weighted_csr(damaged), indices=living, min_only=True, return_predecessors=True
+            index.weighted_csr(damaged, forbidden),
+            indices=living,
+            min_only=True,
+            return_predecessors=True,
         )
+        new_d[new_d >= forbidden] = math.inf
     new_d[dead_n] = math.inf
     rows = []
     for v in wanted.tolist():

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyogrio
 import pytest
-from ingest_builders import WriteDelivery, segment_frame
+import shapely
+from ingest_builders import A_XY, B_XY, WriteDelivery, segment_frame, site_frame
 
 from recor import registry
 from recor.ingest.pipeline import import_paths
@@ -89,3 +91,18 @@ def test_sample_shapefile_and_geopackage_import(conn, tmp_path: Path) -> None:
     assert result.summary.segments.as_dict()["added"] == len(delivery.segments)
     again = import_paths(conn, [paths["gpkg"]])
     assert again.summary.segments.as_dict()["changed"] == 0, again.summary.segments.changed[:5]
+
+
+def test_segments_snap_to_sites_already_in_registry(conn, tmp_path: Path) -> None:
+    """v1 loads sites S-A, S-B; v2 delivers only a segment drawn 0.5 m off them."""
+    sites_only = tmp_path / "sites.gpkg"
+    pyogrio.write_dataframe(site_frame(), sites_only, layer="sites")
+    assert import_paths(conn, [sites_only]).loaded
+    segment = segment_frame(site_a=[None, None], site_b=[None, None]).iloc[[0]]
+    segment["geometry"] = [shapely.LineString([(A_XY[0] + 0.5, A_XY[1]), (B_XY[0], B_XY[1] - 0.5)])]
+    path = tmp_path / "segments.gpkg"
+    pyogrio.write_dataframe(segment, path, layer="segments")
+    result = import_paths(conn, [path])
+    assert result.loaded, result.prepared.errors()
+    row = registry.read_segments(conn).set_index("code").loc["T-1"]
+    assert (row.site_a, row.site_b) == ("S-A", "S-B")

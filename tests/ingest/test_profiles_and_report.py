@@ -129,3 +129,13 @@ def test_encoding_detection(tmp_path: Path, data: bytes, expected: str) -> None:
     path = tmp_path / "t.csv"
     path.write_bytes(b"code;name\n1;" + data + b"\n")
     assert detect_encoding(path) == (expected, True)
+
+
+def test_refusal_error_names_file_feature_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "s.gpkg"
+    pyogrio.write_dataframe(site_frame(), path, layer="sites")
+    pyogrio.write_dataframe(segment_frame(fibres_use=[99, 0]), path, layer="segments")
+    prepared = prepare_import([path])
+    message = str(prepared.refusal())
+    assert "s.gpkg!segments entité 0 (code=T-1), champ fibres_used" in message
+    assert "nothing was written" in message

@@ -74,7 +74,7 @@ def test_lines_decode_to_their_coordinates_within_a_metre() -> None:
 
 def test_columns_round_trip_in_each_form() -> None:
     n = 200
-    numbered = pd.Series([f"SEG-{i:06d}" for i in range(n)][::-1] + ["POP-ORLEANS"])
+    numbered = pd.Series([*[f"SEG-{i:06d}" for i in range(n)][::-1], "POP-ORLEANS"])
     free_text = pd.Series([f"note {i} <b>" + "x" * (i % 7) for i in range(n)] + [None])
     repeated = pd.Series(["in_service", "planned"] * (n // 2) + [None])
     numbers = pd.Series([float(i) for i in range(n)] + [np.nan])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from html import unescape
 from pathlib import Path
 
@@ -55,8 +56,8 @@ def test_network_map_draws_every_feature_offline(
     legend = browser.evaluate("document.querySelector('.recor-legend').textContent")
     assert "En service" in legend and "Centre de données" in legend
     assert browser.evaluate("document.querySelector('.leaflet-control-scale') !== null")
-    provenance = browser.evaluate("document.querySelector('.recor-box').parentNode.textContent")
-    assert "batch 1 (test)" in browser.evaluate("document.body.textContent") or provenance
+    page_text = browser.evaluate("document.body.textContent")
+    assert "Version des données" in page_text and "batch 1 (test)" in page_text
 
 
 @pytest.mark.browser
@@ -119,11 +120,14 @@ def test_hostile_attribute_values_show_as_text_and_run_nothing(
             " const at = f.getLatLng ? f.getLatLng() : f.getBounds().getCenter();"
             " f.fire('click', {latlng: at}, true); })()"
         )
-        texts.append(browser.evaluate("document.querySelector('.leaflet-popup-content').textContent"))
+        texts.append(
+            browser.evaluate("document.querySelector('.leaflet-popup-content').textContent")
+        )
     assert IMG_PAYLOAD in texts[0] and SCRIPT_PAYLOAD in texts[0]
     assert SCRIPT_PAYLOAD in texts[1] and IMG_PAYLOAD in texts[1]
     assert browser.evaluate("typeof window.__xss") == "undefined"
     assert browser.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
+    time.sleep(0.4)  # let the popup fade in for the screenshot
     browser.screenshot(artifacts / "hostile_popup.png")
     after = browser.collect(report)
     assert after.console_errors == [] and after.exceptions == []
@@ -135,9 +139,7 @@ def test_public_level_coarsens_chaton_nodes_and_drops_internal_detail(
 ) -> None:
     settings = MapSettings()
     cell = settings.public_coarsen_m
-    sites, segments = publishable(
-        sample_delivery.sites, sample_delivery.segments, coarsen_m=cell
-    )
+    sites, segments = publishable(sample_delivery.sites, sample_delivery.segments, coarsen_m=cell)
     assert not sites["kind"].isin(["chamber", "junction"]).any()
     assert set(sites.columns) == {"name", "kind", "operator", "status", "geometry"}
     assert "code" not in segments.columns and "fibres_used" not in segments.columns
@@ -165,9 +167,7 @@ def test_public_level_coarsens_chaton_nodes_and_drops_internal_detail(
 def test_public_map_opens_clean(
     sample_delivery: Delivery, browser: Browser, artifacts: Path, tmp_path: Path
 ) -> None:
-    doc = network_map(
-        sample_delivery.sites, sample_delivery.segments, version="t", level="public"
-    )
+    doc = network_map(sample_delivery.sites, sample_delivery.segments, version="t", level="public")
     report = open_and_check(browser, doc.write(tmp_path / "network_public.html"), artifacts)
     sites, segments = publishable(
         sample_delivery.sites, sample_delivery.segments, coarsen_m=MapSettings().public_coarsen_m
@@ -177,9 +177,7 @@ def test_public_map_opens_clean(
 
 def test_online_tiles_are_opt_in(sample_delivery: Delivery) -> None:
     offline = network_map(sample_delivery.sites, sample_delivery.segments, version="t")
-    online = network_map(
-        sample_delivery.sites, sample_delivery.segments, version="t", tiles="osm"
-    )
+    online = network_map(sample_delivery.sites, sample_delivery.segments, version="t", tiles="osm")
     assert "tile.openstreetmap.org" not in offline.to_html()
     assert "img-src data: https://tile.openstreetmap.org" in unescape(online.to_html())
 

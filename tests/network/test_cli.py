@@ -10,6 +10,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+from recor.cli import main
 from recor.cli import network as cli
 from recor.config import Settings
 
@@ -86,3 +87,31 @@ def test_whatif_worst_disk(sample_registry_url: str, capsys: pytest.CaptureFixtu
     )
     assert payload["value"] > 0 and payload["upper_bound"] >= payload["value"]
     assert len(payload["centre"]) == 2
+
+
+def test_the_recor_command_routes_and_refuses_unknown_sites(
+    sample_registry_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--database-url", sample_registry_url, "route", "POP-ORLEANS", "POP-TOURS", "--json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["routes"][0]["target"] == "POP-TOURS"
+    assert main(["--database-url", sample_registry_url, "route", "Nowhere", "POP-TOURS"]) == 2
+    assert "no site with code or name 'Nowhere'" in capsys.readouterr().err
+
+
+def test_whatif_writes_broken_routes_and_the_worst_disk(
+    sample_registry_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    routes = tmp_path / "broken.geojson"
+    _run(
+        sample_registry_url,
+        ["whatif", "--group", "BRIDGE-ORLEANS-LOIRE", "--out", str(routes)],
+        capsys,
+    )
+    broken = gpd.read_file(routes)
+    assert len(broken) and broken["broken"].all()
+    assert broken.geometry.geom_type.eq("LineString").all()
+    disk = tmp_path / "disk.csv"
+    _run(sample_registry_url, ["whatif", "--worst-disk", "3000", "--out", str(disk)], capsys)
+    row = pd.read_csv(disk).iloc[0]
+    assert row["wkt"].startswith("POLYGON") and row["radius_m"] == 3000

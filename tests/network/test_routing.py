@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import networkx as nx
+import numpy as np
 import pytest
 from shapely.geometry import box
 
@@ -162,6 +163,33 @@ def test_shortest_matches_networkx_dijkstra(seed: int) -> None:
     for a, b in itertools.islice(itertools.combinations(sorted(graph), 2), 0, 200, 7):
         expected = nx.dijkstra_path_length(simple, a, b, weight="w")
         assert shortest_path(graph, a, b).length_m == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_constrained_routes_match_networkx_on_the_remaining_network(seed: int) -> None:
+    """A third of the segments avoided at random: same length as Dijkstra on what is left,
+    and NotFound exactly when what is left is disconnected."""
+    graph = random_graph(40, 70, seed)
+    rng = np.random.default_rng(seed)
+    keys = sorted(k for *_, k in graph.edges(keys=True))
+    avoided = tuple(str(k) for k in rng.choice(keys, size=len(keys) // 3, replace=False))
+    left = graph.copy()
+    left.remove_edges_from([(u, v, k) for u, v, k in graph.edges(keys=True) if k in avoided])
+    simple = nx.Graph()
+    simple.add_nodes_from(left)
+    for u, v, data in left.edges(data=True):
+        if not simple.has_edge(u, v) or simple[u][v]["w"] > data["length_m"]:
+            simple.add_edge(u, v, w=data["length_m"])
+    constraints = RouteConstraints(avoid_segments=avoided)
+    for a, b in itertools.islice(itertools.combinations(sorted(graph), 2), 0, 300, 11):
+        if nx.has_path(simple, a, b):
+            expected = nx.dijkstra_path_length(simple, a, b, weight="w")
+            route = shortest_path(graph, a, b, constraints=constraints)
+            assert route.length_m == pytest.approx(expected)
+            assert not set(route.segments) & set(avoided)
+        else:
+            with pytest.raises(NotFound):
+                shortest_path(graph, a, b, constraints=constraints)
 
 
 def test_optical_budget_adds_fibre_splices_connectors_and_margin(

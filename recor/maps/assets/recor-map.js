@@ -328,7 +328,9 @@
     spec.layers.forEach(function (layer) {
       buildLayer(map, layer, renderer);
       layersById[layer.id] = layer;
-      overlays[layer.name + " (" + layer.geom.n.toLocaleString("fr-FR") + ")"] = layer.group;
+      var label = layer.name + " (" + layer.geom.n.toLocaleString("fr-FR") + ")";
+      if (layer.minZoom) label += " – visible au zoom " + layer.minZoom + " et plus";
+      overlays[label] = layer.group;
       counts[layer.id] = layer.geom.n;
     });
     var control = L.control.layers(null, {}, { collapsed: false, position: "topright" });
