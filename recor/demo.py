@@ -15,6 +15,7 @@ from pathlib import Path
 from recor import registry
 from recor.config import Settings
 from recor.ingest.pipeline import ImportResult, import_paths
+from recor.maps.build import write_standard_maps
 from recor.registry.summary import RegistrySummary
 from recor.sample import build_sample, write_sample
 
@@ -62,9 +63,7 @@ def run_demo(
         imported = import_paths(conn, [sample], settings=settings.imports, profile="recor",
                                 note="make demo: bundled sample")  # fmt: skip
         summary = registry.summarise(conn)
-        maps = _write_maps(conn, settings, out_dir)
+        maps = write_standard_maps(conn, settings, out_dir)
     return DemoResult(imported=imported, summary=summary, maps=maps)
 
 
-def _write_maps(conn, settings: Settings, out_dir: Path) -> dict[str, Path]:  # noqa: ANN001
-    return {}

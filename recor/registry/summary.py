@@ -36,12 +36,21 @@ SELECT dep, round(sum(km)::numeric, 1)::float FROM (
 """
 
 
+_KM_BY_DEPARTEMENT_FROM_BOUNDARIES = """
+SELECT d.code, round((sum(ST_Length(ST_Intersection(s.geom, d.geom))) / 1000)::numeric, 1)::float
+FROM recor.segments s
+JOIN recor.reference_areas d ON d.kind = 'departements' AND ST_Intersects(s.geom, d.geom)
+WHERE NOT s.retired GROUP BY d.code ORDER BY d.code
+"""
+
+
 def summarise(conn: psycopg.Connection) -> RegistrySummary:
     """Summarise the active registry.
 
-    Kilometres per département are the segments' lengths split half and half between the
-    départements of their two end sites (from the sites' INSEE commune code, ``extra.insee``);
-    the method is stated in the result.
+    Kilometres per département are the segments clipped to the département boundaries when
+    those are loaded as a reference layer (``recor reference import``); without them, each
+    segment's length is split half and half between the départements of its two end sites
+    (from the sites' INSEE commune code, ``extra.insee``). The method is stated in the result.
     """
     kinds = dict(
         conn.execute(
@@ -59,13 +68,28 @@ def summarise(conn: psycopg.Connection) -> RegistrySummary:
         "SELECT count(*), COALESCE(sum(length_m * fibre_count) / 1000, 0)::float"
         " FROM recor.segments WHERE NOT retired"
     ).fetchone()
-    departements = dict(conn.execute(_KM_BY_DEPARTEMENT_FROM_SITES).fetchall())
+    if _has_departement_boundaries(conn):
+        departements = dict(conn.execute(_KM_BY_DEPARTEMENT_FROM_BOUNDARIES).fetchall())
+        method = "segments clipped to the département boundaries (reference layer)"
+    else:
+        departements = dict(conn.execute(_KM_BY_DEPARTEMENT_FROM_SITES).fetchall())
+        method = "half of each segment to the département of each end site"
     return RegistrySummary(
         version=registry_version(conn),
         sites_by_kind=kinds,
         km_by_status=statuses,
         km_by_departement=departements,
-        departement_method="half of each segment to the département of each end site",
+        departement_method=method,
         segments=int(totals[0]) if totals else 0,
         fibre_km=float(totals[1]) if totals else 0.0,
     )
+
+
+def _has_departement_boundaries(conn: psycopg.Connection) -> bool:
+    row = conn.execute("SELECT to_regclass('recor.reference_areas') IS NOT NULL").fetchone()
+    if not row or not row[0]:
+        return False
+    found = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM recor.reference_areas WHERE kind = 'departements')"
+    ).fetchone()
+    return bool(found and found[0])

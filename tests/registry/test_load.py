@@ -236,3 +236,25 @@ def test_two_loads_never_interleave(registry_url, sample_delivery):
     one.join(5)
     two.join(10)
     assert order == ["first committed", "second committed"]
+
+
+def test_summary_clips_kilometres_to_departement_boundaries_when_loaded(
+    conn, sample_delivery, admin_cvl
+):
+    from recor.maps.boundaries import read_boundaries
+    from recor.registry.reference import write_reference
+
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    halves = registry.summarise(conn)
+    areas = read_boundaries(admin_cvl / "departements.geojson", "departements")
+    write_reference(conn, areas, kind="departements", source_file="departements.geojson",
+                    sha256="-", source_crs="EPSG:4326")  # fmt: skip
+    clipped = registry.summarise(conn)
+    assert "clipped" in clipped.departement_method and "half" in halves.departement_method
+    assert set(clipped.km_by_departement) == {"18", "28", "36", "37", "41", "45"}
+    # The sample lies inside the region: clipping keeps (almost) every kilometre.
+    total = sum(halves.km_by_departement.values())
+    assert sum(clipped.km_by_departement.values()) == pytest.approx(total, rel=0.01)
+    # Both methods agree on the broad split; they differ only along the borders.
+    for code, km in clipped.km_by_departement.items():
+        assert km == pytest.approx(halves.km_by_departement[code], rel=0.35)
