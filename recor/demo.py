@@ -19,7 +19,7 @@ from recor.maps.build import write_standard_maps
 from recor.registry.summary import RegistrySummary
 from recor.sample import build_sample, write_sample
 
-__all__ = ["DemoResult", "SAMPLE_GPKG", "run_demo"]
+__all__ = ["SAMPLE_GPKG", "DemoResult", "run_demo"]
 
 log = logging.getLogger(__name__)
 

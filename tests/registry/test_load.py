@@ -214,11 +214,13 @@ def test_two_loads_never_interleave(registry_url, sample_delivery):
     order: list[str] = []
 
     def first() -> None:
-        with registry.connect(registry_url, autocommit=True) as conn:
-            with batch_transaction(conn, BatchInfo(note="first")):
-                holding.set()
-                release.wait(5)
-                order.append("first committed")
+        with (
+            registry.connect(registry_url, autocommit=True) as conn,
+            batch_transaction(conn, BatchInfo(note="first")),
+        ):
+            holding.set()
+            release.wait(5)
+            order.append("first committed")
 
     def second() -> None:
         with registry.connect(registry_url, autocommit=True) as conn:
