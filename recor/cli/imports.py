@@ -126,6 +126,7 @@ def _write_reports(result: ImportResult, path: Path) -> None:
         path, findings, title="Rapport d'import RECOR", verdict=_verdict(result),
         counts=result.summary.counts() if result.summary else None,
         files=[f.__dict__ for f in result.prepared.source_files],
+        diff_map=result.diff_map(),
     )  # fmt: skip
     write_csv(path.with_suffix(".csv"), findings)
 

@@ -23,6 +23,7 @@ from recor.config import STORAGE_CRS, ImportSettings
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUMNS, SITE_COLUMNS
 from recor.errors import ImportRefused, RegistryError
 from recor.ingest.attributes import check_attributes, check_codes_against_registry
+from recor.ingest.diffmap import diff_map_svg
 from recor.ingest.findings import Findings, describe_finding
 from recor.ingest.geometry import check_geometries, check_lengths
 from recor.ingest.mapping import map_layer
@@ -108,6 +109,21 @@ class ImportResult:
     def refused(self) -> bool:
         """True when the delivery was refused (by the checks or by the registry)."""
         return self.prepared.refused or self.summary is None
+
+    def diff_map(self) -> str:
+        """SVG map of the delivered segments by outcome (added/changed/unchanged/error)."""
+        delivery = self.prepared.delivery
+        if delivery is None or not len(delivery.segments):
+            return ""
+        findings = self.prepared.findings
+        wrong = findings.loc[findings["severity"] == "error", "code"]
+        summary = self.summary.segments if self.summary else None
+        return diff_map_svg(
+            delivery.segments,
+            added=summary.added if summary else None,
+            changed=summary.changed if summary else None,
+            erroneous=list(wrong),
+        )
 
     def as_dict(self) -> dict:
         """Machine-readable summary (``recor import --json``)."""

@@ -41,8 +41,12 @@ def render_html(
     verdict: str,
     counts: dict[str, dict[str, int]] | None = None,
     files: list[dict] | None = None,
+    diff_map: str = "",
 ) -> str:
-    """The report as an HTML page (every value escaped: deliveries are untrusted text)."""
+    """The report as an HTML page (every value escaped: deliveries are untrusted text).
+
+    ``diff_map`` is an SVG from :func:`recor.ingest.diffmap.diff_map_svg`, shown as is.
+    """
     e = html.escape
     parts = [
         "<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'>",
@@ -69,6 +73,9 @@ def render_html(
             parts.extend(f"<td>{int(values.get(k, 0))}</td>" for k in _COUNT_LABELS)
             parts.append("</tr>")
         parts.append("</table>")
+    if diff_map:
+        parts.append("<h2>Carte des tronçons livrés</h2>")
+        parts.append(diff_map)
     parts.append(_summary_table(findings))
     for rule_id, group in findings.groupby("rule", sort=False):
         parts.append(_rule_section(str(rule_id), group))

@@ -1,25 +1,33 @@
-"""A self-contained HTML map: Leaflet and the recor runtime inlined, data as escaped JSON.
+"""A self-contained HTML map built with folium: Leaflet and the recor runtime inlined.
 
-The page loads nothing: a Content-Security-Policy forbids every request except ``data:``
-images (and the tile server when online tiles are asked for), and allows only the page's own
-scripts by hash, so a value that slipped into the markup still could not run.
+folium renders the page (:mod:`recor.maps._folium`): an :class:`~recor.maps._folium.OfflineMap`
+without its CDN links, the vendored Leaflet and the recor runtime inlined, one compact layer
+element per layer (data as escaped JSON) and the page controls. A Content-Security-Policy,
+computed from the rendered page, forbids every request except ``data:`` images (and the tile
+server when online tiles are asked for) and allows only the page's own scripts by hash, so a
+value that slipped into the markup still could not run.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import folium
 import geopandas as gpd
 import pandas as pd
 
+from recor.maps._folium import (
+    CompactLayer,
+    InlineAssets,
+    OfflineMap,
+    PageControls,
+    content_security_policy,
+)
 from recor.maps.encode import encode_column, encode_columns, encode_geometries
 
 __all__ = [
@@ -151,15 +159,6 @@ def embed_json(value: Any) -> str:
     )
 
 
-def _asset(name: str) -> str:
-    return (resources.files("recor.maps") / "assets" / name).read_text("utf-8")
-
-
-def _script_hash(source: str) -> str:
-    digest = hashlib.sha256(source.encode("utf-8")).digest()
-    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
-
-
 @dataclass
 class MapDocument:
     """A map page: title, layers, legend, provenance, optional table and search."""
@@ -177,17 +176,10 @@ class MapDocument:
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def spec(self) -> dict[str, Any]:
-        """The JSON specification read by the page."""
-        tiles = None
-        if self.tiles:
-            tiles = {k: v for k, v in ONLINE_TILES[self.tiles].items() if k != "origin"}
+        """The JSON specification of the page controls (``recor-spec``; layers apart)."""
         return {
             "title": self.title,
             "subtitle": self.subtitle,
-            "bounds": [list(self.bounds[0]), list(self.bounds[1])],
-            "maxZoom": self.max_zoom,
-            "tiles": tiles,
-            "layers": [layer.as_dict() for layer in self.layers],
             "legend": self.legend,
             "provenance": [
                 *([label, value] for label, value in self.provenance),
@@ -197,33 +189,45 @@ class MapDocument:
             "search": self.search,
         }
 
+    def to_folium(self) -> folium.Map:
+        """The folium map of the page (offline: no CDN link, no tile server unless asked)."""
+        (south, west), (north, east) = self.bounds
+        fmap = OfflineMap(
+            location=[(south + north) / 2, (west + east) / 2],
+            zoom_start=8,
+            tiles=None,
+            control_scale=True,
+            prefer_canvas=True,
+            zoom_snap=0.5,
+        )
+        fmap.options["max_zoom"] = self.max_zoom
+        fmap.add_child(InlineAssets())
+        if self.tiles:
+            tiles = ONLINE_TILES[self.tiles]
+            folium.TileLayer(
+                tiles["url"], attr=tiles["attribution"], max_zoom=tiles["maxZoom"], control=False
+            ).add_to(fmap)
+        for layer in self.layers:
+            fmap.add_child(CompactLayer(embed_json(layer.as_dict())))
+        fmap.fit_bounds([list(self.bounds[0]), list(self.bounds[1])])
+        fmap.add_child(PageControls(embed_json(self.spec())))
+        return fmap
+
     def to_html(self) -> str:
-        """The complete, self-contained page."""
-        leaflet_js = _asset("leaflet.js")
-        runtime_js = _asset("recor-map.js")
-        css = _asset("leaflet.css") + "\n" + _asset("recor-map.css")
+        """The complete, self-contained page, rendered by folium."""
+        figure = self.to_folium().get_root()
+        figure.title = html.escape(self.title)
+        figure.header.add_child(
+            folium.Element('<meta name="referrer" content="no-referrer">'), name="referrer"
+        )
+        page = figure.render()
         img_src = "data:"
         if self.tiles:
             img_src += " " + ONLINE_TILES[self.tiles]["origin"]
-        policy = (
-            "default-src 'none'; "
-            f"script-src {_script_hash(leaflet_js)} {_script_hash(runtime_js)}; "
-            f"style-src 'unsafe-inline'; img-src {img_src}; "
-            "base-uri 'none'; form-action 'none'"
-        )
-        return (
-            '<!DOCTYPE html>\n<html lang="fr">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta http-equiv="Content-Security-Policy" content="{html.escape(policy)}">\n'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            '<meta name="referrer" content="no-referrer">\n'
-            f"<title>{html.escape(self.title)}</title>\n"
-            f"<style>{css}</style>\n</head>\n<body>\n"
-            '<div id="recor-map"></div>\n'
-            f'<script type="application/json" id="recor-spec">{embed_json(self.spec())}</script>\n'
-            f"<script>{leaflet_js}</script>\n"
-            f"<script>{runtime_js}</script>\n"
-            "</body>\n</html>\n"
-        )
+        policy = content_security_policy(page, img_src=img_src)
+        meta = f'<meta http-equiv="Content-Security-Policy" content="{html.escape(policy)}">'
+        # the policy must precede every script: first in <head>
+        return page.replace("<html>\n<head>\n", f'<html lang="fr">\n<head>\n{meta}\n', 1)
 
     def write(self, path: Path | str) -> Path:
         """Write the page (folders created); returns the path."""

@@ -9,8 +9,6 @@ import pyogrio
 import pytest
 from ingest_builders import WriteDelivery, segment_frame, site_frame
 
-from recor.registry import Delivery
-
 
 @pytest.fixture
 def write_delivery(tmp_path: Path) -> WriteDelivery:
@@ -33,9 +31,3 @@ def write_delivery(tmp_path: Path) -> WriteDelivery:
         return folder
 
     return write
-
-
-@pytest.fixture
-def small_delivery() -> Delivery:
-    """The three-site, two-segment delivery as in-memory frames."""
-    return Delivery(sites=site_frame(), segments=segment_frame())

@@ -39,8 +39,11 @@ def test_cli_loads_reports_and_refuses(
     bad = write_delivery(segments=segment_frame(fibres=["-3", "24"]), name="bad")
     assert _run(registry_url, str(bad), "--quiet") == 1
     assert "ATTR-RANGE" in capsys.readouterr().err
-    assert _run(registry_url, str(write_delivery(name="again")), "--dry-run", "--json") == 0
+    changed = write_delivery(segments=segment_frame(fibres=[96, 24]), name="again")
+    assert _run(registry_url, str(changed), "--dry-run", "--json", "--report", str(report)) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "dry-run"
+    page = report.read_text(encoding="utf-8")
+    assert "Simulation" in page and "T-1 (modifié)" in page and "T-2 (inchangé)" in page
     assert _run(registry_url, "list") == 0
     assert "loaded" in capsys.readouterr().out
     assert _run(registry_url, "undo", str(summary["batch_id"]), "--quiet") == 0

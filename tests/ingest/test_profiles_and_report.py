@@ -10,6 +10,7 @@ import pytest
 from ingest_builders import segment_frame, site_frame
 
 from recor.errors import ConfigurationError
+from recor.ingest.diffmap import CHANGE_COLOURS, diff_map_svg
 from recor.ingest.findings import FINDING_COLUMNS
 from recor.ingest.pipeline import prepare_import
 from recor.ingest.profiles import builtin_profiles, load_profile
@@ -139,3 +140,12 @@ def test_refusal_error_names_file_feature_and_field(tmp_path: Path) -> None:
     message = str(prepared.refusal())
     assert "s.gpkg!segments entité 0 (code=T-1), champ fibres_used" in message
     assert "nothing was written" in message
+
+
+def test_diff_map_draws_segments_by_outcome() -> None:
+    svg = diff_map_svg(segment_frame(), added=["T-1"], changed=["T-2"])
+    assert svg.startswith("<svg") and svg.count("<polyline") == 2
+    colour = {c: CHANGE_COLOURS[c][0] for c in CHANGE_COLOURS}
+    assert f"stroke='{colour['added']}'" in svg and "T-1 (ajouté)" in svg
+    assert f"stroke='{colour['changed']}'" in svg and "T-2 (modifié)" in svg
+    assert diff_map_svg(segment_frame(), limit=1).count("<polyline") == 1

@@ -1,6 +1,8 @@
 /* recor map runtime: decodes the compact layers of a recor map and draws them with Leaflet.
- * Data arrive as JSON in <script type="application/json" id="recor-spec">. Every value taken
- * from the data reaches the page through textContent, never as HTML. */
+ * The page is built by folium: its script creates the Leaflet map, then calls
+ * recor.addLayer(map, layer) for each layer and recor.finish(map, spec) once; layers and spec
+ * arrive as JSON in <script type="application/json"> elements. Every value taken from the
+ * data reaches the page through textContent, never as HTML. */
 (function () {
   "use strict";
 
@@ -8,6 +10,8 @@
   var DIGIT = new Int8Array(128).fill(-1);
   for (var a = 0; a < ALPHABET.length; a++) DIGIT[ALPHABET.charCodeAt(a)] = a;
   var QUANTUM = 1e-5;
+  /* folium's control_scale adds L.control.scale(): make it metric only. */
+  L.Control.Scale.mergeOptions({ imperial: false });
 
   function decodeInts(text) {
     var out = new Float64Array(text.length), n = 0, value = 0, scale = 1;
@@ -306,45 +310,48 @@
     return sync;
   }
 
-  function start() {
-    var started = performance.now();
-    var spec = JSON.parse(document.getElementById("recor-spec").textContent);
-    document.title = spec.title;
-    var renderer = L.canvas({ padding: 0.3, tolerance: 4 });
-    var map = L.map("recor-map", {
-      preferCanvas: true, renderer: renderer, maxZoom: spec.maxZoom || 18, zoomSnap: 0.5,
-    });
-    map.attributionControl.setPrefix("Leaflet");
-    if (spec.tiles) {
-      L.tileLayer(spec.tiles.url, { attribution: spec.tiles.attribution,
-        maxZoom: spec.tiles.maxZoom || 18 }).addTo(map);
+  /* Per-map state: one canvas renderer for every layer, the layers in page order. */
+  function state(map) {
+    if (!map.recor) {
+      map.recor = {
+        started: performance.now(), layers: [],
+        renderer: L.canvas({ padding: 0.3, tolerance: 4 }),
+      };
     }
+    return map.recor;
+  }
+
+  function addLayer(map, layer) {
+    var own = state(map);
+    buildLayer(map, layer, own.renderer);
+    own.layers.push(layer);
+    return layer.group;
+  }
+
+  function finish(map, spec) {
+    var own = state(map), layers = own.layers;
+    document.title = spec.title;
+    map.attributionControl.setPrefix("Leaflet");
     var header = el("div", "recor-title");
     header.appendChild(el("h1", null, spec.title));
     if (spec.subtitle) header.appendChild(el("p", null, spec.subtitle));
     document.body.appendChild(header);
 
-    var layersById = {}, overlays = {}, counts = {};
-    spec.layers.forEach(function (layer) {
-      buildLayer(map, layer, renderer);
+    var layersById = {}, counts = {};
+    var control = L.control.layers(null, {}, { collapsed: false, position: "topright" });
+    layers.forEach(function (layer) {
       layersById[layer.id] = layer;
+      counts[layer.id] = layer.geom.n;
       var label = layer.name + " (" + layer.geom.n.toLocaleString("fr-FR") + ")";
       if (layer.minZoom) label += " – visible au zoom " + layer.minZoom + " et plus";
-      overlays[label] = layer.group;
-      counts[layer.id] = layer.geom.n;
-    });
-    var control = L.control.layers(null, {}, { collapsed: false, position: "topright" });
-    Object.keys(overlays).forEach(function (label) {
       var span = document.createElement("span");
       span.textContent = label;
-      control.addOverlay(overlays[label], span.outerHTML);
+      control.addOverlay(layer.group, span.outerHTML);
     });
-    var bounds = L.latLngBounds(spec.bounds);
-    map.fitBounds(bounds);
-    var sync = zoomGate(map, spec.layers);
+    map.fitBounds(L.latLngBounds(spec.bounds));
+    var sync = zoomGate(map, layers);
     sync();
     control.addTo(map);
-    L.control.scale({ metric: true, imperial: false, position: "bottomleft" }).addTo(map);
     if (spec.search) searchControl(map, spec, layersById, sync).addTo(map);
     if (spec.table) tableControl(spec.table).addTo(map);
     if (spec.legend && spec.legend.length) legendControl(spec).addTo(map);
@@ -354,7 +361,7 @@
       map: map, counts: counts, layers: layersById, ready: false,
       onMap: function () {
         var out = {};
-        spec.layers.forEach(function (layer) {
+        layers.forEach(function (layer) {
           var n = 0;
           if (map.hasLayer(layer.group)) {
             layer.group.eachLayer(function (f) { if (f._map) n++; });
@@ -367,12 +374,11 @@
     requestAnimationFrame(function () {
       requestAnimationFrame(function () {
         window.recorMap.ready = true;
-        window.recorMap.buildMs = performance.now() - started;
+        window.recorMap.buildMs = performance.now() - own.started;
         document.body.setAttribute("data-recor-ready", "1");
       });
     });
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  window.recor = { addLayer: addLayer, finish: finish };
 })();
