@@ -112,10 +112,13 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _verdict(result: ImportResult) -> str:
-    if result.refused:
-        return "Livraison refusée : rien n'a été écrit dans le registre."
-    if result.dry_run:
-        return "Simulation (--dry-run) : livraison acceptable, rien n'a été écrit."
+    verdicts = {
+        "refused": "Livraison refusée : rien n'a été écrit dans le registre.",
+        "dry-run": "Simulation (--dry-run) : livraison acceptable, rien n'a été écrit.",
+        "unchanged": "Livraison identique au registre : aucun changement, aucun lot créé.",
+    }
+    if result.status in verdicts:
+        return verdicts[result.status]
     assert result.summary is not None
     return f"Livraison chargée : lot n° {result.summary.batch_id}."
 

@@ -102,8 +102,22 @@ class ImportResult:
 
     @property
     def loaded(self) -> bool:
-        """True when the registry now holds the delivery (never for a dry run)."""
-        return self.summary is not None and self.summary.batch_id is not None
+        """True when the registry now holds the delivery (never for a dry run).
+
+        A delivery identical to what the registry holds is loaded with no batch
+        (:attr:`status` ``unchanged``).
+        """
+        return self.summary is not None and not self.dry_run
+
+    @property
+    def status(self) -> str:
+        """``refused``, ``dry-run``, ``unchanged`` (nothing to write) or ``loaded``."""
+        if self.refused:
+            return "refused"
+        if self.dry_run:
+            return "dry-run"
+        assert self.summary is not None
+        return "loaded" if self.summary.batch_id is not None else "unchanged"
 
     @property
     def refused(self) -> bool:
@@ -129,7 +143,7 @@ class ImportResult:
         """Machine-readable summary (``recor import --json``)."""
         findings = self.prepared.findings
         return {
-            "status": "refused" if self.refused else ("dry-run" if self.dry_run else "loaded"),
+            "status": self.status,
             "batch_id": self.summary.batch_id if self.summary else None,
             "dry_run": self.dry_run,
             "profile": self.prepared.profile,

@@ -21,6 +21,7 @@ import folium
 import geopandas as gpd
 import pandas as pd
 
+from recor.errors import RecorError
 from recor.maps._folium import (
     CompactLayer,
     InlineAssets,
@@ -88,6 +89,10 @@ class LayerSpec:
             "minZoom": self.min_zoom,
             "interactive": self.interactive,
         }
+
+
+# Data cannot contain it: embed_json escapes every "<".
+_POLICY_SLOT = "<!-- recor: Content-Security-Policy -->"
 
 
 def make_layer(
@@ -200,6 +205,7 @@ class MapDocument:
             prefer_canvas=True,
             zoom_snap=0.5,
         )
+        # folium.Map(max_zoom=...) only sets its own tile layer; this is the map's
         fmap.options["max_zoom"] = self.max_zoom
         fmap.add_child(InlineAssets())
         if self.tiles:
@@ -217,17 +223,21 @@ class MapDocument:
         """The complete, self-contained page, rendered by folium."""
         figure = self.to_folium().get_root()
         figure.title = html.escape(self.title)
+        # the policy must precede every script: next to the charset, filled in after rendering
+        figure.header.add_child(folium.Element(_POLICY_SLOT), name="policy", index=1)
         figure.header.add_child(
             folium.Element('<meta name="referrer" content="no-referrer">'), name="referrer"
         )
         page = figure.render()
+        if page.count(_POLICY_SLOT) != 1:
+            raise RecorError("folium rendered no page header for the Content-Security-Policy")
         img_src = "data:"
         if self.tiles:
             img_src += " " + ONLINE_TILES[self.tiles]["origin"]
         policy = content_security_policy(page, img_src=img_src)
         meta = f'<meta http-equiv="Content-Security-Policy" content="{html.escape(policy)}">'
-        # the policy must precede every script: first in <head>
-        return page.replace("<html>\n<head>\n", f'<html lang="fr">\n<head>\n{meta}\n', 1)
+        page = page.replace(_POLICY_SLOT, meta, 1)
+        return page.replace("<html>", '<html lang="fr">', 1)
 
     def write(self, path: Path | str) -> Path:
         """Write the page (folders created); returns the path."""

@@ -7,7 +7,8 @@ from pathlib import Path
 import geopandas as gpd
 import pyogrio
 import pytest
-from ingest_builders import WriteDelivery, segment_frame, site_frame
+
+from tests.ingest.ingest_builders import WriteDelivery, segment_frame, site_frame
 
 
 @pytest.fixture

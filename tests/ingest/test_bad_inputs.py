@@ -9,11 +9,11 @@ import geopandas as gpd
 import pyogrio
 import pytest
 import shapely
-from ingest_builders import A_XY, B_XY, C_XY, WriteDelivery, segment_frame, site_frame
 
 from recor import registry
 from recor.config import ImportSettings
 from recor.ingest.pipeline import import_paths, prepare_import
+from tests.ingest.ingest_builders import A_XY, B_XY, C_XY, WriteDelivery, segment_frame, site_frame
 
 
 def _rules(prepared) -> set[str]:

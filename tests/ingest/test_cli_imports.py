@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from ingest_builders import WriteDelivery, segment_frame
 
 from recor import registry
 from recor.cli import imports
 from recor.config import Settings
+from tests.ingest.ingest_builders import WriteDelivery, segment_frame
 
 
 def _run(url: str, *argv: str) -> int:

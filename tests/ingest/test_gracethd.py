@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import shapely
-from gracethd_builders import N1, gracethd_tables, write_gracethd
 
 from recor import registry
 from recor.ingest.pipeline import import_paths, prepare_import
+from tests.ingest.gracethd_builders import N1, gracethd_tables, write_gracethd
 
 
 def _rows(prepared, rule_id: str):

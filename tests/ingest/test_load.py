@@ -7,12 +7,12 @@ from pathlib import Path
 import pyogrio
 import pytest
 import shapely
-from ingest_builders import A_XY, B_XY, WriteDelivery, segment_frame, site_frame
 
 from recor import registry
 from recor.ingest.pipeline import import_paths
 from recor.registry.model import ReplaceScope
 from recor.sample import build_sample, write_sample
+from tests.ingest.ingest_builders import A_XY, B_XY, WriteDelivery, segment_frame, site_frame
 
 pytestmark = pytest.mark.db
 
@@ -38,7 +38,7 @@ def test_import_of_same_delivery_twice_changes_nothing(conn, write_delivery: Wri
     folder = write_delivery()
     first = import_paths(conn, [folder])
     second = import_paths(conn, [folder])
-    assert first.loaded and second.summary is not None
+    assert first.status == "loaded" and second.status == "unchanged" and second.loaded
     assert second.summary.segments.as_dict() == {
         "added": 0,
         "changed": 0,

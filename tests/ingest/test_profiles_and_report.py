@@ -7,7 +7,6 @@ from pathlib import Path
 import pandas as pd
 import pyogrio
 import pytest
-from ingest_builders import segment_frame, site_frame
 
 from recor.errors import ConfigurationError
 from recor.ingest.diffmap import CHANGE_COLOURS, diff_map_svg
@@ -17,6 +16,7 @@ from recor.ingest.profiles import builtin_profiles, load_profile
 from recor.ingest.report import render_html, write_csv
 from recor.ingest.rules import RULES
 from recor.ingest.sources import detect_encoding
+from tests.ingest.ingest_builders import segment_frame, site_frame
 
 
 def test_builtin_profiles_load() -> None:

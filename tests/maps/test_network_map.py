@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import time
 from html import unescape
 from pathlib import Path
+from urllib.parse import urlparse
 
+import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -39,6 +43,32 @@ def test_sample_network_map_is_small_and_links_nothing(
     assert not re.search(r"url\(\s*['\"]?(https?:)?//", html)
     policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
     assert policy and "default-src 'none'" in unescape(policy.group(1))
+
+
+#: Hosts named inside the vendored Leaflet (SVG namespace, comments, attribution link): text,
+#: never fetched (the browser tests assert that no request leaves the page).
+LEAFLET_TEXT_HOSTS = {"www.w3.org", "leafletjs.com", "bugzilla.mozilla.org", "bugs.chromium.org"}
+
+
+def test_page_is_rendered_by_folium_without_its_cdn_links(sample_delivery: Delivery) -> None:
+    html = network_map(sample_delivery.sites, sample_delivery.segments, version="t").to_html()
+    name = re.search(r"var (map_[0-9a-f]{32}) = L\.map\(", html)
+    assert name, "no folium map variable"
+    assert f'<div class="folium-map" id="{name.group(1)}"' in html
+    assert f"recor.addLayer({name.group(1)}, " in html
+    cdn_hosts = {
+        urlparse(url).netloc for _, url in (*folium.Map.default_js, *folium.Map.default_css)
+    }
+    assert cdn_hosts, "folium links no CDN any more: this test checks nothing"
+    page_hosts = {urlparse(url).netloc for url in re.findall(r"https?://[^\s\"'<>)\\]+", html)}
+    assert not page_hosts & cdn_hosts
+    assert page_hosts <= LEAFLET_TEXT_HOSTS, page_hosts - LEAFLET_TEXT_HOSTS
+    policy = unescape(re.search(r'Content-Security-Policy" content="([^"]+)"', html).group(1))
+    scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
+    assert len(scripts) >= 3  # Leaflet, the recor runtime, folium's map script
+    for body in scripts:
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy
 
 
 @pytest.mark.browser

@@ -348,7 +348,6 @@
       span.textContent = label;
       control.addOverlay(layer.group, span.outerHTML);
     });
-    map.fitBounds(L.latLngBounds(spec.bounds));
     var sync = zoomGate(map, layers);
     sync();
     control.addTo(map);
