@@ -491,7 +491,10 @@ def write_sample(delivery: Delivery, folder: Path | str) -> dict[str, Path]:
     gpkg.unlink(missing_ok=True)
     sites = _flatten_extra(delivery.sites)
     segments = _flatten_extra(delivery.segments)
-    segments["commissioned_on"] = pd.to_datetime(segments["commissioned_on"]).dt.date
+    # ISO dates, null when unknown (a Shapefile has no null date, only a null text field).
+    segments["commissioned_on"] = [
+        None if pd.isna(d) else pd.Timestamp(d).date().isoformat() for d in segments["commissioned_on"]
+    ]
     pyogrio.write_dataframe(sites, gpkg, layer="sites")
     pyogrio.write_dataframe(segments, gpkg, layer="segments")
     tables = {

@@ -30,7 +30,7 @@ from recor.ingest.mapping import map_layer
 from recor.ingest.profiles import Profile, load_profile
 from recor.ingest.readers import RawLayer, read_layer_chunks, to_storage_crs
 from recor.ingest.sources import DeliveryFiles
-from recor.registry import read_segments, read_sites
+from recor.registry import read_codes, read_sites
 from recor.registry.model import BatchInfo, Delivery, LoadSummary, ReplaceScope, SourceFile
 
 __all__ = ["ImportResult", "PreparedImport", "RegistryContext", "import_paths", "prepare_import"]
@@ -385,12 +385,9 @@ def registry_lookup(conn: psycopg.Connection) -> RegistryLookup:
 
     def lookup(bbox: tuple[float, float, float, float]) -> RegistryContext:
         sites = read_sites(conn, bbox=bbox)
-        segments = read_segments(conn, bbox=bbox)
+        segments = read_codes(conn, "segments", bbox=bbox)
         conn.rollback()  # reads leave no transaction open: the load opens its own
-        return RegistryContext(
-            sites=sites[["code", "source", "geometry"]],
-            segments=pd.DataFrame(segments[["code", "source"]]),
-        )
+        return RegistryContext(sites=sites[["code", "source", "geometry"]], segments=segments)
 
     return lookup
 

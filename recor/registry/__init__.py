@@ -18,7 +18,14 @@ from recor.registry.model import (
     ReplaceScope,
     SourceFile,
 )
-from recor.registry.read import read_risk_groups, read_segments, read_sites, registry_version
+from recor.registry.read import (
+    read_codes,
+    read_risk_groups,
+    read_segments,
+    read_sites,
+    registry_version,
+)
+from recor.registry.reference import list_reference_layers, read_reference, write_reference
 from recor.registry.summary import RegistrySummary, summarise
 from recor.registry.write import load_delivery
 
@@ -38,7 +45,10 @@ __all__ = [
     "ensure_database",
     "history",
     "list_batches",
+    "list_reference_layers",
     "load_delivery",
+    "read_codes",
+    "read_reference",
     "read_risk_groups",
     "read_segments",
     "read_sites",
@@ -46,4 +56,5 @@ __all__ = [
     "summarise",
     "undo_batch",
     "upgrade",
+    "write_reference",
 ]

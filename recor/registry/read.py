@@ -18,6 +18,7 @@ from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SITE_COLUMNS
 from recor.registry.model import RegistryVersion
 
 __all__ = [
+    "read_codes",
     "read_risk_groups",
     "read_segments",
     "read_sites",
@@ -226,6 +227,28 @@ def read_risk_groups(conn: psycopg.Connection, *, as_of: datetime | None = None)
     frame = pd.DataFrame(rows, columns=["code", "kind", "name", "source", "extra", "segment_codes"])
     frame["segment_codes"] = [tuple(v) for v in frame["segment_codes"]]
     return frame
+
+
+def read_codes(
+    conn: psycopg.Connection, entity: str, *, bbox: Bbox | None = None
+) -> pd.DataFrame:
+    """Codes and sources of the active sites or segments (no geometry: cheap).
+
+    Parameters
+    ----------
+    entity
+        ``"sites"`` or ``"segments"``.
+    bbox
+        ``(xmin, ymin, xmax, ymax)`` in EPSG:2154: only rows whose geometry meets it.
+    """
+    if entity not in {"sites", "segments"}:
+        raise ValueError(f"entity must be 'sites' or 'segments', not {entity!r}")
+    where, params = _filters("t", bbox=bbox)
+    query = sql.SQL(
+        "SELECT t.code, t.source FROM recor.{} AS t WHERE NOT t.retired AND {} ORDER BY t.code"
+    ).format(sql.Identifier(entity), where)
+    rows = conn.execute(query, params).fetchall()
+    return pd.DataFrame(rows, columns=["code", "source"])
 
 
 def registry_version(conn: psycopg.Connection, as_of: datetime | None = None) -> RegistryVersion:

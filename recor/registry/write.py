@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
@@ -268,8 +268,8 @@ def _missing(value: Any) -> bool:
 
 def _json(value: Any) -> Any:
     """A JSON object for a jsonb column (dict, JSON text, or nothing)."""
-    if isinstance(value, dict):
-        return value
+    if isinstance(value, Mapping):
+        return dict(value)
     if isinstance(value, str):
         return json.loads(value) if value.strip() else {}
     return {}

@@ -86,6 +86,7 @@ def test_network_map_draws_every_feature_offline(
     legend = browser.evaluate("document.querySelector('.recor-legend').textContent")
     assert "En service" in legend and "Centre de données" in legend
     assert browser.evaluate("document.querySelector('.leaflet-control-scale') !== null")
+    assert browser.evaluate("document.querySelectorAll('.leaflet-control-scale-line').length") == 1
     page_text = browser.evaluate("document.body.textContent")
     assert "Version des données" in page_text and "batch 1 (test)" in page_text
 
