@@ -205,7 +205,7 @@ def _stage(conn: psycopg.Connection, delivery: Delivery) -> None:
         _create_staging(conn, table, columns)
         if frames[table] is not None:
             _copy(conn, table, frames[table], columns)
-    conn.execute("ANALYZE stage_sites; ANALYZE stage_segments")
+    conn.execute("ANALYZE stage_sites (code); ANALYZE stage_segments (code, site_a, site_b)")
 
 
 def _create_staging(

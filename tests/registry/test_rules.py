@@ -148,3 +148,14 @@ def test_geometries_have_gist_indexes(conn):
         "SELECT tablename FROM pg_indexes WHERE schemaname = 'recor' AND indexdef LIKE '%gist%'"
     ).fetchall()
     assert {"sites", "segments"} <= {t for (t,) in indexes}
+
+
+def test_changes_need_an_open_batch(conn, two_sites):
+    conn.execute("SELECT set_config('recor.batch_id', '999', false)")
+    with pytest.raises(psycopg.errors.CheckViolation, match="batch 999 is not open"):
+        conn.execute("UPDATE recor.sites SET name = 'x' WHERE code = 'A'")
+
+
+def test_import_batches_are_never_deleted(conn, two_sites):
+    with pytest.raises(psycopg.errors.RestrictViolation, match="never deleted"):
+        conn.execute("DELETE FROM recor.import_batches")

@@ -42,7 +42,9 @@ CREATE TABLE recor.import_batches (
     undone_by    bigint REFERENCES recor.import_batches (id)
 );
 
--- The batch every change of this transaction belongs to (set by the loader).
+-- The batch every change of this transaction belongs to (set by the loader). Cheap: rows
+-- call it; that the batch exists and is open is checked once per statement
+-- (recor.require_open_batch), which is why batch_id columns carry no per-row foreign key.
 CREATE FUNCTION recor.current_batch() RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -54,6 +56,18 @@ BEGIN
                   HINT = 'load through recor (recor import / load_delivery)';
     END IF;
     RETURN raw::bigint;
+END
+$$;
+
+CREATE FUNCTION recor.require_open_batch() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM recor.import_batches
+                   WHERE id = recor.current_batch() AND outcome = 'running') THEN
+        RAISE EXCEPTION 'import batch % is not open: changes need a running batch',
+            recor.current_batch() USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
 END
 $$;
 
@@ -69,7 +83,7 @@ CREATE TABLE recor.sites (
     geom       geometry(Point, 2154) NOT NULL,
     retired    boolean NOT NULL DEFAULT false,
     valid_from timestamptz NOT NULL DEFAULT now(),
-    batch_id   bigint NOT NULL DEFAULT recor.current_batch() REFERENCES recor.import_batches (id),
+    batch_id   bigint NOT NULL DEFAULT recor.current_batch(),
     CONSTRAINT sites_code_unique UNIQUE (code),
     CONSTRAINT sites_code_not_blank CHECK (btrim(code) <> ''),
     CONSTRAINT sites_geom_not_empty CHECK (NOT ST_IsEmpty(geom)),
@@ -97,7 +111,7 @@ CREATE TABLE recor.segments (
     extra           jsonb NOT NULL DEFAULT '{}',
     retired         boolean NOT NULL DEFAULT false,
     valid_from      timestamptz NOT NULL DEFAULT now(),
-    batch_id        bigint NOT NULL DEFAULT recor.current_batch() REFERENCES recor.import_batches (id),
+    batch_id        bigint NOT NULL DEFAULT recor.current_batch(),
     CONSTRAINT segments_code_unique UNIQUE (code),
     CONSTRAINT segments_code_not_blank CHECK (btrim(code) <> ''),
     CONSTRAINT segments_distinct_ends CHECK (site_a <> site_b),
@@ -121,7 +135,7 @@ CREATE TABLE recor.risk_groups (
     extra      jsonb NOT NULL DEFAULT '{}',
     retired    boolean NOT NULL DEFAULT false,
     valid_from timestamptz NOT NULL DEFAULT now(),
-    batch_id   bigint NOT NULL DEFAULT recor.current_batch() REFERENCES recor.import_batches (id),
+    batch_id   bigint NOT NULL DEFAULT recor.current_batch(),
     CONSTRAINT risk_groups_code_unique UNIQUE (code),
     CONSTRAINT risk_groups_code_not_blank CHECK (btrim(code) <> ''),
     CONSTRAINT risk_groups_extra_is_object CHECK (jsonb_typeof(extra) = 'object')
@@ -132,7 +146,7 @@ CREATE TABLE recor.segment_risk_groups (
     risk_group_id bigint NOT NULL REFERENCES recor.risk_groups (id),
     retired       boolean NOT NULL DEFAULT false,
     valid_from    timestamptz NOT NULL DEFAULT now(),
-    batch_id      bigint NOT NULL DEFAULT recor.current_batch() REFERENCES recor.import_batches (id),
+    batch_id      bigint NOT NULL DEFAULT recor.current_batch(),
     PRIMARY KEY (segment_id, risk_group_id)
 );
 
@@ -272,6 +286,9 @@ BEGIN
         EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON recor.%I '
                        'REFERENCING OLD TABLE AS old_rows '
                        'FOR EACH STATEMENT EXECUTE FUNCTION recor.keep_history()', t || '_history', t);
+        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE ON recor.%I '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION recor.require_open_batch()',
+                       t || '_open_batch', t);
         EXECUTE format('CREATE TRIGGER %I BEFORE DELETE ON recor.%I '
                        'FOR EACH ROW EXECUTE FUNCTION recor.refuse_delete()', t || '_no_delete', t);
         EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON recor.%I '
@@ -283,6 +300,12 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Batches are provenance: never deleted either.
+CREATE TRIGGER import_batches_no_delete BEFORE DELETE ON recor.import_batches
+    FOR EACH ROW EXECUTE FUNCTION recor.refuse_delete();
+CREATE TRIGGER import_batches_no_truncate BEFORE TRUNCATE ON recor.import_batches
+    FOR EACH STATEMENT EXECUTE FUNCTION recor.refuse_delete();
 
 -- History tables are append-only too.
 CREATE TRIGGER sites_history_no_change BEFORE UPDATE OR DELETE ON recor.sites_history
