@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUMNS, SITE_COLUMNS
 from recor.errors import ConfigurationError
 
 __all__ = [
@@ -32,27 +33,10 @@ ENTITIES = ("sites", "segments", "risk_groups", "segment_risk_groups")
 #: Registry fields a profile may fill, per entity (``declared_length`` is compared with the
 #: measured length, then kept in ``extra``).
 TARGETS: dict[str, frozenset[str]] = {
-    "sites": frozenset({"code", "name", "kind", "operator", "status", "source", "extra"}),
-    "segments": frozenset(
-        {
-            "code",
-            "site_a",
-            "site_b",
-            "fibre_count",
-            "fibres_used",
-            "cable_type",
-            "installation",
-            "status",
-            "owner",
-            "operator",
-            "commissioned_on",
-            "source",
-            "extra",
-            "declared_length",
-        }
-    ),
-    "risk_groups": frozenset({"code", "kind", "name", "source", "extra"}),
-    "segment_risk_groups": frozenset({"segment_code", "risk_group_code"}),
+    "sites": frozenset(SITE_COLUMNS),
+    "segments": frozenset({*SEGMENT_COLUMNS, "declared_length"}),
+    "risk_groups": frozenset(RISK_GROUP_COLUMNS),
+    "segment_risk_groups": frozenset(SEGMENT_RISK_COLUMNS),
 }
 _GEOMETRIES = {"point", "line", "none"}
 
