@@ -58,6 +58,8 @@ class ImportSettings:
     length_mismatch_min_m: float = 20.0
     max_text_length: int = 10_000
     chunk_size: int = 100_000
+    #: a zip whose members would unpack to more than this is refused before extraction
+    max_unzipped_mb: int = 8_192
 
 
 @dataclass(frozen=True)

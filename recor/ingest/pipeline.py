@@ -193,7 +193,8 @@ def prepare_import(
     say = progress or (lambda _stage: None)
     findings = Findings()
     override = CRS.from_user_input(_crs_input(crs)) if crs is not None else None
-    with DeliveryFiles(tuple(Path(p) for p in paths), findings) as files:
+    limit = settings.max_unzipped_mb * 1024 * 1024
+    with DeliveryFiles(tuple(Path(p) for p in paths), findings, limit) as files:
         layers = [s for s in files.layers if layer is None or layer.lower() in {s.name, s.layer}]
         chosen = _choose_profile(profile, [s.name for s in layers])
         say("lecture")

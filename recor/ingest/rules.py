@@ -45,6 +45,7 @@ RULES: dict[str, Rule] = {
         # Files and formats
         Rule("SRC-NOT-FOUND", _E, "Fichier introuvable ou format non pris en charge"),
         Rule("SRC-ZIP-UNSAFE", _E, "Archive zip dangereuse (chemin absolu ou « ../ »)"),
+        Rule("SRC-ZIP-TOO-LARGE", _E, "Archive zip trop volumineuse une fois décompressée"),
         Rule("SRC-SHP-PART", _E, "Shapefile incomplet (.shx ou .dbf manquant)"),
         Rule("SRC-SHP-TRUNCATED", _E, "Shapefile tronqué ou incohérent"),
         Rule("SRC-UNREADABLE", _E, "Fichier illisible"),

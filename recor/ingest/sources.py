@@ -19,6 +19,7 @@ from types import TracebackType
 
 import pyogrio
 
+from recor.config import ImportSettings
 from recor.ingest.findings import Findings
 from recor.registry.model import SourceFile
 
@@ -57,6 +58,7 @@ class DeliveryFiles:
 
     paths: tuple[Path, ...]
     findings: Findings = field(default_factory=Findings)
+    max_unzipped_bytes: int = ImportSettings().max_unzipped_mb * 1024 * 1024
     layers: list[LayerSource] = field(default_factory=list)
     source_files: list[SourceFile] = field(default_factory=list)
     _tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -110,6 +112,15 @@ class DeliveryFiles:
                     value=name,
                 )
             if unsafe:
+                return
+            unpacked = sum(info.file_size for info in archive.infolist())
+            if unpacked > self.max_unzipped_bytes:
+                self.findings.add(
+                    "SRC-ZIP-TOO-LARGE",
+                    f"{unpacked / 2**20:,.0f} Mo une fois décompressée, au-delà de la limite de "
+                    f"{self.max_unzipped_bytes / 2**20:,.0f} Mo ; rien n'a été extrait",
+                    file=path.name,
+                )
                 return
             if self._tmp is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="recor-import-")

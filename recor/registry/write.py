@@ -364,7 +364,7 @@ def _merge_sites(conn: psycopg.Connection) -> EntityCounts:
         " s.status::recor.lifecycle_status, s.source, s.extra, s.geom,"
         " (SELECT recor.current_batch())"
         " FROM stage_sites s JOIN diff_sites d USING (code)"
-        " WHERE d.change = 'added' AND d.id IS NULL"
+        " WHERE d.change = 'added' AND d.id IS NULL ORDER BY s.code"
     )
     if not _has_updates(conn, "sites"):
         return counts
@@ -409,6 +409,7 @@ def _merge_segments(conn: psycopg.Connection) -> EntityCounts:
         f" SELECT s.code, sa.id, sb.id, {values}, (SELECT recor.current_batch())"
         f" FROM stage_segments s {_SEGMENT_ENDS}"
         " JOIN diff_segments d ON d.code = s.code WHERE d.change = 'added' AND d.id IS NULL"
+        " ORDER BY s.code"
     )
     if not _has_updates(conn, "segments"):
         return counts

@@ -61,6 +61,16 @@ def test_zip_with_parent_or_absolute_paths_is_refused_and_nothing_extracted(tmp_
     assert not Path("/tmp/recor_absolute_escape.txt").exists()
 
 
+def test_zip_that_would_unpack_too_large_is_refused_before_extraction(tmp_path: Path) -> None:
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("livraison/segments.csv", b"0" * (3 * 2**20))  # 3 MB of zeros, ~3 kB zipped
+    settings = ImportSettings(max_unzipped_mb=2)
+    prepared = prepare_import([archive], settings=settings)
+    assert prepared.refused and "SRC-ZIP-TOO-LARGE" in _rules(prepared)
+    assert archive.stat().st_size < 20_000
+
+
 def test_zip_of_a_good_delivery_imports(write_delivery: WriteDelivery, tmp_path: Path) -> None:
     folder = write_delivery()
     archive = tmp_path / "good.zip"
