@@ -12,14 +12,25 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import networkx as nx
+
 from recor import registry
 from recor.config import Settings
 from recor.ingest.pipeline import ImportResult, import_paths
 from recor.maps.build import write_standard_maps
+from recor.network import (
+    OpticalBudget,
+    RedundancyReport,
+    RoutePair,
+    diverse_pair,
+    load_graph,
+    optical_budget,
+    redundancy_report,
+)
 from recor.registry.summary import RegistrySummary
 from recor.sample import build_sample, write_sample
 
-__all__ = ["SAMPLE_GPKG", "DemoResult", "run_demo"]
+__all__ = ["DEMO_ROUTE", "SAMPLE_GPKG", "DemoResult", "NetworkHighlights", "run_demo"]
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +39,26 @@ _PROJECT = Path(__file__).resolve().parent.parent
 SAMPLE_GPKG = _PROJECT / "gis_data" / "sample" / "recor_sample.gpkg"
 
 
+#: The demo's example route: between the Orléans and Tours datacentres of the sample.
+DEMO_ROUTE = ("DC-ORLEANS", "DC-TOURS")
+
+
+@dataclass
+class NetworkHighlights:
+    """What an engineer asks first: a route, its independent second, the weak points."""
+
+    pair: RoutePair
+    budget: OpticalBudget
+    report: RedundancyReport
+
+
 @dataclass
 class DemoResult:
-    """What the demo did: the import, the registry summary, the maps written."""
+    """What the demo did: the import, the registry summary, network highlights, the maps."""
 
     imported: ImportResult
     summary: RegistrySummary
+    network: NetworkHighlights | None = None
     maps: dict[str, Path] = field(default_factory=dict)
 
 
@@ -63,7 +88,16 @@ def run_demo(
         imported = import_paths(conn, [sample], settings=settings.imports, profile="recor",
                                 note="make demo: bundled sample")  # fmt: skip
         summary = registry.summarise(conn)
+        highlights = _network_highlights(load_graph(conn), settings)
         maps = write_standard_maps(conn, settings, out_dir)
-    return DemoResult(imported=imported, summary=summary, maps=maps)
+    return DemoResult(imported=imported, summary=summary, network=highlights, maps=maps)
 
 
+def _network_highlights(graph: nx.MultiGraph, settings: Settings) -> NetworkHighlights | None:
+    """The example route with its shared-risk-diverse second, and the redundancy report."""
+    if not all(site in graph for site in DEMO_ROUTE):
+        return None
+    pair = diverse_pair(graph, *DEMO_ROUTE, disjointness="srlg", settings=settings.network)
+    budget = optical_budget(pair.first, wavelength_nm=1550, settings=settings.network)
+    report = redundancy_report(graph, settings=settings.network)
+    return NetworkHighlights(pair=pair, budget=budget, report=report)
