@@ -493,7 +493,8 @@ def write_sample(delivery: Delivery, folder: Path | str) -> dict[str, Path]:
     segments = _flatten_extra(delivery.segments)
     # ISO dates, null when unknown (a Shapefile has no null date, only a null text field).
     segments["commissioned_on"] = [
-        None if pd.isna(d) else pd.Timestamp(d).date().isoformat() for d in segments["commissioned_on"]
+        None if pd.isna(d) else pd.Timestamp(d).date().isoformat()
+        for d in segments["commissioned_on"]
     ]
     pyogrio.write_dataframe(sites, gpkg, layer="sites")
     pyogrio.write_dataframe(segments, gpkg, layer="segments")

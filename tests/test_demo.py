@@ -9,9 +9,7 @@ from recor.cli import main
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 
-def test_demo_loads_summarises_analyses_and_maps_and_is_idempotent(
-    registry_url, tmp_path, capsys
-):
+def test_demo_loads_summarises_analyses_and_maps_and_is_idempotent(registry_url, tmp_path, capsys):
     out = tmp_path / "maps"
     assert main(["--database-url", registry_url, "demo", "--out", str(out)]) == 0
     first = capsys.readouterr().out

@@ -229,9 +229,7 @@ def read_risk_groups(conn: psycopg.Connection, *, as_of: datetime | None = None)
     return frame
 
 
-def read_codes(
-    conn: psycopg.Connection, entity: str, *, bbox: Bbox | None = None
-) -> pd.DataFrame:
+def read_codes(conn: psycopg.Connection, entity: str, *, bbox: Bbox | None = None) -> pd.DataFrame:
     """Codes and sources of the active sites or segments (no geometry: cheap).
 
     Parameters
