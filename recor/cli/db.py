@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+import pandas as pd
+
 from recor import registry
 from recor.config import Settings
 from recor.domain import DEPARTEMENTS
@@ -26,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     summary = subparsers.add_parser("summary", help="sites by kind, km by status and département")
     summary.add_argument("--json", action="store_true", help="machine-readable output")
     summary.set_defaults(handler=_summary)
+    history = subparsers.add_parser("history", help="every version of a segment, site or group")
+    history.add_argument("code", help="business code, e.g. SEG-0001")
+    history.add_argument(
+        "--entity", choices=("segments", "sites", "risk_groups"), default="segments"
+    )
+    history.set_defaults(handler=_history)
 
 
 def _init(args: argparse.Namespace, settings: Settings) -> int:
@@ -87,3 +95,17 @@ def print_summary(summary: RegistrySummary) -> None:
     print(f"Route km by département ({summary.departement_method}):")
     for dep, km in summary.km_by_departement.items():
         print(f"  {dep + ' ' + DEPARTEMENTS.get(dep, ''):<20} {km:>9.1f}")
+
+
+def _history(args: argparse.Namespace, settings: Settings) -> int:
+    with registry.connect(settings.database, autocommit=True) as conn:
+        versions = registry.history(conn, args.code, entity=args.entity)
+    shown = [c for c in ("status", "fibre_count", "fibres_used", "name", "kind", "retired")
+             if c in versions.columns]  # fmt: skip
+    print(f"{args.entity.rstrip('s')} {args.code}: {len(versions)} version(s)")
+    for row in versions.itertuples():
+        until = "now" if pd.isna(row.valid_to) else row.valid_to.isoformat(timespec="seconds")
+        values = ", ".join(f"{c}={getattr(row, c)}" for c in shown)
+        print(f"  {row.valid_from.isoformat(timespec='seconds')} → {until}  batch {row.batch_id}: "
+              f"{values}")  # fmt: skip
+    return 0
