@@ -62,3 +62,16 @@ def test_the_editor_role_loads_and_undoes_but_cannot_migrate(conn, sample_delive
     registry.undo_batch(conn, first.batch_id)
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("CREATE TABLE recor.intruder (id int)")
+
+
+def test_analyses_and_maps_need_nothing_beyond_the_reader_role(conn, sample_delivery, tmp_path):
+    from recor.config import Settings
+    from recor.maps.build import write_standard_maps
+    from recor.network import load_graph, redundancy_report
+
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    conn.execute("SET ROLE recor_reader")
+    report = redundancy_report(load_graph(conn))
+    assert len(report.bridges) > 0
+    paths = write_standard_maps(conn, Settings(), tmp_path)
+    assert paths["network"].exists() and paths["coverage"].exists()
