@@ -44,4 +44,10 @@ def test_history_lists_every_version_of_a_segment(conn, registry_url, sample_del
 
 def test_an_unknown_code_is_a_clear_error(registry_url, capsys):
     assert main(["--database-url", registry_url, "history", "NOPE"]) == 2
-    assert "no segment with code 'NOPE'" in capsys.readouterr().err
+    assert "no segment, site or shared-risk group with code 'NOPE'" in capsys.readouterr().err
+
+
+def test_history_finds_a_site_by_its_code(conn, registry_url, sample_delivery, capsys):
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    assert main(["--database-url", registry_url, "history", "POP-ORLEANS"]) == 0
+    assert "site POP-ORLEANS: 1 version(s)" in capsys.readouterr().out

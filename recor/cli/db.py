@@ -31,7 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     history = subparsers.add_parser("history", help="every version of a segment, site or group")
     history.add_argument("code", help="business code, e.g. SEG-0001")
     history.add_argument(
-        "--entity", choices=("segments", "sites", "risk_groups"), default="segments"
+        "--entity",
+        choices=("segments", "sites", "risk_groups"),
+        default=None,
+        help="where to look (default: segments, then sites, then shared-risk groups)",
     )
     history.set_defaults(handler=_history)
 
@@ -102,7 +105,8 @@ def _history(args: argparse.Namespace, settings: Settings) -> int:
         versions = registry.history(conn, args.code, entity=args.entity)
     shown = [c for c in ("status", "fibre_count", "fibres_used", "name", "kind", "retired")
              if c in versions.columns]  # fmt: skip
-    print(f"{args.entity.rstrip('s')} {args.code}: {len(versions)} version(s)")
+    entity = str(versions.attrs["entity"]).rstrip("s").replace("_", "-")
+    print(f"{entity} {args.code}: {len(versions)} version(s)")
     for row in versions.itertuples():
         until = "now" if pd.isna(row.valid_to) else row.valid_to.isoformat(timespec="seconds")
         values = ", ".join(f"{c}={getattr(row, c)}" for c in shown)

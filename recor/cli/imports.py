@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from pathlib import Path
 
+import pandas as pd
 import shapely
 from tqdm import tqdm
 
@@ -87,6 +89,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     scope = parse_replace_scope(args.replace_scope)
+    if args.report and not args.report.parent.is_dir():
+        # Checked before the load: a report that cannot be written must not turn a
+        # committed batch into a traceback and exit code 1 ("refused").
+        raise ConfigurationError(f"--report {args.report}: dossier {args.report.parent} absent")
     bar = None if (args.quiet or args.json) else tqdm(total=4, desc="import", unit="étape")
 
     def progress(stage: str) -> None:
@@ -129,7 +135,7 @@ def _write_reports(result: ImportResult, path: Path) -> None:
         path, findings, title="Rapport d'import RECOR", verdict=_verdict(result),
         counts=result.summary.counts() if result.summary else None,
         files=[f.__dict__ for f in result.prepared.source_files],
-        diff_map=result.diff_map(),
+        diff_map=result.diff_map(), retired=result.retired_codes(),
     )  # fmt: skip
     write_csv(path.with_suffix(".csv"), findings)
 
@@ -160,6 +166,10 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     for row in batches.itertuples(index=False):
         files = ", ".join(f["path"] for f in (row.source_files or []))[:60]
+        if pd.notna(row.undoes):
+            files = f"annule le lot {int(row.undoes)}"
+        elif pd.notna(row.undone_by):
+            files = f"(annulé par le lot {int(row.undone_by)}) {files}"[:60]
         print(f"{row.id:>5}  {row.started_at:%Y-%m-%d %H:%M}  {row.outcome:8} {row.profile:12} "
               f"{row.app_user:10} {files}")  # fmt: skip
     return 0
@@ -167,7 +177,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _undo(batch_id: int, args: argparse.Namespace, settings: Settings) -> int:
     with registry.connect(settings.database, autocommit=True) as conn:
-        summary = registry.undo_batch(conn, batch_id, user=args.user or "")
+        summary = registry.undo_batch(conn, batch_id, user=args.user or _login())
     if args.json:
         print(
             json.dumps(
@@ -177,3 +187,10 @@ def _undo(batch_id: int, args: argparse.Namespace, settings: Settings) -> int:
     elif not args.quiet:
         print(f"batch {batch_id} undone by batch {summary.batch_id}")
     return 0
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""

@@ -60,12 +60,16 @@ def _check_duplicates(frame: pd.DataFrame, findings: Findings) -> None:
     dup = codes.duplicated(keep=False) & present
     if not dup.any():
         return
-    first = frame.loc[dup].groupby("code", sort=False)["_feature"].transform("min")
-    first_file = frame.loc[dup].groupby("code", sort=False)["_file"].transform("first")
+    # Each occurrence names another one: the first names the second, the others the first
+    # (file and feature taken from the same row, across files too).
+    rows = frame.loc[dup, ["code", "_file", "_feature"]]
+    rank = rows.groupby("code", sort=False).cumcount()
+    first = rows[rank == 0].set_index("code")
+    second = rows[rank == 1].set_index("code")
+    other = rows["code"].map(second["_feature"].astype(str) + " de " + second["_file"])
+    other[rank > 0] = rows["code"].map(first["_feature"].astype(str) + " de " + first["_file"])
     message = pd.Series("", index=frame.index, dtype=object)
-    message[dup] = (
-        "code également utilisé par l'entité " + first.astype(str) + " de " + first_file.astype(str)
-    )
+    message[dup] = "code également utilisé par l'entité " + other
     findings.add_rows(frame, dup.to_numpy(), "ATTR-CODE-DUP", message, field="code")
 
 

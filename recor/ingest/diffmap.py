@@ -62,12 +62,13 @@ def diff_map_svg(
     rows = rows[np.argsort(priority[rows], kind="stable")][:limit]
     xmin, ymin, xmax, ymax = shapely.total_bounds(lines[usable])
     span = max(xmax - xmin, ymax - ymin, 1.0)
-    scale = width / span
-    height = max(int((ymax - ymin) * scale), 50)
+    pad = 4  # pixels: lines on the extent's edge would otherwise be cut by half their width
+    scale = (width - 2 * pad) / span
+    height = max(int((ymax - ymin) * scale) + 2 * pad, 50)
     simplified = shapely.simplify(lines[rows], 1.0 / scale)
     coords, index = shapely.get_coordinates(simplified, return_index=True)
-    px = np.round((coords[:, 0] - xmin) * scale, 1)
-    py = np.round((ymax - coords[:, 1]) * scale, 1)
+    px = np.round((coords[:, 0] - xmin) * scale + pad, 1)
+    py = np.round((ymax - coords[:, 1]) * scale + pad, 1)
     points = np.char.add(np.char.add(px.astype(str), ","), py.astype(str))
     bounds = np.searchsorted(index, np.arange(len(rows) + 1))
     paths = []

@@ -193,14 +193,19 @@ def check_extent(
     hint = np.select(
         [~np.isfinite(bounds).all(axis=1), degrees, swapped],
         [
-            "coordonnées non reprojetables : CRS déclaré faux ?",
+            "coordonnées non reprojetables depuis le CRS déclaré (voir CRS-REPROJECTED) : "
+            "coordonnées en mètres déclarées en degrés ? (vérifier le .prj ou --crs)",
             "coordonnées en degrés déclarées en mètres ? (vérifier le .prj ou --crs)",
             "axes X/Y inversés ?",
         ],
         "hors de la région Centre-Val de Loire : CRS faux ?",
     )
     values = pd.Series(
-        [f"{x:.1f} {y:.1f}" for x, y in bounds[outside][:, :2]], index=frame.index[outside]
+        [
+            f"{x:.1f} {y:.1f}" if np.isfinite(x) and np.isfinite(y) else "non reprojetable"
+            for x, y in bounds[outside][:, :2]
+        ],
+        index=frame.index[outside],
     )
     findings.add_rows(
         frame, outside, "CRS-EXTENT", pd.Series(hint, index=frame.index), field="geometry",

@@ -82,7 +82,7 @@ def _read_tables(
             continue
         if source.name not in _TABLES:
             continue
-        raw = read_layer(source, findings)
+        raw = read_layer(source, findings, allow_empty=True)
         if raw is None:
             continue
         frame = raw.frame

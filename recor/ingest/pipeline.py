@@ -18,10 +18,11 @@ import geopandas as gpd
 import pandas as pd
 import psycopg
 from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from recor.config import STORAGE_CRS, ImportSettings
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUMNS, SITE_COLUMNS
-from recor.errors import ImportRefused, RegistryError
+from recor.errors import ConfigurationError, ImportRefused, RegistryError
 from recor.ingest.attributes import check_attributes, check_codes_against_registry
 from recor.ingest.diffmap import diff_map_svg
 from recor.ingest.findings import Findings, describe_finding
@@ -139,6 +140,17 @@ class ImportResult:
             erroneous=list(wrong),
         )
 
+    def retired_codes(self) -> dict[str, list[str]]:
+        """Codes retired (or, in a dry run, to be retired) per entity; empty when refused."""
+        if self.summary is None:
+            return {}
+        return {
+            "sites": list(self.summary.sites.retired),
+            "segments": list(self.summary.segments.retired),
+            "risk_groups": list(self.summary.risk_groups.retired),
+            "risk_links": list(self.summary.links.retired),
+        }
+
     def as_dict(self) -> dict:
         """Machine-readable summary (``recor import --json``)."""
         findings = self.prepared.findings
@@ -149,6 +161,7 @@ class ImportResult:
             "profile": self.prepared.profile,
             "files": [f.__dict__ for f in self.prepared.source_files],
             "counts": self.summary.counts() if self.summary else None,
+            "retired": self.retired_codes(),
             "findings_by_severity": findings["severity"].value_counts().to_dict(),
             "findings": findings.to_dict("records"),
         }
@@ -192,10 +205,20 @@ def prepare_import(
     settings = settings or ImportSettings()
     say = progress or (lambda _stage: None)
     findings = Findings()
-    override = CRS.from_user_input(_crs_input(crs)) if crs is not None else None
+    override = _override_crs(crs)
     limit = settings.max_unzipped_mb * 1024 * 1024
     with DeliveryFiles(tuple(Path(p) for p in paths), findings, limit) as files:
         layers = [s for s in files.layers if layer is None or layer.lower() in {s.name, s.layer}]
+        if layer is not None and files.layers and not layers:
+            findings.add(
+                "SRC-NOT-FOUND",
+                f"couche « {layer} » absente de la livraison (couches : "
+                + ", ".join(sorted({s.layer or s.name for s in files.layers}))
+                + ")",
+                file=", ".join(Path(p).name for p in paths),
+                field="--layer",
+                value=layer,
+            )
         chosen = _choose_profile(profile, [s.name for s in layers])
         say("lecture")
         if chosen.format == "gracethd-v2":
@@ -205,7 +228,8 @@ def prepare_import(
         else:
             frames = _read_generic(layers, chosen, findings, settings, override)
         source_files = tuple(files.source_files)
-    delivery = _check_and_build(frames, chosen, findings, settings, registry, say)
+    delivered = ", ".join(Path(p).name for p in paths)
+    delivery = _check_and_build(frames, chosen, findings, settings, registry, say, delivered)
     return PreparedImport(
         delivery=delivery,
         findings=findings.frame(),
@@ -215,9 +239,17 @@ def prepare_import(
     )
 
 
-def _crs_input(crs: str | int) -> str | int:
+def _override_crs(crs: str | int | None) -> CRS | None:
+    if crs is None:
+        return None
     text = str(crs).strip()
-    return int(text) if text.isdigit() else text
+    try:
+        return CRS.from_user_input(int(text) if text.isdigit() else text)
+    except CRSError as exc:
+        raise ConfigurationError(
+            f"--crs {crs!r}: système de coordonnées inconnu (attendu : un code EPSG, "
+            "par ex. 2154 ou EPSG:4326)"
+        ) from exc
 
 
 def _choose_profile(profile: str | Path | Profile, names: list[str]) -> Profile:
@@ -262,8 +294,8 @@ def _map_chunk(
     if rule is None:
         findings.add(
             "SRC-LAYER-IGNORED",
-            f"couche « {source.name} » ({kind}) : aucune entité du profil {profile.name} ne lui "
-            "correspond",
+            f"couche « {source.name} » ({_KIND_LABELS_FR.get(kind, kind)}) : aucune entité du "
+            f"profil {profile.name} ne lui correspond",
             file=source.display,
         )
         return "", None
@@ -282,6 +314,14 @@ def _map_chunk(
     if rule.geometry != "none":
         mapped = check_geometries(mapped, rule.geometry, findings, settings)
     return rule.entity, mapped
+
+
+_KIND_LABELS_FR = {
+    "point": "points",
+    "line": "lignes",
+    "none": "sans géométrie",
+    "other": "géométries ni toutes ponctuelles ni toutes linéaires",
+}
 
 
 def _geometry_kind(frame: gpd.GeoDataFrame) -> str:
@@ -324,11 +364,19 @@ def _check_and_build(
     settings: ImportSettings,
     registry: RegistryLookup | None,
     say: Progress,
+    delivered: str,
 ) -> Delivery | None:
     sites = _concat(frames.get("sites"), "sites")
     segments = _concat(frames.get("segments"), "segments")
     if not len(sites) and not len(segments):
-        findings.add("SRC-EMPTY", "aucun site ni tronçon lu dans la livraison")
+        found = findings.frame()
+        ignored = found.loc[found["rule"] == "SRC-LAYER-IGNORED", "file"]
+        hint = f" (couches ignorées : {', '.join(ignored)} ; voir SRC-LAYER-IGNORED)"
+        findings.add(
+            "SRC-EMPTY",
+            "aucun site ni tronçon lu dans la livraison" + (hint if len(ignored) else ""),
+            file=delivered,
+        )
         return None
     say("contrôles")
     for entity, frame in (("sites", sites), ("segments", segments)):
@@ -432,7 +480,11 @@ def import_paths(
         )
     except RegistryError as exc:
         refusal = Findings()
-        refusal.add("REG-REFUSED", str(exc), file=", ".join(prepared.paths))
+        refusal.add(
+            "REG-REFUSED",
+            f"le registre a refusé le chargement, rien n'a été écrit ({exc})",
+            file=", ".join(prepared.paths),
+        )
         prepared.findings = pd.concat([refusal.frame(), prepared.findings], ignore_index=True)
     return result
 

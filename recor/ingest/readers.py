@@ -45,9 +45,16 @@ class RawLayer:
         return isinstance(self.frame, gpd.GeoDataFrame) and self.frame.geometry.name in self.frame
 
 
-def read_layer(source: LayerSource, findings: Findings) -> RawLayer | None:
-    """Read one whole layer, or add findings and return None when it cannot be read."""
-    chunks = list(read_layer_chunks(source, findings, chunk_size=None))
+def read_layer(
+    source: LayerSource, findings: Findings, *, allow_empty: bool = False
+) -> RawLayer | None:
+    """Read one whole layer, or add findings and return None when it cannot be read.
+
+    An empty layer is an error (``SRC-EMPTY``) unless ``allow_empty``: a GraceTHD delivery
+    carries every table of the model, empty when unused, and its own rules say which
+    tables must be filled (``GTHD-TABLE-MISSING``).
+    """
+    chunks = list(read_layer_chunks(source, findings, chunk_size=None, allow_empty=allow_empty))
     if not chunks:
         return None
     if len(chunks) == 1:
@@ -57,7 +64,7 @@ def read_layer(source: LayerSource, findings: Findings) -> RawLayer | None:
 
 
 def read_layer_chunks(
-    source: LayerSource, findings: Findings, *, chunk_size: int | None
+    source: LayerSource, findings: Findings, *, chunk_size: int | None, allow_empty: bool = False
 ) -> Iterator[RawLayer]:
     """Read a layer in chunks of ``chunk_size`` features (all at once when None).
 
@@ -82,7 +89,7 @@ def read_layer_chunks(
         layer = _read_chunk(source, encoding, findings, skip, limit)
         if layer is None:
             return
-        if skip == 0 and len(layer.frame) == 0:
+        if skip == 0 and len(layer.frame) == 0 and not allow_empty:
             findings.add("SRC-EMPTY", "la couche ne contient aucune entité", file=source.display)
         yield layer
 
@@ -171,6 +178,10 @@ def _read_csv(
             y = pd.to_numeric(table[pair[1]].str.replace(",", ".", regex=False), errors="coerce")
             geometry = shapely.points(x.to_numpy(), y.to_numpy())
             geometry[~(np.isfinite(x) & np.isfinite(y)).to_numpy()] = None
+            frame = table.assign(_file=source.display, _feature=np.arange(len(table)))
+            for column, number in zip(pair, (x, y), strict=True):
+                bad = (table[column].notna() & ~np.isfinite(number)).to_numpy()
+                findings.add_rows(frame, bad, "GEOM-NULL", "coordonnée illisible", field=column)
             table = table.drop(columns=list(pair))
     crs = _sidecar_crs(source.path)
     if geometry is None:

@@ -14,6 +14,7 @@ from recor.ingest.rules import RULES, SEVERITY_LABELS_FR
 __all__ = ["render_html", "write_csv", "write_html"]
 
 _ROWS_PER_RULE = 500
+_FILES_SHOWN = 10
 _COUNT_LABELS = {
     "added": "ajoutés",
     "changed": "modifiés",
@@ -42,10 +43,13 @@ def render_html(
     counts: dict[str, dict[str, int]] | None = None,
     files: list[dict] | None = None,
     diff_map: str = "",
+    retired: dict[str, list[str]] | None = None,
 ) -> str:
     """The report as an HTML page (every value escaped: deliveries are untrusted text).
 
-    ``diff_map`` is an SVG from :func:`recor.ingest.diffmap.diff_map_svg`, shown as is.
+    ``diff_map`` is an SVG from :func:`recor.ingest.diffmap.diff_map_svg`, shown as is;
+    ``retired`` lists the codes retired per entity (``--replace-scope``), which the map of
+    delivered segments cannot show.
     """
     e = html.escape
     parts = [
@@ -56,14 +60,19 @@ def render_html(
         f"<p>Rapport généré le {datetime.now(UTC):%d/%m/%Y à %H:%M} UTC.</p>",
     ]
     if files:
-        parts.append("<h2>Fichiers livrés</h2><table><tr><th>Fichier</th><th>Taille (octets)</th>"
-                     "<th>SHA-256</th></tr>")  # fmt: skip
+        parts.append("<h2>Fichiers livrés</h2>")
+        # A GraceTHD delivery has ~80 files: folded, so the effect and map stay in view
+        folded = len(files) > _FILES_SHOWN
+        if folded:
+            total = f"{sum(int(f['size']) for f in files):,}".replace(",", "\u202f")
+            parts.append(f"<details><summary>{len(files)} fichiers, {total} octets</summary>")
+        parts.append("<table><tr><th>Fichier</th><th>Taille (octets)</th><th>SHA-256</th></tr>")
         for f in files:
             parts.append(
                 f"<tr><td>{e(str(f['path']))}</td><td>{int(f['size'])}</td>"
                 f"<td><code>{e(str(f['sha256']))}</code></td></tr>"
             )
-        parts.append("</table>")
+        parts.append("</table></details>" if folded else "</table>")
     if counts:
         parts.append("<h2>Effet sur le registre</h2><table><tr><th></th>")
         parts.extend(f"<th>{label}</th>" for label in _COUNT_LABELS.values())
@@ -73,6 +82,8 @@ def render_html(
             parts.extend(f"<td>{int(values.get(k, 0))}</td>" for k in _COUNT_LABELS)
             parts.append("</tr>")
         parts.append("</table>")
+    if retired and any(retired.values()):
+        parts.append(_retired_table(retired))
     if diff_map:
         parts.append("<h2>Carte des tronçons livrés</h2>")
         parts.append(diff_map)
@@ -81,6 +92,22 @@ def render_html(
         parts.append(_rule_section(str(rule_id), group))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _retired_table(retired: dict[str, list[str]]) -> str:
+    e = html.escape
+    rows = ["<h2>Retirés du registre</h2><p>Absents de la livraison dans le périmètre "
+            "--replace-scope :</p><table><tr><th></th><th>Codes</th></tr>"]  # fmt: skip
+    for entity, codes in retired.items():
+        if not codes:
+            continue
+        shown = ", ".join(e(str(c)) for c in codes[:_ROWS_PER_RULE])
+        more = f" … et {len(codes) - _ROWS_PER_RULE} autres" if len(codes) > _ROWS_PER_RULE else ""
+        rows.append(
+            f"<tr><th>{e(_ENTITY_LABELS.get(entity, entity))}</th><td>{shown}{more}</td></tr>"
+        )
+    rows.append("</table>")
+    return "".join(rows)
 
 
 def _summary_table(findings: pd.DataFrame) -> str:

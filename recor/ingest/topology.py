@@ -369,6 +369,19 @@ def _text_array(series: pd.Series) -> np.ndarray:
     return series.astype(object).where(series.notna(), "").map(str).to_numpy(dtype=object)
 
 
+def _meeting_away_from_shared_ends(a: np.ndarray, b: np.ndarray, tolerance: float) -> np.ndarray:
+    """Where lines ``a`` and ``b`` meet, leaving out the ends they share.
+
+    Two segments leaving the same site and crossing further on meet at both places; the
+    finding must point at the crossing, not at the site.
+    """
+    margin = min(tolerance, 0.01) if tolerance > 0 else 0.01
+    meet = shapely.union(
+        shapely.intersection(_inner(a, margin), b), shapely.intersection(a, _inner(b, margin))
+    )
+    return np.where(shapely.is_empty(meet), shapely.intersection(a, b), meet)
+
+
 def _inner(geoms: np.ndarray, margin: float) -> np.ndarray:
     """The lines shortened by ``margin`` at both ends (first and last edges pulled in)."""
     coords, index = shapely.get_coordinates(geoms, return_index=True)
@@ -447,7 +460,7 @@ def _pairs(
         if not len(i):
             continue
         where = shapely.get_coordinates(
-            shapely.point_on_surface(shapely.intersection(geoms[i], geoms[j]))
+            shapely.point_on_surface(_meeting_away_from_shared_ends(geoms[i], geoms[j], tolerance))
         )
         value = [f"{x:.1f} {y:.1f}" for x, y in where] if len(where) == len(i) else ""
         findings.add_frame(

@@ -72,7 +72,7 @@ def list_batches(conn: psycopg.Connection) -> pd.DataFrame:
     )
 
 
-def history(conn: psycopg.Connection, code: str, *, entity: str = "segments") -> gpd.GeoDataFrame:
+def history(conn: psycopg.Connection, code: str, *, entity: str | None = None) -> gpd.GeoDataFrame:
     """Every version of one site, segment or shared-risk group, oldest first.
 
     Parameters
@@ -80,7 +80,9 @@ def history(conn: psycopg.Connection, code: str, *, entity: str = "segments") ->
     code
         The business code.
     entity
-        ``"sites"``, ``"segments"`` or ``"risk_groups"``.
+        ``"sites"``, ``"segments"`` or ``"risk_groups"``; None looks in each, in that order
+        of likelihood (segments, sites, shared-risk groups). The frame's ``attrs["entity"]``
+        says where the code was found.
 
     Returns
     -------
@@ -88,6 +90,13 @@ def history(conn: psycopg.Connection, code: str, *, entity: str = "segments") ->
         The row's columns plus ``valid_from``, ``valid_to`` (None for the current version),
         ``batch_id`` (made by), ``ended_by_batch`` and ``retired``.
     """
+    if entity is None:
+        for candidate in ("segments", "sites", "risk_groups"):
+            try:
+                return history(conn, code, entity=candidate)
+            except NotFound:
+                continue
+        raise NotFound(f"no segment, site or shared-risk group with code {code!r} in the registry")
     if entity not in {"sites", "segments", "risk_groups"}:
         raise NotFound(f"no entity {entity!r}: expected sites, segments or risk_groups")
     columns = [c for c in _DATA_COLUMNS[entity] if c != "geom"]
@@ -106,7 +115,9 @@ def history(conn: psycopg.Connection, code: str, *, entity: str = "segments") ->
     names = ["id", "code", *columns, "valid_from", "valid_to", "batch_id", "ended_by_batch"]
     frame = pd.DataFrame([r[: len(names)] for r in rows], columns=names)
     geometry = shapely.from_wkb([r[-1] for r in rows]) if has_geom else None
-    return gpd.GeoDataFrame(frame, geometry=geometry, crs=STORAGE_CRS)
+    versions = gpd.GeoDataFrame(frame, geometry=geometry, crs=STORAGE_CRS)
+    versions.attrs["entity"] = entity
+    return versions
 
 
 def undo_batch(conn: psycopg.Connection, batch_id: int, *, user: str = "") -> LoadSummary:

@@ -147,6 +147,9 @@ def load_delivery(
                 _retire_out_of_scope(conn, summary, replace_scope, delivery.risk_groups is not None)
             _finish_batch(conn, batch_id, summary, outcome="loaded")
             if dry_run or not summary.changes_anything():
+                # Run the checks deferred to commit now, so a dry run refuses what a real
+                # load would refuse.
+                conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 raise _DryRunDone
             summary.batch_id = batch_id
     except _DryRunDone:
@@ -354,9 +357,9 @@ def _merge_sites(conn: psycopg.Connection) -> EntityCounts:
     counts = _diff(
         conn,
         "sites",
-        "(t.name, t.kind::text, t.operator, t.status::text, t.source, t.extra,"
-        " ST_AsBinary(t.geom)) IS DISTINCT FROM"
-        " (s.name, s.kind, s.operator, s.status, s.source, s.extra, ST_AsBinary(s.geom))",
+        "(t.name, t.kind::text, t.operator, t.status::text, t.source, t.extra)"
+        " IS DISTINCT FROM (s.name, s.kind, s.operator, s.status, s.source, s.extra)"
+        " OR recor.geometry_differs(t.geom, s.geom)",
     )
     conn.execute(
         "INSERT INTO recor.sites (code, name, kind, operator, status, source, extra, geom,"
@@ -388,11 +391,10 @@ def _merge_segments(conn: psycopg.Connection) -> EntityCounts:
         conn,
         "segments",
         "(t.site_a, t.site_b, t.fibre_count, t.fibres_used, t.cable_type, t.installation::text,"
-        " t.status::text, t.owner, t.operator, t.commissioned_on, t.source, t.extra,"
-        " ST_AsBinary(t.geom)) IS DISTINCT FROM"
-        " (sa.id, sb.id, s.fibre_count, s.fibres_used, s.cable_type, s.installation,"
-        " s.status, s.owner, s.operator, s.commissioned_on, s.source, s.extra,"
-        " ST_AsBinary(s.geom))",
+        " t.status::text, t.owner, t.operator, t.commissioned_on, t.source, t.extra)"
+        " IS DISTINCT FROM (sa.id, sb.id, s.fibre_count, s.fibres_used, s.cable_type,"
+        " s.installation, s.status, s.owner, s.operator, s.commissioned_on, s.source, s.extra)"
+        " OR recor.geometry_differs(t.geom, s.geom)",
         join=_SEGMENT_ENDS,
     )
     columns = (

@@ -97,6 +97,8 @@ def test_wrong_crs_coordinates_outside_region_refused(write_delivery: WriteDeliv
     prepared = prepare_import([folder / "sites.shp"])
     row = _error(prepared, "CRS-EXTENT")
     assert prepared.refused and row["field"] == "geometry" and row["feature"] == 0
+    # Lambert-93 metres read as degrees cannot be reprojected: say so, not "inf inf"
+    assert row["value"] == "non reprojetable" and "mètres déclarées en degrés" in row["message"]
 
 
 def test_degrees_declared_as_metres_refused_with_hint(write_delivery: WriteDelivery) -> None:
@@ -397,3 +399,70 @@ def test_metacharacters_and_long_text_are_stored_verbatim(conn, tmp_path: Path) 
     assert import_paths(conn, [path]).loaded
     stored = registry.read_sites(conn).set_index("code").loc["S-A"]
     assert stored["name"] == nasty and stored["extra"]["remarque"] == long_text
+
+
+def test_crossing_is_located_at_the_crossing_not_at_the_shared_site(tmp_path: Path) -> None:
+    """X-1 (drawn S-B → S-A) and X-2 both end at S-A; X-2 dips south, then crosses X-1.
+
+    S-B ------X-1------ S-A, X-2 from S-A to S-C crossing X-1 at (620250, 6755000).
+    """
+    b, c = (621_000.0, 6_755_000.0), (621_000.0, 6_755_500.0)
+    sites = gpd.GeoDataFrame(
+        {"code": ["S-A", "S-B", "S-C"], "kind": ["chamber"] * 3},
+        geometry=shapely.points([A_XY, b, c]),
+        crs=2154,
+    )
+    segments = gpd.GeoDataFrame(
+        {"code": ["X-1", "X-2"], "site_a": ["S-B", "S-A"], "site_b": ["S-A", "S-C"]},
+        geometry=[
+            shapely.LineString([b, A_XY]),
+            shapely.LineString([A_XY, (620_000.0, 6_754_800.0), (620_500.0, 6_755_200.0), c]),
+        ],
+        crs=2154,
+    )
+    path = tmp_path / "x.gpkg"
+    pyogrio.write_dataframe(sites, path, layer="sites")
+    pyogrio.write_dataframe(segments, path, layer="segments")
+    row = _error(prepare_import([path]), "TOPO-CROSSING")
+    assert row["value"] == "620250.0 6755000.0"
+
+
+def test_empty_delivery_names_its_files_and_the_ignored_layers(tmp_path: Path) -> None:
+    """A layer of polygons matches no entity: the refusal says which file and why."""
+    path = tmp_path / "zones.geojson"
+    zones = gpd.GeoDataFrame({"code": ["Z-1"]}, geometry=[shapely.box(*A_XY, *C_XY)], crs=2154)
+    pyogrio.write_dataframe(zones, path)
+    row = _error(prepare_import([path]), "SRC-EMPTY")
+    assert row["file"] == "zones.geojson"
+    assert "couches ignorées : zones.geojson" in row["message"]
+
+
+def test_ignored_layer_says_in_french_why(tmp_path: Path) -> None:
+    """A CSV without coordinates is a table without geometry: the warning says so."""
+    path = tmp_path / "equipements.csv"
+    path.write_text("code;name\nS-1;Orléans\n", encoding="utf-8")
+    findings = prepare_import([path], crs="2154").findings
+    ignored = findings[findings["rule"] == "SRC-LAYER-IGNORED"].iloc[0]
+    assert "(sans géométrie)" in ignored["message"]
+
+
+def test_csv_unreadable_coordinate_names_its_column_and_value(tmp_path: Path) -> None:
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        "code;name;x;y\nS-A;Orléans;619000,5;6755000\nS-B;Saran;abc;6755000\n", encoding="utf-8"
+    )
+    findings = prepare_import([path], crs="2154").findings
+    row = findings[(findings["rule"] == "GEOM-NULL") & (findings["field"] == "x")].iloc[0]
+    assert (row["code"], row["feature"], row["value"]) == ("S-B", 1, "abc")
+
+
+def test_duplicate_code_across_files_names_the_other_occurrence(
+    write_delivery: WriteDelivery,
+) -> None:
+    """The same delivery sent twice (a/ and b/): each S-A names the other file's S-A."""
+    first, second = write_delivery(name="a"), write_delivery(name="b")
+    findings = prepare_import([first, second]).findings
+    dups = findings[(findings["rule"] == "ATTR-CODE-DUP") & (findings["code"] == "S-A")]
+    messages = dict(zip(dups["file"], dups["message"], strict=True))
+    assert messages["a/sites.shp"].endswith("l'entité 0 de b/sites.shp")
+    assert messages["b/sites.shp"].endswith("l'entité 0 de a/sites.shp")

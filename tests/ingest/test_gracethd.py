@@ -113,6 +113,18 @@ def test_gracethd_exe_delivery_without_duct_links_refused(
     assert "GTHD-TABLE-MISSING" not in set(accepted.findings["rule"])
 
 
+def test_gracethd_delivery_with_empty_optional_tables_is_accepted(
+    gracethd_templates: Path, tmp_path: Path
+) -> None:
+    """The official templates carry every table; unused ones stay empty, as at AVP."""
+    avp = gracethd_tables(phase="AVP")
+    for table in ("t_cableline", "t_sitetech", "t_cab_cond", "t_cond_chem", "t_conduite"):
+        avp[table] = []
+    prepared = prepare_import([write_gracethd(gracethd_templates, tmp_path / "avp", avp)])
+    assert not prepared.refused, prepared.errors().to_string()
+    assert len(prepared.delivery.segments) == 2
+
+
 def test_gracethd_cheminement_end_off_its_node_refused(
     gracethd_templates: Path, tmp_path: Path
 ) -> None:

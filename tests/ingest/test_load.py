@@ -106,3 +106,19 @@ def test_segments_snap_to_sites_already_in_registry(conn, tmp_path: Path) -> Non
     assert result.loaded, result.prepared.errors()
     row = registry.read_segments(conn).set_index("code").loc["T-1"]
     assert (row.site_a, row.site_b) == ("S-A", "S-B")
+
+
+@pytest.mark.db
+def test_registry_refusal_is_reported_in_french_and_writes_nothing(
+    conn, write_delivery: WriteDelivery, tmp_path: Path
+) -> None:
+    """Retiring S-C (--replace-scope prefix=S-C) while T-2, not delivered, still ends there."""
+    assert import_paths(conn, [write_delivery()]).loaded
+    sites_only = tmp_path / "sites.gpkg"
+    pyogrio.write_dataframe(site_frame().iloc[:2], sites_only, layer="sites")
+    result = import_paths(conn, [sites_only], replace_scope=ReplaceScope(code_prefix="S-C"))
+    assert result.refused
+    row = result.prepared.findings.iloc[0]
+    assert row["rule"] == "REG-REFUSED" and row["file"].endswith("sites.gpkg")
+    assert row["message"].startswith("le registre a refusé le chargement, rien n'a été écrit")
+    assert "S-C" in set(registry.read_sites(conn)["code"])

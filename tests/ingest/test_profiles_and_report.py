@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -149,3 +150,26 @@ def test_diff_map_draws_segments_by_outcome() -> None:
     assert f"stroke='{colour['added']}'" in svg and "T-1 (ajouté)" in svg
     assert f"stroke='{colour['changed']}'" in svg and "T-2 (modifié)" in svg
     assert diff_map_svg(segment_frame(), limit=1).count("<polyline") == 1
+
+
+def test_diff_map_keeps_lines_on_the_extent_edge_inside_the_drawing() -> None:
+    """A --T-1-- B --T-2-- C: T-1 is the extent's bottom edge, T-2 its right edge."""
+    svg = diff_map_svg(segment_frame(), width=900)
+    height = float(re.search(r"viewBox='0 -24 900 ([\d.]+)'", svg).group(1)) - 24
+    points = [
+        tuple(map(float, p.split(",")))
+        for path in re.findall(r"points='([^']*)'", svg)
+        for p in path.split()
+    ]
+    assert min(x for x, _ in points) >= 2 and max(x for x, _ in points) <= 898
+    assert min(y for _, y in points) >= 2 and max(y for _, y in points) <= height - 2
+
+
+def test_long_file_list_is_folded_so_the_effect_stays_in_view() -> None:
+    """A GraceTHD delivery (some 80 template files) must not push the effect off screen."""
+    empty = prepare_import([]).findings
+    files = [{"path": f"g/l_{i}.csv", "size": 1000, "sha256": "0" * 64} for i in range(80)]
+    page = render_html(empty, title="Rapport", verdict="ok", files=files)
+    assert "<details><summary>80 fichiers, 80\u202f000 octets</summary>" in page
+    few = render_html(empty, title="Rapport", verdict="ok", files=files[:3])
+    assert "<details>" not in few and "g/l_2.csv" in few

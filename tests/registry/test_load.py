@@ -260,3 +260,45 @@ def test_summary_clips_kilometres_to_departement_boundaries_when_loaded(
     # Both methods agree on the broad split; they differ only along the borders.
     for code, km in clipped.km_by_departement.items():
         assert km == pytest.approx(halves.km_by_departement[code], rel=0.35)
+
+
+def _shifted(delivery: Delivery, dx: float, rows: slice | None = None) -> Delivery:
+    """The same delivery with geometries moved by dx metres (all rows, or some segments)."""
+    sites, segments = delivery.sites.copy(), delivery.segments.copy()
+    if rows is None:
+        sites["geometry"] = sites.geometry.translate(dx)
+        segments["geometry"] = segments.geometry.translate(dx)
+    else:
+        moved = segments.geometry.iloc[rows].translate(0, dx)
+        segments.loc[segments.index[rows], "geometry"] = moved
+    return Delivery(sites, segments, delivery.risk_groups, delivery.segment_risk_groups)
+
+
+def test_geometries_moved_by_a_format_round_trip_are_unchanged(conn, sample_delivery):
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    again = registry.load_delivery(conn, _shifted(sample_delivery, 1e-7), BatchInfo())
+    assert not again.changes_anything()
+    assert again.counts()["segments"]["unchanged"] == len(sample_delivery.segments)
+
+
+def test_a_geometry_moved_beyond_the_tolerance_is_a_change(conn, sample_delivery):
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    interior = sample_delivery.segments.copy()
+    line = interior.geometry.iloc[0]
+    coords = list(line.coords)
+    coords[1] = (coords[1][0], coords[1][1] + 0.5)
+    interior.loc[interior.index[0], "geometry"] = type(line)(coords)
+    moved = Delivery(sample_delivery.sites, interior, None, None)
+    summary = registry.load_delivery(conn, moved, BatchInfo())
+    assert summary.segments.changed == [interior["code"].iloc[0]]
+
+
+def test_a_dry_run_refuses_what_the_real_load_would_refuse(conn, sample_delivery):
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    kept = sample_delivery.sites[sample_delivery.sites["code"] != "POP-TOURS"]
+    without = Delivery(kept, sample_delivery.segments.iloc[:0], None, None)
+    scope = ReplaceScope(code_prefix="POP-TOURS")
+    with pytest.raises(RegistryError, match="retired site"):
+        registry.load_delivery(conn, without, BatchInfo(), replace_scope=scope, dry_run=True)
+    with pytest.raises(RegistryError, match="retired site"):
+        registry.load_delivery(conn, without, BatchInfo(), replace_scope=scope)

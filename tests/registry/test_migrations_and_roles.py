@@ -9,6 +9,7 @@ from recor import registry
 from recor.errors import MigrationError, RegistryError
 from recor.registry import BatchInfo
 from recor.registry.migrate import Migration
+from tests.registry.conftest import BLOIS, ORLEANS, run_in_batch, segment_sql
 
 pytestmark = pytest.mark.db
 
@@ -19,16 +20,25 @@ def test_upgrading_twice_applies_nothing_the_second_time(conn):
     assert set(applied) == {m.version for m in registry.available_migrations()}
 
 
-def test_upgrading_a_database_that_holds_data_keeps_every_row(empty_database_url,
-                                                              sample_delivery):  # fmt: skip
+def test_upgrading_a_database_that_holds_data_keeps_every_row(empty_database_url):
+    snapshot = (
+        "SELECT (SELECT json_agg(s ORDER BY id) FROM recor.sites s)::text,"
+        " (SELECT json_agg(g ORDER BY id) FROM recor.segments g)::text"
+    )
     with registry.connect(empty_database_url, autocommit=True) as conn:
         assert registry.upgrade(conn, target=1) == ["0001_registry"]
-        registry.load_delivery(conn, sample_delivery, BatchInfo())
-        before = registry.read_segments(conn)
-        registry.upgrade(conn)
-        after = registry.read_segments(conn)
-    assert after.drop(columns="geometry").equals(before.drop(columns="geometry"))
-    assert after.geometry.geom_equals(before.geometry).all()
+        run_in_batch(
+            conn,
+            "INSERT INTO recor.sites (code, kind, status, geom) VALUES"
+            f" ('A', 'pop', 'in_service', 'SRID=2154;POINT({ORLEANS[0]} {ORLEANS[1]})'),"
+            f" ('B', 'pop', 'in_service', 'SRID=2154;POINT({BLOIS[0]} {BLOIS[1]})')",
+            segment_sql("S1", extra="fibre_count, fibres_used=144, 12"),
+        )
+        before = conn.execute(snapshot).fetchone()
+        applied = registry.upgrade(conn)
+        after = conn.execute(snapshot).fetchone()
+    assert len(applied) == len(registry.available_migrations()) - 1
+    assert before == after and "S1" in after[1]
 
 
 def test_an_applied_migration_that_was_edited_is_refused(conn, monkeypatch):
