@@ -34,9 +34,12 @@ def main(source: str = "PoP Orléans", target: str = "PoP Bourges") -> None:
     routes = k_shortest_paths(
         graph, source, target, 3, constraints=RouteConstraints(min_free_fibres=12)
     )
+    budget_db = 45.0  # transceiver power budget, margin included in the loss
     for rank, route in enumerate(routes, start=1):
-        loss = optical_budget(route, wavelength_nm=1550, budget_db=45.0)
-        verdict = "OK" if loss.passes else "over budget"
+        loss = optical_budget(route, wavelength_nm=1550, budget_db=budget_db)
+        verdict = (
+            f"within {budget_db:g} dB budget" if loss.passes else f"over {budget_db:g} dB budget"
+        )
         print(
             f"{rank}. {route.length_m / 1000:6.1f} km, {route.joints:2d} joints, "
             f"{loss.total_loss_db:5.1f} dB at 1550 nm ({verdict}): "

@@ -11,6 +11,7 @@ from recor import registry
 from recor.config import MapSettings
 from recor.coverage import band_column, coverage, grid_cells
 from recor.maps.boundaries import read_boundaries
+from recor.maps.coverage_map import coverage_map, summary_table
 from recor.registry import BatchInfo, Delivery
 from recor.registry.reference import read_reference, write_reference
 
@@ -212,3 +213,19 @@ def test_coverage_agrees_with_postgis(conn, sample_delivery: Delivery, admin_cvl
         """
     ).fetchone()[0]
     assert int(result.units["has_connected_public_site"].sum()) == connected
+
+
+def test_map_table_calls_route_length_linear_not_fibre(drawn) -> None:
+    """``km_in_service`` is route length (linéaire); fibre-km is another, far larger figure."""
+    units, sites, segments = drawn
+    table = summary_table(coverage(units, sites, segments, unit_kind="grid"))
+    assert table["columns"][:2] == ["Territoire", "Linéaire en service (km)"]
+    assert not any("Fibre" in column for column in table["columns"])
+
+
+def test_grid_coverage_map_searches_cells_and_names_presence_kinds_in_french(drawn) -> None:
+    """A grid map has no commune to search; its provenance speaks French."""
+    units, sites, segments = drawn
+    doc = coverage_map(coverage(units, sites, segments, unit_kind="grid"), segments)
+    assert doc.search["label"] == "Rechercher une maille…"
+    assert ("Points de présence", "point de présence, centre de données") in doc.provenance

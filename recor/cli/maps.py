@@ -7,7 +7,7 @@ from pathlib import Path
 
 from recor import registry
 from recor.config import Settings
-from recor.errors import ConfigurationError
+from recor.errors import ConfigurationError, NotFound
 from recor.maps import build
 from recor.maps.boundaries import file_sha256, read_boundaries
 from recor.maps.coverage_map import coverage_map
@@ -72,11 +72,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     maps.add_argument("--segment", nargs="+", default=[], metavar="CODE", help="whatif: cut")
     maps.add_argument("--site", nargs="+", default=[], metavar="SITE", help="whatif: destroy")
     maps.add_argument("--group", nargs="+", default=[], metavar="CODE", help="whatif: group")
-    maps.add_argument("--circle", metavar="X,Y,R", help="whatif: disk (EPSG:2154 metres)")
+    maps.add_argument(
+        "--circle", type=_circle, metavar="X,Y,R", help="whatif: disk (EPSG:2154 metres)"
+    )
     maps.set_defaults(handler=_map)
 
 
+def _circle(spec: str) -> tuple[float, float, float]:
+    """``X,Y,R`` in EPSG:2154 metres with R > 0 (argparse type)."""
+    try:
+        x, y, r = (float(v) for v in spec.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{spec!r}: expected X,Y,R in EPSG:2154 metres, e.g. 525000,6701000,5000"
+        ) from None
+    if not r > 0:
+        raise argparse.ArgumentTypeError(f"{spec!r}: the radius R must be more than 0 m")
+    return x, y, r
+
+
+def _map_path(out: Path | None, kind: str, settings: Settings) -> Path:
+    """``--out`` of one map: an ``.html`` file, or a folder that gets ``KIND.html``."""
+    if out is None or out.is_dir() or not out.suffix:
+        return (out or Path(settings.maps.out_dir)) / f"{kind}.html"
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ConfigurationError(f"--out {out}: a map is an HTML page; expected a .html file")
+    return out
+
+
 def _import(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.file.exists():
+        raise NotFound(f"reference file {args.file} does not exist")
     areas = read_boundaries(args.file, args.kind, layer=args.layer)
     with registry.connect(settings.database) as conn:
         done = write_reference(
@@ -140,8 +166,9 @@ def _map(args: argparse.Namespace, settings: Settings) -> int:
             for path in paths.values():
                 print(path)
             return 0
+        path = _map_path(args.out, args.kind, settings)
         doc = _build(conn, args, settings)
-    print(doc.write(args.out or Path(settings.maps.out_dir) / f"{args.kind}.html"))
+    print(doc.write(path))
     return 0
 
 
@@ -153,7 +180,7 @@ def _build(conn, args: argparse.Namespace, settings: Settings):
         return build.build_coverage_map(conn, settings, level=args.level, tiles=tiles)
     if args.level == "public":
         raise ConfigurationError(
-            f"recor map {args.kind}: analysis maps locate CHATON nodes and chambers and are"
+            f"map {args.kind}: analysis maps locate CHATON nodes and chambers and are"
             " internal only; --public applies to the network and coverage maps"
         )
     if args.kind == "redundancy":
@@ -164,13 +191,12 @@ def _build(conn, args: argparse.Namespace, settings: Settings):
         return build.build_route_map(
             conn, settings, args.source, args.target, disjointness=args.disjointness, tiles=tiles
         )
-    circle = tuple(float(v) for v in args.circle.split(",")) if args.circle else None
     return build.build_whatif_map(
         conn,
         settings,
         segments=args.segment,
         sites=args.site,
         risk_groups=args.group,
-        circle=circle,
+        circle=args.circle,
         tiles=tiles,
     )

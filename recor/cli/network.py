@@ -17,21 +17,27 @@ from shapely.geometry.base import BaseGeometry
 
 from recor import network, registry
 from recor.config import STORAGE_CRS, Settings
+from recor.domain import Status
 from recor.errors import NotFound
 
 __all__ = ["register"]
+
+#: A group can split the network without isolating any site from the (merged) core.
+_NONE_CUT_OFF = "none (each part keeps a core site)"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the four network commands."""
     route = subparsers.add_parser("route", help="shortest or k shortest routes between two sites")
     _ends(route)
-    route.add_argument("--k", type=int, default=1, help="number of routes (default 1)")
+    route.add_argument("--k", type=_positive_int, default=1, help="number of routes (default 1)")
     route.add_argument("--weight", choices=("length", "joints"), default="length")
     route.add_argument("--per-km", type=float, help="cost model: cost per km")
     route.add_argument("--per-joint", type=float, help="cost model: cost per joint")
     route.add_argument("--budget-db", type=float, help="transceiver budget: pass/fail per route")
-    route.add_argument("--wavelength", type=int, default=1550, help="nm (1310 or 1550)")
+    route.add_argument(
+        "--wavelength", type=int, choices=(1310, 1550), default=1550, help="nm (default 1550)"
+    )
     _constraints(route)
     _common(route)
     route.set_defaults(handler=_route)
@@ -46,7 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     redundancy = subparsers.add_parser("redundancy", help="weak points and single-homed sites")
     redundancy.add_argument("--core", nargs="+", metavar="SITE", help="core sites (default: DCs)")
     redundancy.add_argument("--level", choices=network.LEVELS, default="srlg")
-    redundancy.add_argument("--top", type=int, default=20, help="single-homed sites shown")
+    redundancy.add_argument(
+        "--top", type=_non_negative_int, default=20, help="single-homed sites shown"
+    )
     _common(redundancy)
     redundancy.set_defaults(handler=_redundancy)
 
@@ -54,9 +62,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     whatif.add_argument("--segment", nargs="+", default=[], metavar="CODE")
     whatif.add_argument("--group", nargs="+", default=[], metavar="CODE", help="shared-risk group")
     whatif.add_argument("--site", nargs="+", default=[], metavar="SITE")
-    whatif.add_argument("--area", metavar="FILE|WKT", help="polygon (EPSG:2154 WKT or a file)")
-    whatif.add_argument("--circle", metavar="X,Y,R", help="disk in EPSG:2154 metres")
-    whatif.add_argument("--worst-disk", type=float, metavar="R", help="search the worst disk")
+    whatif.add_argument(
+        "--area", type=_area, metavar="FILE|WKT", help="polygon (EPSG:2154 WKT or a file)"
+    )
+    whatif.add_argument("--circle", type=_circle, metavar="X,Y,R", help="disk in EPSG:2154 metres")
+    whatif.add_argument(
+        "--worst-disk", type=_positive_float, metavar="R", help="search the worst disk (metres)"
+    )
     whatif.add_argument("--metric", choices=network.METRICS, default="sites")
     whatif.add_argument("--core", nargs="+", metavar="SITE", help="core sites (default: DCs)")
     _common(whatif)
@@ -69,15 +81,24 @@ def _ends(parser: argparse.ArgumentParser) -> None:
 
 
 def _constraints(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--min-free", type=int, help="minimum free fibres on every segment")
+    parser.add_argument(
+        "--min-free", type=_non_negative_int, help="minimum free fibres on every segment"
+    )
     parser.add_argument("--avoid-segment", nargs="+", default=[], metavar="CODE")
     parser.add_argument("--avoid-site", nargs="+", default=[], metavar="SITE")
     parser.add_argument("--avoid-group", nargs="+", default=[], metavar="CODE")
-    parser.add_argument("--avoid-area", metavar="FILE|WKT", help="polygon to stay out of")
+    parser.add_argument(
+        "--avoid-area", type=_area, metavar="FILE|WKT", help="polygon to stay out of"
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--status", nargs="+", help="statuses in the graph (default in_service)")
+    parser.add_argument(
+        "--status",
+        nargs="+",
+        choices=[s.value for s in Status],
+        help="statuses in the graph (default in_service)",
+    )
     parser.add_argument("--all-statuses", action="store_true", help="every status")
     parser.add_argument("--as-of", type=datetime.fromisoformat, help="registry as of ISO time")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -87,7 +108,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _graph(args: argparse.Namespace, settings: Settings) -> nx.MultiGraph:
     statuses = None if args.all_statuses else (args.status or network.DEFAULT_STATUSES)
     with registry.connect(settings.database, autocommit=True) as conn:
-        return network.load_graph(conn, statuses=statuses, as_of=args.as_of)
+        graph = network.load_graph(conn, statuses=statuses, as_of=args.as_of)
+    if len(graph) == 0:
+        # Otherwise every site reference fails with a misleading "no site ... (0 sites)".
+        when = f" as of {args.as_of.isoformat()}" if args.as_of else ""
+        wanted = "any status" if statuses is None else ", ".join(statuses)
+        raise NotFound(f"the registry has no site ({wanted}){when}: nothing to analyse")
+    return graph
 
 
 def _route_constraints(args: argparse.Namespace, graph: nx.MultiGraph) -> network.RouteConstraints:
@@ -96,7 +123,7 @@ def _route_constraints(args: argparse.Namespace, graph: nx.MultiGraph) -> networ
         avoid_segments=tuple(args.avoid_segment),
         avoid_sites=tuple(network.resolve_sites(graph, args.avoid_site)),
         avoid_risk_groups=tuple(args.avoid_group),
-        avoid_area=_area(args.avoid_area) if args.avoid_area else None,
+        avoid_area=args.avoid_area,
     )
 
 
@@ -135,6 +162,8 @@ def _route(args: argparse.Namespace, settings: Settings) -> int:
         ],
     }
     columns = ["rank", "length_m", "joints", "min_free_fibres", "loss_db", "passes", "sites"]
+    if args.budget_db is None:
+        columns.remove("passes")  # no transceiver budget given: no verdict to print
     return _emit(args, frame, payload, _title(routes[0].provenance), columns)
 
 
@@ -178,7 +207,8 @@ def _redundancy(args: argparse.Namespace, settings: Settings) -> int:
         f"2-edge-connected components: {len(report.two_edge_components)}",
     ]
     lines += [
-        f"shared-risk cut {c.group}: {len(c.sites_cut_off)} site(s) cut off"
+        f"shared-risk group {c.group} splits the network ({', '.join(c.segments)}); "
+        f"sites cut off the core: {', '.join(c.sites_cut_off) or _NONE_CUT_OFF}"
         for c in report.srlg_cuts
     ]
     lines.append(f"single-homed sites: {len(report.single_homed)} (top {args.top} below)")
@@ -219,10 +249,9 @@ def _whatif(args: argparse.Namespace, settings: Settings) -> int:
         frame["sites_lost"] = ", ".join(worst.sites_lost)
         frame["segments_hit"] = ", ".join(worst.segments_hit)
         return _emit(args, frame, worst.as_dict(), _title(worst.provenance, lines), [])
-    area = _area(args.area) if args.area else None
-    if args.circle:
-        x, y, r = (float(v) for v in args.circle.split(","))
-        circle = network.circle(x, y, r)
+    area = args.area
+    if args.circle is not None:
+        circle = network.circle(*args.circle)
         area = circle if area is None else area.union(circle)
     result = network.what_if(
         graph,
@@ -267,10 +296,14 @@ def _emit(
     """Print the header and a table (or JSON); write ``frame`` to ``--out``."""
     if args.out:
         _write(frame, args.out)
+    parameters = _parameters(args)
     if args.json:
+        # Geometries are Lambert-93 metres, not the WGS84 RFC 7946 readers assume: say so.
+        payload = payload | {"crs": f"EPSG:{STORAGE_CRS}", "parameters": parameters}
         print(json.dumps(payload, ensure_ascii=False, indent=2, default=_plain))
         return 0
-    print("\n".join(header))
+    shown_parameters = "; ".join(f"{k} {_plain(v)}" for k, v in parameters.items())
+    print("\n".join([*header[:1], f"Parameters: {shown_parameters}", *header[1:]]))
     shown = frame if table is None else table
     present = [c for c in columns if c in shown]
     if len(shown) and present:
@@ -283,8 +316,22 @@ def _emit(
             printed["sites"] = printed["sites"].map(_abridged)
         print(printed.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     if args.out:
-        print(f"written: {args.out}")
+        print(f"written: {args.out} (coordinates in EPSG:{STORAGE_CRS}, Lambert-93 metres)")
     return 0
+
+
+def _parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The options a result depends on, as given on the command line (defaults included)."""
+    statuses = "all" if args.all_statuses else (args.status or list(network.DEFAULT_STATUSES))
+    names = ("k", "weight", "per_km", "per_joint", "wavelength", "budget_db", "min_free")
+    names += ("avoid_segment", "avoid_site", "avoid_group", "level", "core", "top", "metric")
+    names += ("segment", "group", "site", "circle", "worst_disk")
+    chosen = {"statuses": statuses, "as_of": args.as_of.isoformat() if args.as_of else None}
+    chosen |= {n: getattr(args, n) for n in names if getattr(args, n, None) not in (None, [])}
+    for name in ("area", "avoid_area"):
+        if getattr(args, name, None) is not None:
+            chosen[f"{name}_km2"] = round(getattr(args, name).area / 1e6, 3)
+    return chosen
 
 
 def _abridged(sites: str, width: int = 70) -> str:
@@ -300,6 +347,8 @@ def _write(frame: gpd.GeoDataFrame, path: Path) -> None:
         if column != frame.geometry.name and frame[column].map(type).isin([tuple, list]).any():
             frame[column] = frame[column].map(lambda v: " ".join(map(str, v)))
     suffix = path.suffix.lower()
+    if not path.parent.is_dir():
+        raise NotFound(f"--out {path}: folder {path.parent} does not exist")
     if suffix == ".csv":
         table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
         table["wkt"] = shapely.to_wkt(frame.geometry.to_numpy(), rounding_precision=2)
@@ -311,13 +360,57 @@ def _write(frame: gpd.GeoDataFrame, path: Path) -> None:
 
 
 def _area(spec: str) -> BaseGeometry:
+    """A polygon from a file (reprojected to EPSG:2154) or EPSG:2154 WKT (argparse type)."""
     path = Path(spec)
     if path.exists():
         shapes = gpd.read_file(path)
         if shapes.crs is not None:
             shapes = shapes.to_crs(STORAGE_CRS)
-        return shapes.geometry.union_all()
-    return shapely.from_wkt(spec)
+        area = shapes.geometry.union_all()
+    else:
+        try:
+            area = shapely.from_wkt(spec)
+        except shapely.errors.GEOSException as exc:
+            raise argparse.ArgumentTypeError(
+                f"{spec!r} is neither a file nor polygon WKT in EPSG:2154 ({exc})"
+            ) from None
+    if area is None or area.is_empty or area.area <= 0:
+        raise argparse.ArgumentTypeError(f"{spec!r} is not a polygon with an area")
+    return area
+
+
+def _circle(spec: str) -> tuple[float, float, float]:
+    """``X,Y,R`` in EPSG:2154 metres, R > 0 (argparse type)."""
+    try:
+        x, y, r = (float(v) for v in spec.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{spec!r}: expected X,Y,R in EPSG:2154 metres, e.g. 525000,6701000,5000"
+        ) from None
+    if not r > 0:
+        raise argparse.ArgumentTypeError(f"{spec!r}: the radius R must be more than 0 m")
+    return x, y, r
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: expected 1 or more")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: expected 0 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value:g}: expected more than 0")
+    return value
 
 
 def _title(provenance: network.Provenance | None, lines: list[str] | None = None) -> list[str]:

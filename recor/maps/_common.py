@@ -31,6 +31,9 @@ __all__ = [
     "site_search",
 ]
 
+#: Layer names read "Tronçons : <état>", so the adjective agrees with the plural noun.
+_STATUS_PLURAL_FR = {"abandoned": "abandonnés"}
+
 #: Popup rows of a segment: (column, French label); absent columns are skipped.
 SEGMENT_POPUP: tuple[tuple[str, str], ...] = (
     ("code", "Code"),
@@ -110,7 +113,7 @@ def segment_layers(
         layers.append(
             make_layer(
                 f"{prefix}-{status}",
-                f"Tronçons : {STATUS_LABELS_FR[status].lower()}",
+                f"Tronçons : {_STATUS_PLURAL_FR.get(status, STATUS_LABELS_FR[status].lower())}",
                 part,
                 kind="line",
                 classes=line_classes(status, settings.capacity_widths),

@@ -28,6 +28,12 @@ from recor.network import RedundancyReport, RoutePair, WhatIfResult, pair_frame
 __all__ = ["redundancy_map", "resilience_classes", "route_map", "whatif_map"]
 
 _HIGHLIGHT_SEGMENT = {"color": "#d7191c", "weight": 6, "opacity": 0.9}
+#: Disjointness levels as a planner reads them (route map caption).
+_DISJOINTNESS_FR = {
+    "edge": "par tronçons",
+    "node": "par tronçons et sites",
+    "srlg": "par tronçons, sites et groupes de risque partagés",
+}
 _HIGHLIGHT_SITE = {
     "color": "#d7191c",
     "fillColor": "#ffffff",
@@ -249,7 +255,11 @@ def route_map(
     routes["length_km"] = (routes["length_m"] / 1000).round(2)
     routes["_class"] = routes["role"].map({"primary": 0, "secondary": 1})
     ends = sites[sites["code"].isin([pair.first.sites[0], pair.first.sites[-1]])]
-    shared = ", ".join(pair.shared_segments) or "aucun"
+    shared = (
+        f"tronçons partagés : {', '.join(pair.shared_segments) or 'aucun'} ; "
+        f"sites partagés : {', '.join(pair.shared_sites) or 'aucun'} ; "
+        f"groupes de risque partagés : {', '.join(pair.shared_risk_groups) or 'aucun'}"
+    )
     layers = [
         *background_layers(boundaries or {}, settings),
         *segment_layers(segments, settings),
@@ -280,8 +290,8 @@ def route_map(
     return MapDocument(
         title=f"Itinéraire {pair.first.sites[0]} → {pair.first.sites[-1]} et son secours",
         subtitle=(
-            f"Disjonction demandée : {pair.disjointness} ; "
-            f"obtenue : {'oui' if pair.achieved else 'non'} ; tronçons partagés : {shared}"
+            f"Disjonction demandée : {_DISJOINTNESS_FR.get(pair.disjointness, pair.disjointness)}"
+            f" ; obtenue : {'oui' if pair.achieved else 'non'} ; {shared}"
         ),
         bounds=bounds_of(routes),
         layers=layers,
@@ -348,7 +358,7 @@ def whatif_map(
         title="Simulation de panne",
         subtitle=(
             f"{len(cut)} tronçons coupés, {len(isolated)} sites isolés, "
-            f"{result.fibre_km_lost:.1f} fibre·km perdus"
+            + f"{result.fibre_km_lost:,.0f} fibre·km perdus".replace(",", " ")
         ),
         bounds=bounds_of(segments, sites),
         layers=layers,

@@ -10,7 +10,7 @@ import shapely
 
 from recor.config import MapSettings
 from recor.coverage import CoverageResult, band_column
-from recor.domain import Status
+from recor.domain import SITE_KIND_LABELS_FR, Status
 from recor.maps._common import bounds_of, provenance_rows, segment_layers
 from recor.maps.document import MapDocument, make_layer
 from recor.maps.privacy import Level, publishable
@@ -30,7 +30,7 @@ def band_labels(bands_km: tuple[float, ...]) -> list[str]:
 def summary_table(result: CoverageResult) -> dict:
     """The département summary as a table for the map (French headings)."""
     bands = result.bands_km
-    columns = ["Territoire", "Fibre en service (km)", "Unités"]
+    columns = ["Territoire", "Linéaire en service (km)", "Unités"]
     columns += [f"Unités à ≤ {b:g} km" for b in bands]
     columns += [f"Surface à ≤ {bands[-1]:g} km (%)", "Sites raccordés", "Sites mono-raccordés"]
     rows = []
@@ -144,7 +144,9 @@ def coverage_map(
         if result.unit_kind == "communes"
         else f"mailles de {settings.grid_cell_m / 1000:g} km",
         "Bandes de distance": ", ".join(f"{b:g} km" for b in bands),
-        "Points de présence": ", ".join(str(k) for k in settings.presence_kinds),
+        "Points de présence": ", ".join(
+            SITE_KIND_LABELS_FR.get(k, str(k)).lower() for k in settings.presence_kinds
+        ),
         "Analyse calculée le": f"{result.computed_at:%Y-%m-%d %H:%M UTC}",
     }
     return MapDocument(
@@ -155,7 +157,13 @@ def coverage_map(
         legend=legend,
         provenance=provenance_rows(result.version, parameters),
         table=summary_table(result),
-        search={"layers": ["units"], "column": "name", "label": "Rechercher une commune…"},
+        search={
+            "layers": ["units"],
+            "column": "name",
+            "label": "Rechercher une commune…"
+            if result.unit_kind == "communes"
+            else "Rechercher une maille…",
+        },
         tiles=tiles,
         max_zoom=settings.max_zoom,
     )

@@ -69,7 +69,7 @@ def network_map(
     breaks = tuple(int(b) for b in settings.capacity_breaks)
     return MapDocument(
         title="Réseau RECOR : fibre noire régionale",
-        subtitle=f"{len(segments):,} tronçons, {len(sites):,} sites".replace(",", " "),
+        subtitle=f"{_thousands(len(segments))} tronçons, {_thousands(len(sites))} sites",
         bounds=bounds_of(segments, sites),
         layers=layers,
         legend=[
@@ -89,3 +89,8 @@ def network_map(
         tiles=tiles,
         max_zoom=settings.max_zoom,
     )
+
+
+def _thousands(count: int) -> str:
+    """``12 345``: French digit grouping (the caption's own commas stay commas)."""
+    return f"{count:,}".replace(",", " ")

@@ -72,6 +72,8 @@ def worst_disk_failure(
     """
     if metric not in METRICS:
         raise ValueError(f"metric {metric!r}: expected one of {METRICS}")
+    if not radius_m > 0:
+        raise ValueError(f"radius_m {radius_m!r}: expected a disk radius of more than 0 m")
     settings = settings or NetworkSettings()
     index = graph_index(graph)
     core_ids = np.asarray(

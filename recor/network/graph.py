@@ -138,7 +138,9 @@ def resolve_site(graph: nx.MultiGraph, ref: str) -> str:
             return hits[0]
         if len(hits) > 1:
             raise NotFound(f"site name {ref!r} is ambiguous: {', '.join(sorted(hits))}; use a code")
-    raise NotFound(f"no site with code or name {ref!r} in the graph ({len(graph)} sites)")
+    statuses = graph.graph.get("statuses")
+    kept = "every status" if statuses is None else "status " + ", ".join(statuses)
+    raise NotFound(f"no site with code or name {ref!r} in the graph ({len(graph)} sites, {kept})")
 
 
 def resolve_sites(graph: nx.MultiGraph, refs: Iterable[str]) -> list[str]:

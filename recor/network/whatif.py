@@ -31,7 +31,10 @@ Failure = tuple[Sequence[str], Sequence[str], Sequence[str], BaseGeometry | None
 
 
 def circle(x: float, y: float, radius_m: float) -> BaseGeometry:
-    """A disaster disk (EPSG:2154) to pass as ``area``."""
+    """A disaster disk (EPSG:2154) to pass as ``area``; ``radius_m`` must be more than 0."""
+    if not radius_m > 0:
+        # A negative buffer is an empty polygon: the what-if would silently cut nothing.
+        raise ValueError(f"radius_m {radius_m!r}: expected a disk radius of more than 0 m")
     return Point(x, y).buffer(radius_m, quad_segs=32)
 
 

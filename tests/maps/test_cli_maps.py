@@ -143,9 +143,39 @@ def test_public_pack_leaves_out_internal_maps_and_chaton_codes(
     db = ["--database-url", registry_url]
     assert main([*db, "map", "all", "--public", "--out", str(tmp_path)]) == 0
     assert main([*db, "map", "redundancy", "--public", "--out", str(tmp_path / "r.html")]) == 2
-    assert "internal only" in capsys.readouterr().err
+    refused = capsys.readouterr().err
+    assert refused.startswith("recor: map redundancy: analysis maps") and "internal only" in refused
     assert not (tmp_path / "redundancy.html").exists()
     chatons = sample_delivery.sites[sample_delivery.sites["kind"] == "chaton"]["code"]
     for name in ("network.html", "coverage.html"):
         html = (tmp_path / name).read_text()
         assert not any(code in html for code in chatons), name
+
+
+def test_map_out_takes_a_folder_or_an_html_file_and_refuses_anything_else(
+    conn, registry_url: str, sample_delivery: Delivery, tmp_path: Path, capsys
+) -> None:
+    registry.load_delivery(conn, sample_delivery, BatchInfo(profile="sample"))
+    db = ["--database-url", registry_url]
+    assert main([*db, "map", "network", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "network.html").read_text("utf-8").startswith("<!DOCTYPE html>")
+    assert main([*db, "map", "network", "--out", str(tmp_path / "network.png")]) == 2
+    assert "a map is an HTML page; expected a .html file" in capsys.readouterr().err
+    assert not (tmp_path / "network.png").exists()
+
+
+def test_map_and_reference_commands_refuse_bad_arguments_without_a_traceback(
+    tmp_path: Path, capsys
+) -> None:
+    db = ["--database-url", "postgresql://nowhere.invalid/recor"]
+    missing = tmp_path / "communes.geojson"
+    assert main([*db, "reference", "import", str(missing), "--kind", "communes"]) == 2
+    assert f"reference file {missing} does not exist" in capsys.readouterr().err
+    for circle, message in (
+        ("525000,6701000", "expected X,Y,R in EPSG:2154 metres"),
+        ("525000,6701000,-10", "the radius R must be more than 0 m"),
+    ):
+        with pytest.raises(SystemExit) as refused:
+            main([*db, "map", "whatif", "--circle", circle])
+        assert refused.value.code == 2
+        assert message in capsys.readouterr().err

@@ -12,7 +12,7 @@ import pytest
 ROUTING = Path(__file__).resolve().parents[2] / "routing"
 
 EXPECTED = {
-    "shortest_route.py": "joints",
+    "shortest_route.py": "within 45 dB budget",
     "diverse_pair.py": "fully diverse",
     "single_homed.py": "new_build_km",
     "flood_whatif.py": "worst 5 km disk",

@@ -157,3 +157,12 @@ def test_worst_disk_is_real_and_no_sampled_disk_beats_its_upper_bound(seed: int)
     scanned = max(_disk_damage(graph, Point(x, y), radius) for x in xs[::3] for y in ys[::3])
     assert scanned <= worst.upper_bound
     assert worst.value >= scanned or not worst.proven_optimal
+
+
+def test_a_disk_of_zero_or_negative_radius_is_refused() -> None:
+    """A --s1-- B; a negative buffer is an empty polygon: it would silently cut nothing."""
+    graph = make_graph({"A": (0, 0, "datacentre"), "B": (1, 0)}, [("s1", "A", "B", 1000)])
+    with pytest.raises(ValueError, match=r"radius_m -5\.0: expected a disk radius"):
+        circle(X0, Y0, -5.0)
+    with pytest.raises(ValueError, match="radius_m 0: expected a disk radius"):
+        worst_disk_failure(graph, 0)
