@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from recor import registry
+from recor.cli._args import circle
 from recor.config import Settings
 from recor.errors import ConfigurationError, NotFound
 from recor.maps import build
@@ -73,22 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     maps.add_argument("--site", nargs="+", default=[], metavar="SITE", help="whatif: destroy")
     maps.add_argument("--group", nargs="+", default=[], metavar="CODE", help="whatif: group")
     maps.add_argument(
-        "--circle", type=_circle, metavar="X,Y,R", help="whatif: disk (EPSG:2154 metres)"
+        "--circle", type=circle, metavar="X,Y,R", help="whatif: disk (EPSG:2154 metres)"
     )
     maps.set_defaults(handler=_map)
-
-
-def _circle(spec: str) -> tuple[float, float, float]:
-    """``X,Y,R`` in EPSG:2154 metres with R > 0 (argparse type)."""
-    try:
-        x, y, r = (float(v) for v in spec.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{spec!r}: expected X,Y,R in EPSG:2154 metres, e.g. 525000,6701000,5000"
-        ) from None
-    if not r > 0:
-        raise argparse.ArgumentTypeError(f"{spec!r}: the radius R must be more than 0 m")
-    return x, y, r
 
 
 def _map_path(out: Path | None, kind: str, settings: Settings) -> Path:

@@ -16,6 +16,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from recor import network, registry
+from recor.cli._args import circle
 from recor.config import STORAGE_CRS, Settings
 from recor.domain import Status
 from recor.errors import NotFound
@@ -65,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     whatif.add_argument(
         "--area", type=_area, metavar="FILE|WKT", help="polygon (EPSG:2154 WKT or a file)"
     )
-    whatif.add_argument("--circle", type=_circle, metavar="X,Y,R", help="disk in EPSG:2154 metres")
+    whatif.add_argument("--circle", type=circle, metavar="X,Y,R", help="disk in EPSG:2154 metres")
     whatif.add_argument(
         "--worst-disk", type=_positive_float, metavar="R", help="search the worst disk (metres)"
     )
@@ -251,8 +252,8 @@ def _whatif(args: argparse.Namespace, settings: Settings) -> int:
         return _emit(args, frame, worst.as_dict(), _title(worst.provenance, lines), [])
     area = args.area
     if args.circle is not None:
-        circle = network.circle(*args.circle)
-        area = circle if area is None else area.union(circle)
+        disk = network.circle(*args.circle)
+        area = disk if area is None else area.union(disk)
     result = network.what_if(
         graph,
         segments=args.segment,
@@ -377,19 +378,6 @@ def _area(spec: str) -> BaseGeometry:
     if area is None or area.is_empty or area.area <= 0:
         raise argparse.ArgumentTypeError(f"{spec!r} is not a polygon with an area")
     return area
-
-
-def _circle(spec: str) -> tuple[float, float, float]:
-    """``X,Y,R`` in EPSG:2154 metres, R > 0 (argparse type)."""
-    try:
-        x, y, r = (float(v) for v in spec.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{spec!r}: expected X,Y,R in EPSG:2154 metres, e.g. 525000,6701000,5000"
-        ) from None
-    if not r > 0:
-        raise argparse.ArgumentTypeError(f"{spec!r}: the radius R must be more than 0 m")
-    return x, y, r
 
 
 def _positive_int(text: str) -> int:
