@@ -377,7 +377,10 @@ def _route_line(index: GraphIndex, nodes: list[int], edges: list[int]) -> LineSt
 def _endpoints(
     graph: nx.MultiGraph, index: GraphIndex, source: str, target: str
 ) -> tuple[int, int]:
-    return index.node_id[resolve_site(graph, source)], index.node_id[resolve_site(graph, target)]
+    s, t = index.node_id[resolve_site(graph, source)], index.node_id[resolve_site(graph, target)]
+    if s == t:
+        raise NotFound(f"route asked from {index.nodes[s]} to itself")
+    return s, t
 
 
 def _node(index: GraphIndex, code: str) -> int:

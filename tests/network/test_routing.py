@@ -206,3 +206,11 @@ def test_optical_budget_adds_fibre_splices_connectors_and_margin(
     assert not optical_budget(route, budget_db=4.0).passes
     with pytest.raises(ValueError, match="attenuation_db_per_km"):
         optical_budget(route, wavelength_nm=850)
+
+
+def test_a_route_from_a_site_to_itself_is_refused(square: nx.MultiGraph) -> None:
+    site = next(iter(square.nodes))
+    with pytest.raises(NotFound, match="to itself"):
+        shortest_path(square, site, site)
+    with pytest.raises(NotFound, match="to itself"):
+        k_shortest_paths(square, site, site, 2)
