@@ -12,7 +12,7 @@ from recor.config import STORAGE_CRS
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SITE_COLUMNS
 from recor.errors import NotFound, UndoRefused
 from recor.registry.model import BatchInfo, EntityCounts, LoadSummary
-from recor.registry.write import _finish_batch, batch_transaction, registry_error
+from recor.registry.write import batch_transaction, finish_batch, registry_error
 
 __all__ = ["history", "list_batches", "undo_batch"]
 
@@ -134,7 +134,7 @@ def undo_batch(conn: psycopg.Connection, batch_id: int, *, user: str = "") -> Lo
             _check_undoable(conn, batch_id)
             for table in _DATA_COLUMNS:
                 setattr(summary, _SUMMARY_FIELD[table], _undo_table(conn, table, batch_id))
-            _finish_batch(conn, undo_id, summary, outcome="undo")
+            finish_batch(conn, undo_id, summary, outcome="undo")
             conn.execute(
                 "UPDATE recor.import_batches SET undoes = %s WHERE id = %s", (batch_id, undo_id)
             )

@@ -26,7 +26,7 @@ from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUM
 from recor.errors import RegistryError
 from recor.registry.model import BatchInfo, Delivery, EntityCounts, LoadSummary, ReplaceScope
 
-__all__ = ["LOAD_LOCK", "batch_transaction", "load_delivery"]
+__all__ = ["LOAD_LOCK", "batch_transaction", "finish_batch", "load_delivery", "registry_error"]
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def load_delivery(
                 summary.links = _merge_links(conn, replace=delivery.segment_risk_groups is not None)
             if replace_scope is not None and not replace_scope.is_empty():
                 _retire_out_of_scope(conn, summary, replace_scope, delivery.risk_groups is not None)
-            _finish_batch(conn, batch_id, summary, outcome="loaded")
+            finish_batch(conn, batch_id, summary, outcome="loaded")
             if dry_run or not summary.changes_anything():
                 # Run the checks deferred to commit now, so a dry run refuses what a real
                 # load would refuse.
@@ -540,9 +540,10 @@ def _retire_out_of_scope(
     summary.links.retired = sorted({*summary.links.retired, *(r[0] for r in retired_links)})
 
 
-def _finish_batch(
+def finish_batch(
     conn: psycopg.Connection, batch_id: int, summary: LoadSummary, *, outcome: str
 ) -> None:
+    """Record a batch's counts and outcome (the last write of a load or an undo)."""
     conn.execute(
         "UPDATE recor.import_batches SET counts = %s, outcome = %s, finished_at = clock_timestamp()"
         " WHERE id = %s",
