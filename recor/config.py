@@ -60,6 +60,8 @@ class ImportSettings:
     chunk_size: int = 100_000
     #: a zip whose members would unpack to more than this is refused before extraction
     max_unzipped_mb: int = 8_192
+    #: how long an import or an undo waits for another writer's lock before giving up (s)
+    lock_timeout_s: float = 300.0
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 __all__ = [
+    "CommitUncertain",
     "ConfigurationError",
     "ImportRefused",
     "MigrationError",
     "NotFound",
     "RecorError",
+    "RegistryBusy",
     "RegistryError",
     "UndoRefused",
 ]
@@ -39,3 +41,11 @@ class ImportRefused(RecorError):
 
 class UndoRefused(RegistryError):
     """A batch cannot be undone (already undone, or later batches changed its rows)."""
+
+
+class RegistryBusy(RegistryError):
+    """Another writer held the registry's write lock for longer than the wait allowed."""
+
+
+class CommitUncertain(RegistryError):
+    """The connection was lost while committing and the outcome could not be checked."""

@@ -11,6 +11,7 @@ from psycopg import sql
 from recor.config import STORAGE_CRS
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SITE_COLUMNS
 from recor.errors import NotFound, UndoRefused
+from recor.registry.lock import LockWait, writing
 from recor.registry.model import BatchInfo, EntityCounts, LoadSummary
 from recor.registry.write import batch_transaction, finish_batch, registry_error
 
@@ -120,29 +121,30 @@ def history(conn: psycopg.Connection, code: str, *, entity: str | None = None) -
     return versions
 
 
-def undo_batch(conn: psycopg.Connection, batch_id: int, *, user: str = "") -> LoadSummary:
+def undo_batch(
+    conn: psycopg.Connection, batch_id: int, *, user: str = "", wait: LockWait | None = None
+) -> LoadSummary:
     """Restore the registry to its state before ``batch_id``, as a new batch.
 
     Rows the batch added are retired, rows it changed or retired get their previous version
     back. Nothing is erased: the undo is itself recorded in history and can be read "as of".
-    Refused when a later batch changed the same rows (undo that one first).
+    Refused when a later batch changed the same rows (undo that one first). ``wait``
+    bounds the wait for another writer's lock.
     """
     info = BatchInfo(profile="undo", user=user, note=f"undo of batch {batch_id}")
     summary = LoadSummary(batch_id=None, dry_run=False)
     try:
-        with batch_transaction(conn, info) as undo_id:
+        with (
+            writing(conn, user=user, wait=wait) as writer,
+            batch_transaction(conn, info) as undo_id,
+        ):
             _check_undoable(conn, batch_id)
             for table in _DATA_COLUMNS:
                 setattr(summary, _SUMMARY_FIELD[table], _undo_table(conn, table, batch_id))
+            conn.execute("SELECT recor.mark_undone(%s, %s)", (batch_id, undo_id))
             finish_batch(conn, undo_id, summary, outcome="undo")
-            conn.execute(
-                "UPDATE recor.import_batches SET undoes = %s WHERE id = %s", (batch_id, undo_id)
-            )
-            conn.execute(
-                "UPDATE recor.import_batches SET outcome = 'undone', undone_by = %s WHERE id = %s",
-                (undo_id, batch_id),
-            )
             summary.batch_id = undo_id
+        summary.commit_note = writer.commit_note
     except psycopg.Error as exc:
         raise registry_error(exc) from exc
     return summary

@@ -103,6 +103,8 @@ class LoadSummary:
     segments: EntityCounts = field(default_factory=EntityCounts)
     risk_groups: EntityCounts = field(default_factory=EntityCounts)
     links: EntityCounts = field(default_factory=EntityCounts)
+    #: set when the connection dropped at commit and the server confirmed the commit
+    commit_note: str = ""
 
     def changes_anything(self) -> bool:
         """True when some row was added, changed or retired."""

@@ -76,38 +76,28 @@ def write_reference(
             f"reference layer {kind!r}: geometries must be in EPSG:{STORAGE_CRS}, got {areas.crs}"
         )
     geoms = shapely.set_srid(np.asarray(areas.geometry.array, dtype=object), STORAGE_CRS)
-    rows = zip(
-        areas["code"].astype(str).tolist(),
-        areas["name"].fillna("").astype(str).tolist(),
-        shapely.to_wkb(geoms, include_srid=True).tolist(),
-        strict=True,
-    )
     try:
         with conn.transaction():
+            # The owner's function writes the layer and its import record: editors cannot
+            # change reference layers, or delete them without trace, any other way.
+            called = conn.execute(
+                "SELECT recor.replace_reference_layer(%s, %s, %s, %s, %s, %s, %s)",
+                (
+                    kind,
+                    source_file,
+                    sha256,
+                    source_crs,
+                    areas["code"].astype(str).tolist(),
+                    areas["name"].fillna("").astype(str).tolist(),
+                    shapely.to_wkb(geoms, include_srid=True).tolist(),
+                ),
+            ).fetchone()
+            assert called is not None
             row = conn.execute(
-                "INSERT INTO recor.reference_imports (kind, source_file, sha256, source_crs,"
-                " features) VALUES (%s, %s, %s, %s, %s) RETURNING id, imported_at",
-                (kind, source_file, sha256, source_crs, len(areas)),
+                "SELECT id, imported_at FROM recor.reference_imports WHERE id = %s", (called[0],)
             ).fetchone()
             assert row is not None
             import_id, imported_at = row
-            conn.execute("DELETE FROM recor.reference_areas WHERE kind = %s", (kind,))
-            conn.execute(
-                "CREATE TEMP TABLE reference_staging (code text, name text, wkb bytea)"
-                " ON COMMIT DROP"
-            )
-            with conn.cursor().copy(
-                "COPY reference_staging (code, name, wkb) FROM STDIN (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types(["text", "text", "bytea"])
-                for values in rows:
-                    copy.write_row(values)
-            conn.execute(
-                "INSERT INTO recor.reference_areas (kind, code, name, import_id, geom)"
-                " SELECT %s, code, name, %s, ST_Multi(ST_GeomFromEWKB(wkb))"
-                " FROM reference_staging",
-                (kind, import_id),
-            )
     except psycopg.errors.UniqueViolation as exc:
         raise RegistryError(
             f"reference layer {kind!r} from {source_file}: two areas share a code"
@@ -117,6 +107,11 @@ def write_reference(
         raise RegistryError(
             f"reference layer {kind!r} from {source_file}: {exc.diag.message_primary}"
             f" (rule {exc.diag.constraint_name})"
+        ) from exc
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise RegistryError(
+            f"reference layer {kind!r}: permission denied (role {conn.info.user} is not"
+            f" recor_editor): {exc.diag.message_primary}"
         ) from exc
     return ReferenceImport(import_id, kind, source_file, len(areas), imported_at)
 

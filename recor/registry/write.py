@@ -24,14 +24,12 @@ from psycopg import sql
 from recor.config import STORAGE_CRS
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUMNS, SITE_COLUMNS
 from recor.errors import RegistryError
+from recor.registry.lock import LockWait, writing
 from recor.registry.model import BatchInfo, Delivery, EntityCounts, LoadSummary, ReplaceScope
 
-__all__ = ["LOAD_LOCK", "batch_transaction", "finish_batch", "load_delivery", "registry_error"]
+__all__ = ["batch_transaction", "finish_batch", "load_delivery", "registry_error"]
 
 log = logging.getLogger(__name__)
-
-#: Advisory lock key held by every write: two loads never interleave.
-LOAD_LOCK = 0x5245434F52_02
 
 # Staging tables: (column, PostgreSQL type). Geometries arrive as EWKB and are decoded once.
 _STAGING: dict[str, tuple[tuple[str, str], ...]] = {
@@ -69,33 +67,33 @@ _ENUM_CHECKS = (
 
 
 @contextmanager
-def batch_transaction(conn: psycopg.Connection, info: BatchInfo) -> Iterator[int]:
+def batch_transaction(
+    conn: psycopg.Connection, info: BatchInfo, *, wait: LockWait | None = None
+) -> Iterator[int]:
     """Open the one transaction of a user action and its batch row; yield the batch id.
 
-    Takes the registry's write lock (loads never interleave) and tags every change made in
-    the block with the batch. Leaving the block by an exception rolls everything back.
+    Takes the registry's write lock (loads never interleave; ``wait`` bounds the wait) and
+    tags every change made in the block with the batch, which only this transaction may
+    use. Inside an open :func:`~recor.registry.lock.write_transaction` the batch is opened
+    in it, under a savepoint. Leaving the block by an exception rolls the batch back.
     """
-    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        raise RegistryError(
-            "a registry write needs a connection with no transaction open "
-            "(commit or roll back first, or connect with autocommit=True)"
-        )
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK,))
-        row = conn.execute(
-            "INSERT INTO recor.import_batches (app_user, profile, note, source_files, findings)"
-            " VALUES (%s, %s, %s, %s, %s) RETURNING id",
-            (
-                info.user,
-                info.profile,
-                info.note,
-                json.dumps([asdict(f) for f in info.source_files]),
-                json.dumps(list(info.findings), default=str),
-            ),
-        ).fetchone()
-        assert row is not None
-        conn.execute("SELECT set_config('recor.batch_id', %s, true)", (str(row[0]),))
-        yield row[0]
+    with writing(conn, user=info.user, wait=wait), conn.transaction():
+        yield _begin_batch(conn, info)
+
+
+def _begin_batch(conn: psycopg.Connection, info: BatchInfo) -> int:
+    row = conn.execute(
+        "SELECT recor.begin_batch(%s, %s, %s, %s, %s)",
+        (
+            info.user,
+            info.profile,
+            info.note,
+            json.dumps([asdict(f) for f in info.source_files]),
+            json.dumps(list(info.findings), default=str),
+        ),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def load_delivery(
@@ -105,6 +103,7 @@ def load_delivery(
     *,
     replace_scope: ReplaceScope | None = None,
     dry_run: bool = False,
+    wait: LockWait | None = None,
 ) -> LoadSummary:
     """Merge a validated delivery into the registry, all or nothing.
 
@@ -125,6 +124,8 @@ def load_delivery(
         Which missing rows to retire; None retires nothing.
     dry_run
         Compute the same summary, then roll back: nothing is written.
+    wait
+        How long to wait for another writer's lock, and whom to tell (default 300 s).
 
     Returns
     -------
@@ -135,7 +136,10 @@ def load_delivery(
     _check_frames(delivery)
     summary = LoadSummary(batch_id=None, dry_run=dry_run)
     try:
-        with batch_transaction(conn, info) as batch_id:
+        with (
+            writing(conn, user=info.user, wait=wait) as writer,
+            batch_transaction(conn, info) as batch_id,
+        ):
             _stage(conn, delivery)
             _check_staged(conn)
             summary.sites = _merge_sites(conn)
@@ -152,6 +156,7 @@ def load_delivery(
                 conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 raise _DryRunDone
             summary.batch_id = batch_id
+        summary.commit_note = writer.commit_note
     except _DryRunDone:
         log.info("nothing written (%s)", "dry run" if dry_run else "no change")
     except psycopg.Error as exc:
@@ -545,7 +550,6 @@ def finish_batch(
 ) -> None:
     """Record a batch's counts and outcome (the last write of a load or an undo)."""
     conn.execute(
-        "UPDATE recor.import_batches SET counts = %s, outcome = %s, finished_at = clock_timestamp()"
-        " WHERE id = %s",
-        (json.dumps(summary.counts()), outcome, batch_id),
+        "SELECT recor.finish_batch(%s, %s, %s)",
+        (batch_id, json.dumps(summary.counts()), outcome),
     )

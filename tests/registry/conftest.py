@@ -7,8 +7,8 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from recor.registry import BatchInfo
-from recor.registry.write import batch_transaction
+from recor.registry import BatchInfo, LoadSummary
+from recor.registry.write import batch_transaction, finish_batch
 
 ORLEANS = (619_000.0, 6_754_000.0)
 BLOIS = (573_000.0, 6_725_000.0)
@@ -16,9 +16,10 @@ BLOIS = (573_000.0, 6_725_000.0)
 
 def run_in_batch(conn: psycopg.Connection, *statements: str) -> None:
     """Execute statements in one batch transaction (the way every change must happen)."""
-    with batch_transaction(conn, BatchInfo(note="test")):
+    with batch_transaction(conn, BatchInfo(note="test")) as batch_id:
         for statement in statements:
             conn.execute(statement)  # type: ignore[arg-type]
+        finish_batch(conn, batch_id, LoadSummary(batch_id, dry_run=False), outcome="loaded")
 
 
 @pytest.fixture

@@ -208,7 +208,7 @@ def test_summary_counts_sites_and_kilometres(conn, sample_delivery):
 def test_two_loads_never_interleave(registry_url, sample_delivery):
     import threading
 
-    from recor.registry.write import batch_transaction
+    from recor.registry.lock import write_transaction
 
     holding, release = threading.Event(), threading.Event()
     order: list[str] = []
@@ -216,7 +216,7 @@ def test_two_loads_never_interleave(registry_url, sample_delivery):
     def first() -> None:
         with (
             registry.connect(registry_url, autocommit=True) as conn,
-            batch_transaction(conn, BatchInfo(note="first")),
+            write_transaction(conn, user="first"),
         ):
             holding.set()
             release.wait(5)
