@@ -22,6 +22,7 @@ import shapely
 
 from recor.config import STORAGE_CRS, MapSettings
 from recor.domain import STATUS_LABELS_FR, SiteKind, Status
+from recor.outputs import safe_table
 
 __all__ = [
     "CoverageResult",
@@ -73,7 +74,7 @@ class CoverageResult:
         for key, frame in (("units", units), ("summary", self.summary)):
             with paths[key].open("w", encoding="utf-8", newline="") as handle:
                 handle.write(header)
-                frame.to_csv(handle, index=False, float_format="%.6g")
+                safe_table(frame).to_csv(handle, index=False, float_format="%.6g")
         return paths
 
 

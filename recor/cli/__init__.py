@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from recor import __version__
 from recor.config import Settings
 from recor.errors import RecorError
+from recor.outputs import guarded_console
 
 __all__ = ["main"]
 
@@ -33,7 +34,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``recor`` command; returns the process exit code."""
+    """Entry point of the ``recor`` command; returns the process exit code.
+
+    Everything printed goes through :func:`recor.outputs.guarded_console`: delivered names
+    cannot send control sequences to the terminal.
+    """
+    with guarded_console():
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

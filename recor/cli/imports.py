@@ -18,6 +18,7 @@ from recor.errors import ConfigurationError
 from recor.ingest.findings import describe_finding
 from recor.ingest.pipeline import ImportResult, import_paths
 from recor.ingest.report import write_csv, write_html
+from recor.registry.lock import LockHolder, LockWait
 from recor.registry.model import ReplaceScope
 
 __all__ = ["parse_replace_scope", "register"]
@@ -48,7 +49,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--user", help="name recorded with the batch (default: login)")
     parser.add_argument("--note", default="", help="note recorded with the batch")
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="give up when another import or undo holds the registry this long "
+        "(default: setting imports.lock_timeout_s, 300)",
+    )
     parser.set_defaults(handler=_dispatch)
+
+
+def _lock_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    if args.lock_timeout is None:
+        return settings
+    if not args.lock_timeout > 0:
+        raise ConfigurationError(f"--lock-timeout {args.lock_timeout}: expected seconds > 0")
+    return settings.with_("imports", lock_timeout_s=args.lock_timeout)
+
+
+def _say_waiting(holder: LockHolder | None, waited: float) -> None:
+    who = holder.describe() if holder else "une autre session (non identifiable)"
+    print(f"registre occupé par {who} : attente ({waited:.0f} s écoulées)…", file=sys.stderr)
 
 
 def parse_replace_scope(items: list[str]) -> ReplaceScope | None:
@@ -76,6 +97,7 @@ def parse_replace_scope(items: list[str]) -> ReplaceScope | None:
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    settings = _lock_settings(args, settings)
     first = args.paths[0]
     if first == "list" and len(args.paths) == 1 and not Path(first).exists():
         return _list(args, settings)
@@ -93,7 +115,13 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         # Checked before the load: a report that cannot be written must not turn a
         # committed batch into a traceback and exit code 1 ("refused").
         raise ConfigurationError(f"--report {args.report}: dossier {args.report.parent} absent")
-    bar = None if (args.quiet or args.json) else tqdm(total=4, desc="import", unit="étape")
+    # The bar needs its carriage returns: it writes past the console guard (its text is ours).
+    stream = getattr(sys.stderr, "raw", sys.stderr)
+    bar = (
+        None
+        if (args.quiet or args.json)
+        else tqdm(total=4, desc="import", unit="étape", file=stream)
+    )
 
     def progress(stage: str) -> None:
         if bar is not None:
@@ -104,7 +132,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         result = import_paths(
             conn, args.paths, settings=settings.imports, profile=args.profile, crs=args.crs,
             layer=args.layer, replace_scope=scope, dry_run=args.dry_run, user=args.user,
-            note=args.note, progress=progress,
+            note=args.note, progress=progress, on_lock_wait=_say_waiting,
         )  # fmt: skip
     if bar is not None:
         bar.close()
@@ -123,10 +151,21 @@ def _verdict(result: ImportResult) -> str:
         "dry-run": "Simulation (--dry-run) : livraison acceptable, rien n'a été écrit.",
         "unchanged": "Livraison identique au registre : aucun changement, aucun lot créé.",
     }
+    findings = result.prepared.findings
+    if result.status == "refused" and (findings["rule"] == "REG-UNCERTAIN").any():
+        return (
+            "Issue inconnue : la connexion au registre a été perdue pendant la validation ;"
+            " vérifiez avec « recor import list » si le lot a été écrit."
+        )
     if result.status in verdicts:
         return verdicts[result.status]
     assert result.summary is not None
-    return f"Livraison chargée : lot n° {result.summary.batch_id}."
+    lost = (
+        " (connexion perdue pendant la validation ; le serveur confirme que le lot est écrit)"
+        if result.summary.commit_note
+        else ""
+    )
+    return f"Livraison chargée : lot n° {result.summary.batch_id}.{lost}"
 
 
 def _write_reports(result: ImportResult, path: Path) -> None:
@@ -176,8 +215,11 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _undo(batch_id: int, args: argparse.Namespace, settings: Settings) -> int:
+    wait = LockWait(timeout_s=settings.imports.lock_timeout_s, on_wait=_say_waiting)
     with registry.connect(settings.database, autocommit=True) as conn:
-        summary = registry.undo_batch(conn, batch_id, user=args.user or _login())
+        summary = registry.undo_batch(conn, batch_id, user=args.user or _login(), wait=wait)
+    if summary.commit_note:
+        print(summary.commit_note, file=sys.stderr)
     if args.json:
         print(
             json.dumps(

@@ -20,6 +20,7 @@ from recor.cli._args import circle
 from recor.config import STORAGE_CRS, Settings
 from recor.domain import Status
 from recor.errors import NotFound
+from recor.outputs import safe_table
 
 __all__ = ["register"]
 
@@ -353,7 +354,7 @@ def _write(frame: gpd.GeoDataFrame, path: Path) -> None:
     if suffix == ".csv":
         table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
         table["wkt"] = shapely.to_wkt(frame.geometry.to_numpy(), rounding_precision=2)
-        table.to_csv(path, index=False)
+        safe_table(table).to_csv(path, index=False)
     elif suffix in (".geojson", ".json"):
         frame.to_file(path, driver="GeoJSON")
     else:

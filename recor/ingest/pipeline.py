@@ -22,7 +22,7 @@ from pyproj.exceptions import CRSError
 
 from recor.config import STORAGE_CRS, ImportSettings
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUMNS, SITE_COLUMNS
-from recor.errors import ConfigurationError, ImportRefused, RegistryError
+from recor.errors import CommitUncertain, ConfigurationError, ImportRefused, RegistryError
 from recor.ingest.attributes import check_attributes, check_codes_against_registry
 from recor.ingest.diffmap import diff_map_svg
 from recor.ingest.findings import Findings, describe_finding
@@ -31,8 +31,11 @@ from recor.ingest.mapping import map_layer
 from recor.ingest.profiles import Profile, load_profile
 from recor.ingest.readers import RawLayer, read_layer_chunks, to_storage_crs
 from recor.ingest.sources import DeliveryFiles
-from recor.registry import read_codes, read_sites
+from recor.registry import load_delivery, read_codes, read_sites
+from recor.registry.lock import LockHolder, LockWait, write_transaction
 from recor.registry.model import BatchInfo, Delivery, LoadSummary, ReplaceScope, SourceFile
+from recor.registry.read import registry_generation
+from recor.registry.write import registry_error
 
 __all__ = ["ImportResult", "PreparedImport", "RegistryContext", "import_paths", "prepare_import"]
 
@@ -429,16 +432,30 @@ def _bbox(
     return (xmin, ymin, xmax, ymax)
 
 
-def registry_lookup(conn: psycopg.Connection) -> RegistryLookup:
-    """A lookup reading active registry sites and segment codes within a bounding box."""
+class _Lookup:
+    """Reads active registry sites and segment codes within a bounding box.
 
-    def lookup(bbox: tuple[float, float, float, float]) -> RegistryContext:
-        sites = read_sites(conn, bbox=bbox)
-        segments = read_codes(conn, "segments", bbox=bbox)
-        conn.rollback()  # reads leave no transaction open: the load opens its own
+    Remembers the registry generation (newest committed batch) read *before* the sites, so
+    the load can tell, under the write lock, whether the registry changed since.
+    """
+
+    def __init__(self, conn: psycopg.Connection, *, in_transaction: bool = False) -> None:
+        self.conn = conn
+        self.in_transaction = in_transaction
+        self.generation: int | None = None
+
+    def __call__(self, bbox: tuple[float, float, float, float]) -> RegistryContext:
+        self.generation = registry_generation(self.conn)
+        sites = read_sites(self.conn, bbox=bbox)
+        segments = read_codes(self.conn, "segments", bbox=bbox)
+        if not self.in_transaction:
+            self.conn.rollback()  # reads leave no transaction open: the load opens its own
         return RegistryContext(sites=sites[["code", "source", "geometry"]], segments=segments)
 
-    return lookup
+
+def registry_lookup(conn: psycopg.Connection) -> RegistryLookup:
+    """A lookup reading active registry sites and segment codes within a bounding box."""
+    return _Lookup(conn)
 
 
 def import_paths(
@@ -454,38 +471,69 @@ def import_paths(
     user: str | None = None,
     note: str = "",
     progress: Progress | None = None,
+    on_lock_wait: Callable[[LockHolder | None, float], None] | None = None,
 ) -> ImportResult:
     """Read, check and, when nothing blocks, load a delivery in one transaction.
 
     A refused delivery (checks or database rules) leaves the registry exactly as it was;
     the result then has ``refused`` True and its findings say why. Parameters as
     :func:`prepare_import`, plus ``replace_scope`` (which missing rows to retire),
-    ``dry_run`` (compute the diff, write nothing) and ``user`` (default: the login name).
+    ``dry_run`` (compute the diff, write nothing), ``user`` (default: the login name) and
+    ``on_lock_wait`` (told whom the import waits for while another writer holds the lock).
+
+    The snapping to registry sites is computed before the write lock is taken; once the
+    lock is held, if another batch was committed since that lookup, the delivery is checked
+    again against the registry as it now is, under the lock, before anything is written.
     """
-    prepared = prepare_import(
-        paths, settings=settings, profile=profile, crs=crs, layer=layer,
-        registry=registry_lookup(conn), progress=progress,
-    )  # fmt: skip
+    settings = settings or ImportSettings()
+    options = {"settings": settings, "profile": profile, "crs": crs, "layer": layer}
+    lookup = _Lookup(conn)
+    prepared = prepare_import(paths, registry=lookup, progress=progress, **options)  # type: ignore[arg-type]
     result = ImportResult(prepared, dry_run=dry_run)
     if prepared.refused:
         log.info("delivery refused before loading: %d error(s)", len(prepared.errors()))
         return result
-    assert prepared.delivery is not None
     if progress:
         progress("chargement")
-    info = prepared.batch_info(user=user if user is not None else _login(), note=note)
+    login = user if user is not None else _login()
+    wait = LockWait(timeout_s=settings.lock_timeout_s, on_wait=on_lock_wait)
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.rollback()
     try:
-        result.summary = load_delivery_checked(
-            conn, prepared.delivery, info, replace_scope, dry_run
-        )
-    except RegistryError as exc:
+        with write_transaction(conn, user=login, wait=wait) as writer:
+            if lookup.generation is not None and writer.generation != lookup.generation:
+                log.info(
+                    "registry changed since the lookup (batch %s → %s): checking again under"
+                    " the write lock", lookup.generation, writer.generation,
+                )  # fmt: skip
+                again = _Lookup(conn, in_transaction=True)
+                result.prepared = prepare_import(paths, registry=again, **options)  # type: ignore[arg-type]
+                if result.prepared.refused:
+                    return result
+            assert result.prepared.delivery is not None
+            info = result.prepared.batch_info(user=login, note=note)
+            result.summary = load_delivery(
+                conn, result.prepared.delivery, info, replace_scope=replace_scope, dry_run=dry_run
+            )
+        if result.summary is not None and writer.commit_note:
+            result.summary.commit_note = writer.commit_note
+    except (RegistryError, psycopg.Error) as exc:
+        if isinstance(exc, psycopg.Error):  # a deferred rule refusing at commit
+            exc = registry_error(exc)
+        result.summary = None
+        uncertain = isinstance(exc, CommitUncertain)
         refusal = Findings()
         refusal.add(
-            "REG-REFUSED",
-            f"le registre a refusé le chargement, rien n'a été écrit ({exc})",
-            file=", ".join(prepared.paths),
+            "REG-UNCERTAIN" if uncertain else "REG-REFUSED",
+            f"la connexion au registre a été perdue pendant la validation : on ne sait pas si le"
+            f" lot a été écrit, vérifiez avec « recor import list » ({exc})"
+            if uncertain
+            else f"le registre a refusé le chargement, rien n'a été écrit ({exc})",
+            file=", ".join(result.prepared.paths),
         )
-        prepared.findings = pd.concat([refusal.frame(), prepared.findings], ignore_index=True)
+        result.prepared.findings = pd.concat(
+            [refusal.frame(), result.prepared.findings], ignore_index=True
+        )
     return result
 
 
@@ -497,8 +545,6 @@ def load_delivery_checked(
     dry_run: bool,
 ) -> LoadSummary:
     """Hand a checked delivery to the registry (one transaction, all or nothing)."""
-    from recor.registry import load_delivery
-
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.rollback()
     return load_delivery(conn, delivery, info, replace_scope=replace_scope, dry_run=dry_run)

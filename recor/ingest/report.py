@@ -10,6 +10,7 @@ import pandas as pd
 
 from recor.ingest.findings import FINDING_COLUMNS
 from recor.ingest.rules import RULES, SEVERITY_LABELS_FR
+from recor.outputs import safe_table
 
 __all__ = ["render_html", "write_csv", "write_html"]
 
@@ -157,9 +158,12 @@ def write_html(path: str | Path, findings: pd.DataFrame, **kwargs: object) -> Pa
 
 
 def write_csv(path: str | Path, findings: pd.DataFrame) -> Path:
-    """Write the findings as CSV (UTF-8 with BOM, ``;``-separated: opens cleanly in Excel FR)."""
+    """Write the findings as CSV (UTF-8 with BOM, ``;``-separated: opens cleanly in Excel FR).
+
+    Formula-like cells are neutralised (:func:`recor.outputs.safe_table`).
+    """
     target = Path(path)
-    findings.loc[:, list(FINDING_COLUMNS)].to_csv(
+    safe_table(findings.loc[:, list(FINDING_COLUMNS)]).to_csv(
         target, sep=";", index=False, encoding="utf-8-sig"
     )
     return target

@@ -108,6 +108,7 @@ RULES: dict[str, Rule] = {
         Rule("GTHD-CABLE-PATH", _W, "GraceTHD : câble sans cheminement connu"),
         # Registry
         Rule("REG-REFUSED", _E, "Le registre a refusé la livraison"),
+        Rule("REG-UNCERTAIN", _E, "Connexion perdue à la validation : écriture non vérifiable"),
     )
 }
 

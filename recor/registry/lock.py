@@ -178,7 +178,7 @@ def lock_holder(conn: psycopg.Connection) -> LockHolder | None:
     if row is None:
         return None
     pid, db_user, announced = row
-    _, _, batch, since, app_user = (announced.split(":", 4) + ["", "", "", "", ""])[:5]
+    _, _, batch, since, app_user = [*announced.split(":", 4), "", "", "", "", ""][:5]
     return LockHolder(
         pid=int(pid),
         db_user=str(db_user or "?"),
@@ -194,7 +194,7 @@ def _acquire(conn: psycopg.Connection, user: str, wait: LockWait) -> int:
     previous = row[0] if row else "0"
     start = time.monotonic()
     slice_s = _FIRST_SLICE_S
-    reported: LockHolder | None | bool = False
+    reported: LockHolder | bool | None = False
     while True:
         remaining = wait.timeout_s - (time.monotonic() - start)
         ms = max(1, int(min(slice_s, max(remaining, 0.001)) * 1000))

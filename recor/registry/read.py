@@ -22,6 +22,7 @@ __all__ = [
     "read_risk_groups",
     "read_segments",
     "read_sites",
+    "registry_generation",
     "registry_version",
 ]
 
@@ -263,6 +264,12 @@ def registry_version(conn: psycopg.Connection, as_of: datetime | None = None) ->
     if row is None:
         return RegistryVersion(None, None, as_of)
     return RegistryVersion(row[0], row[1], as_of)
+
+
+def registry_generation(conn: psycopg.Connection) -> int:
+    """The newest committed batch id (0 for an empty registry): what writers compare."""
+    row = conn.execute("SELECT recor.registry_generation()").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _as_text(frame: gpd.GeoDataFrame, columns: Iterable[str]) -> gpd.GeoDataFrame:

@@ -44,7 +44,9 @@ def test_upgrading_a_database_that_holds_data_keeps_every_row(empty_database_url
 def _write_as_in_0001(conn: psycopg.Connection, *statements: str) -> None:
     """A batch as the first schema wrote it (before the registry's own batch functions)."""
     with conn.transaction():
-        row = conn.execute("INSERT INTO recor.import_batches DEFAULT VALUES RETURNING id").fetchone()
+        row = conn.execute(
+            "INSERT INTO recor.import_batches DEFAULT VALUES RETURNING id"
+        ).fetchone()
         conn.execute("SELECT set_config('recor.batch_id', %s, true)", (str(row[0]),))
         for statement in statements:
             conn.execute(statement)  # type: ignore[arg-type]
