@@ -23,6 +23,7 @@ from recor.registry.read import (
     read_risk_groups,
     read_segments,
     read_sites,
+    registry_generation,
     registry_version,
 )
 from recor.registry.reference import list_reference_layers, read_reference, write_reference
@@ -52,6 +53,7 @@ __all__ = [
     "read_risk_groups",
     "read_segments",
     "read_sites",
+    "registry_generation",
     "registry_version",
     "summarise",
     "undo_batch",
