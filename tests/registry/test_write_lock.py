@@ -136,9 +136,7 @@ def test_an_import_that_finds_the_registry_unchanged_checks_once(conn, tmp_path)
     assert set(registry.read_sites(conn)["kind"]) == {"pop", "junction"}
 
 
-def test_a_waiting_import_names_the_holder_and_gives_up_after_the_timeout(
-    registry_url, tmp_path
-):
+def test_a_waiting_import_names_the_holder_and_gives_up_after_the_timeout(registry_url, tmp_path):
     delivery = _segment_from_p(tmp_path / "two")
     seen: list[LockHolder | None] = []
     with (
@@ -196,9 +194,7 @@ def test_undo_waits_no_longer_than_asked(registry_url):
         registry.undo_batch(conn, 1, wait=LockWait(timeout_s=0.3))
 
 
-def test_after_a_lost_commit_recor_asks_the_server_and_says_it_committed(
-    registry_url, tmp_path
-):
+def test_after_a_lost_commit_recor_asks_the_server_and_says_it_committed(registry_url, tmp_path):
     delivery = _segment_from_p(tmp_path / "two")
     with cutting_proxy(registry_url, "after_commit") as proxy:
         with registry.connect(proxy.url(registry_url)) as conn:

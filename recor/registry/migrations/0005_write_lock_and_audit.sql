@@ -278,6 +278,31 @@ CREATE TRIGGER reference_imports_no_change BEFORE UPDATE OR DELETE ON recor.refe
 CREATE TRIGGER reference_imports_no_truncate BEFORE TRUNCATE ON recor.reference_imports
     FOR EACH STATEMENT EXECUTE FUNCTION recor.refuse_delete();
 
+-- Even the owner's own statements cannot add history or pending checks directly: rows
+-- arrive only from the registry's triggers (a nested trigger depth).
+CREATE FUNCTION recor.refuse_direct_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF pg_trigger_depth() < 2 THEN
+        RAISE EXCEPTION 'rows of recor.% are written by the registry''s triggers only', TG_TABLE_NAME
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NULL;
+END
+$$;
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['sites_history', 'segments_history', 'risk_groups_history',
+                             'segment_risk_groups_history', 'pending_checks'] LOOP
+        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON recor.%I '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION recor.refuse_direct_insert()',
+                       t || '_no_direct_insert', t);
+    END LOOP;
+END
+$$;
+
 -- Privileges: editors lose every direct write on the audit trail.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON recor.import_batches, recor.sites_history,
     recor.segments_history, recor.risk_groups_history, recor.segment_risk_groups_history,

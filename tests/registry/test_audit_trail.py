@@ -1,0 +1,291 @@
+"""An audit trail only recor writes: every bypass tried as a login role of each kind.
+
+Each test connects as LOGIN roles made for this session (unique names, dropped after)
+granted ``recor_reader``, ``recor_editor`` or ``recor_owner``, tries to bend batches,
+history, pending checks, reference layers or the write lock directly, and checks the
+refusal; then checks that an editor's ordinary work (import, history, undo, reference
+import) still goes through.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import geopandas as gpd
+import psycopg
+import pytest
+import shapely
+from psycopg import sql
+
+from recor import registry
+from recor.cli import main
+from recor.config import ImportSettings
+from recor.errors import RegistryError
+from recor.ingest.pipeline import import_paths
+from recor.registry import BatchInfo
+from recor.registry.lock import write_transaction
+from tests.registry.conftest import BLOIS, ORLEANS, segment_sql
+from tests.registry.test_write_lock import _chamber_delivery, _segment_from_p
+
+pytestmark = pytest.mark.db
+
+HISTORY = ("sites_history", "segments_history", "risk_groups_history",
+           "segment_risk_groups_history")  # fmt: skip
+KINDS = ("reader", "editor", "owner")
+
+
+@pytest.fixture
+def logins(registry_url: str) -> Iterator[dict[str, str]]:
+    """Connection strings of three fresh LOGIN roles: reader, editor and owner."""
+    suffix = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    names = {kind: f"recor_t_{suffix}_{kind}" for kind in KINDS}
+    with psycopg.connect(registry_url, autocommit=True) as admin:
+        for kind, name in names.items():
+            admin.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE {}").format(
+                sql.Identifier(name), sql.Identifier(f"recor_{kind}")))  # fmt: skip
+    params = psycopg.conninfo.conninfo_to_dict(registry_url)
+    yield {k: psycopg.conninfo.make_conninfo(**(params | {"user": n})) for k, n in names.items()}
+    with psycopg.connect(registry_url, autocommit=True) as admin:
+        for name in names.values():
+            admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def loaded(conn, two_sites) -> int:
+    """Sites A (renamed once: a history row), B and segment S1; returns the newest batch."""
+    two_sites(segment_sql("S1"))
+    two_sites("UPDATE recor.sites SET name = 'Orléans' WHERE code = 'A'")
+    return registry.registry_generation(conn)
+
+
+def _refused(url: str, *statements: str) -> str:
+    """Run statements in one transaction as that login; return the error (fail if none)."""
+    with psycopg.connect(url) as conn:
+        try:
+            for statement in statements:
+                conn.execute(statement)  # type: ignore[arg-type]
+            conn.commit()
+        except psycopg.Error as exc:
+            return str(exc)
+    pytest.fail(f"not refused: {statements}")
+
+
+def _direct_writes() -> list[str]:
+    """Direct writes on the audit trail, one statement each."""
+    forged = "INSERT INTO recor.{t} SELECT *, now(), 1 FROM recor.{base} LIMIT 1"
+    writes = []
+    for table in HISTORY:
+        base = table.removesuffix("_history")
+        writes += [
+            forged.format(t=table, base=base),
+            f"UPDATE recor.{table} SET valid_to = now()",
+            f"DELETE FROM recor.{table}",
+            f"TRUNCATE recor.{table}",
+        ]
+    writes += [
+        "INSERT INTO recor.import_batches (app_user, outcome) VALUES ('forger', 'loaded')",
+        "UPDATE recor.import_batches SET app_user = 'someone else'",
+        "UPDATE recor.import_batches SET outcome = 'running'",
+        "UPDATE recor.import_batches SET started_at = '2001-01-01'",
+        "DELETE FROM recor.import_batches",
+        "TRUNCATE recor.import_batches",
+        "INSERT INTO recor.pending_checks (txid)"
+        " VALUES ((pg_current_xact_id()::text::bigint + 5)::text::xid8)",
+        "DELETE FROM recor.pending_checks",
+        "UPDATE recor.pending_checks SET requested_at = now()",
+        "INSERT INTO recor.reference_imports (kind, source_file, sha256, source_crs, features)"
+        " VALUES ('communes', 'x', 'x', 'x', 0)",
+        "UPDATE recor.reference_imports SET source_file = 'x'",
+        "DELETE FROM recor.reference_imports",
+        "INSERT INTO recor.reference_areas (kind, code, name, import_id, geom) SELECT kind,"
+        " 'X', 'x', import_id, geom FROM recor.reference_areas LIMIT 1",
+        "UPDATE recor.reference_areas SET name = 'x'",
+        "DELETE FROM recor.reference_areas",
+        "TRUNCATE recor.reference_areas",
+        "SELECT 1 FROM recor.write_lock FOR UPDATE",
+        "SELECT 1 FROM recor.write_lock FOR KEY SHARE",
+        "LOCK TABLE recor.write_lock IN ACCESS EXCLUSIVE MODE",
+    ]
+    return writes
+
+
+def _reference_layer(conn) -> None:
+    areas = gpd.GeoDataFrame(
+        {"code": ["45234"], "name": ["Orléans"]},
+        geometry=[shapely.box(610_000, 6_745_000, 630_000, 6_765_000)], crs=2154,
+    )  # fmt: skip
+    registry.write_reference(
+        conn, areas, kind="communes", source_file="c.geojson", sha256="0" * 64,
+        source_crs="EPSG:2154",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["reader", "editor"])
+def test_readers_and_editors_cannot_write_the_audit_trail_directly(conn, loaded, logins, kind):
+    _reference_layer(conn)
+    before = _audit_snapshot(conn)
+    statements = _direct_writes()
+    for statement in statements:
+        error = _refused(logins[kind], statement)
+        assert "permission denied" in error, (statement, error)
+    assert _audit_snapshot(conn) == before
+    assert len(statements) == 35  # 16 history, 6 batches, 3 checks, 7 reference, 3 lock
+
+
+def test_the_owner_cannot_forge_history_or_rewrite_batches_either(conn, loaded, logins):
+    _reference_layer(conn)
+    before = _audit_snapshot(conn)
+    owner = logins["owner"]
+    for table in HISTORY:
+        base = table.removesuffix("_history")
+        assert "triggers only" in _refused(
+            owner, f"INSERT INTO recor.{table} SELECT *, now(), 1 FROM recor.{base} LIMIT 1"
+        )
+    assert "never deleted" in _refused(owner, "UPDATE recor.sites_history SET valid_to = now()")
+    assert "never deleted" in _refused(owner, "DELETE FROM recor.sites_history")
+    assert "triggers only" in _refused(owner, "INSERT INTO recor.pending_checks VALUES ('9')")
+    assert "provenance never changes" in _refused(
+        owner, "UPDATE recor.import_batches SET app_user = 'x'"
+    )
+    assert "cannot become running" in _refused(
+        owner, "UPDATE recor.import_batches SET outcome = 'running'"
+    )
+    assert "never deleted" in _refused(owner, "DELETE FROM recor.import_batches")
+    assert "opened by recor.begin_batch() only" in _refused(
+        owner, "INSERT INTO recor.import_batches (outcome) VALUES ('loaded')"
+    )
+    assert "never deleted" in _refused(owner, "DELETE FROM recor.reference_imports")
+    assert _audit_snapshot(conn) == before
+
+
+def test_an_editor_cannot_attribute_changes_to_another_batch(conn, loaded, logins):
+    editor = logins["editor"]
+    old = loaded
+    begin = "SELECT recor.begin_batch('e', 'p', '', '[]', '[]')"
+    refusals = {
+        "reopen by setting": _refused(
+            editor, f"SELECT set_config('recor.batch_id', '{old}', true)",
+            "UPDATE recor.sites SET name = 'forged' WHERE code = 'A'",
+        ),
+        "finish another": _refused(
+            editor, begin, f"SELECT recor.finish_batch({old}, '{{}}', 'loaded')"
+        ),
+        "undo link without own undo": _refused(editor, f"SELECT recor.mark_undone(1, {old})"),
+        "two batches": _refused(editor, begin, begin),
+        "left running": _refused(
+            editor, begin, "UPDATE recor.sites SET name = 'x' WHERE code = 'A'"
+        ),
+        "no batch": _refused(editor, "UPDATE recor.sites SET name = 'x' WHERE code = 'A'"),
+    }  # fmt: skip
+    assert "not open in this transaction" in refusals["reopen by setting"]
+    assert "not opened by this transaction" in refusals["finish another"]
+    assert "not opened by this transaction" in refusals["undo link without own undo"]
+    assert "already has batch" in refusals["two batches"]
+    assert "never finished" in refusals["left running"]
+    assert "inside an import batch" in refusals["no batch"]
+    assert "forged" not in set(registry.history(conn, "A", entity="sites")["name"])
+
+    with (
+        psycopg.connect(editor, autocommit=True) as session,
+        write_transaction(session, user="e"),
+    ):
+        batch = session.execute(begin).fetchone()[0]
+        session.execute(
+            "INSERT INTO recor.sites (code, kind, status, geom, batch_id, valid_from)"
+            f" VALUES ('BACKDATED', 'pop', 'in_service', 'SRID=2154;POINT({ORLEANS[0]}"
+            f" {ORLEANS[1] + 10})', {old}, '2001-01-01')"
+        )
+        session.execute("SELECT recor.finish_batch(%s, '{}', 'loaded')", (batch,))
+    row = conn.execute(
+        "SELECT batch_id, valid_from > now() - interval '1 hour' FROM recor.sites"
+        " WHERE code = 'BACKDATED'"
+    ).fetchone()
+    assert row == (batch, True)
+    assert len(refusals) == 6
+
+
+def test_the_end_check_fails_whatever_pending_checks_holds(conn, two_sites):
+    """Future transaction ids pre-inserted into pending_checks used to disable the check."""
+    conn.execute("ALTER TABLE recor.pending_checks DISABLE TRIGGER pending_checks_no_direct_insert")
+    conn.execute(
+        "INSERT INTO recor.pending_checks (txid) SELECT (pg_current_xact_id()::text::bigint + g)"
+        "::text::xid8 FROM generate_series(1, 50) g"
+    )
+    conn.execute("ALTER TABLE recor.pending_checks ENABLE TRIGGER pending_checks_no_direct_insert")
+    far = f"SRID=2154;LINESTRING({ORLEANS[0] + 500} {ORLEANS[1]}, {BLOIS[0]} {BLOIS[1]})"
+    with pytest.raises(psycopg.errors.CheckViolation, match="does not end on its sites"):
+        two_sites(segment_sql("BAD", geom=far))
+    assert "BAD" not in set(registry.read_segments(conn)["code"])
+
+
+def test_the_end_check_fails_even_when_its_request_was_deleted(conn, two_sites):
+    """check_segment_ends tested FOUND after its own DELETE, not after the search."""
+    far = f"SRID=2154;LINESTRING({ORLEANS[0] + 500} {ORLEANS[1]}, {BLOIS[0]} {BLOIS[1]})"
+    with pytest.raises(psycopg.errors.CheckViolation, match="does not end on its sites"):
+        two_sites(
+            segment_sql("BAD", geom=far),
+            "DELETE FROM recor.pending_checks WHERE txid = pg_current_xact_id()",
+        )
+    assert "BAD" not in set(registry.read_segments(conn)["code"])
+
+
+def test_a_reader_cannot_take_or_block_the_write_lock(registry_url, logins, tmp_path):
+    reader = logins["reader"]
+    for statement in ("SELECT recor.take_write_lock('r')",
+                      "SELECT recor.begin_batch('r', '', '', '[]', '[]')",
+                      "SELECT recor.finish_batch(1, '{}', 'loaded')",
+                      "SELECT recor.mark_undone(1, 2)"):  # fmt: skip
+        assert "permission denied" in _refused(reader, statement)
+    with psycopg.connect(reader) as blocker:
+        blocker.execute("SELECT pg_advisory_lock(%s)", (0x5245434F52_02,))
+        blocker.execute("LOCK TABLE recor.write_lock IN ACCESS SHARE MODE")
+        blocker.execute("SELECT * FROM recor.import_batches")
+        with registry.connect(logins["editor"]) as conn:
+            result = import_paths(
+                conn, [_segment_from_p(tmp_path / "two")], user="editor",
+                settings=ImportSettings(lock_timeout_s=5),
+            )  # fmt: skip
+    assert result.loaded, result.prepared.errors()
+    with (
+        registry.connect(reader) as conn,
+        pytest.raises(RegistryError, match="permission denied to take the write lock"),
+    ):
+        registry.load_delivery(conn, _chamber_delivery(), BatchInfo())
+
+
+def test_an_editor_still_imports_reads_history_undoes_and_imports_references(
+    registry_url, logins, tmp_path, capsys
+):
+    editor = logins["editor"]
+    delivery = _segment_from_p(tmp_path / "two")
+    with registry.connect(editor) as conn:
+        result = import_paths(conn, [delivery], user="editor")
+        assert result.loaded, result.prepared.errors()
+        _reference_layer(conn)
+    assert main(["--database-url", editor, "history", "T-B"]) == 0
+    assert f"batch {result.summary.batch_id}" in capsys.readouterr().out
+    with registry.connect(editor, autocommit=True) as conn:
+        undo = registry.undo_batch(conn, result.summary.batch_id, user="editor")
+        batches = registry.list_batches(conn).set_index("id")
+        layers = registry.list_reference_layers(conn)
+    assert batches.loc[result.summary.batch_id, "outcome"] == "undone"
+    assert batches.loc[undo.batch_id, "outcome"] == "undo"
+    assert set(batches["db_user"]) == {psycopg.conninfo.conninfo_to_dict(editor)["user"]}
+    assert [layer.kind for layer in layers] == ["communes"]
+
+
+def _audit_snapshot(conn) -> tuple:
+    tables = ("import_batches", *HISTORY, "pending_checks", "reference_areas",
+              "reference_imports")  # fmt: skip
+    return tuple(
+        conn.execute(
+            sql.SQL(
+                "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
+                " FROM recor.{} t"
+            ).format(sql.Identifier(name))
+        ).fetchone()[0]
+        for name in tables
+    )
