@@ -219,3 +219,10 @@ def test_the_import_report_csv_shows_hostile_values_as_text(registry_url, tmp_pa
     assert "=SEG(1)" in html and "<script" not in html.lower()
     captured = capsys.readouterr()
     _assert_safe_console(captured.out + captured.err)
+
+
+def test_a_report_named_csv_is_refused_before_anything_is_written(tmp_path, capsys):
+    report = tmp_path / "rapport.csv"
+    assert main(["import", str(tmp_path), "--report", str(report)]) == 2
+    assert "attendu un fichier .html" in capsys.readouterr().err
+    assert not report.exists()

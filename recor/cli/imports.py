@@ -115,6 +115,12 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         # Checked before the load: a report that cannot be written must not turn a
         # committed batch into a traceback and exit code 1 ("refused").
         raise ConfigurationError(f"--report {args.report}: dossier {args.report.parent} absent")
+    if args.report and args.report.suffix.lower() not in {".html", ".htm"}:
+        # The CSV goes beside the HTML with the suffix .csv: `--report x.csv` would write
+        # the HTML report and then overwrite it with the CSV.
+        raise ConfigurationError(
+            f"--report {args.report}: attendu un fichier .html (le CSV est écrit à côté)"
+        )
     # The bar needs its carriage returns: it writes past the console guard (its text is ours).
     stream = getattr(sys.stderr, "raw", sys.stderr)
     bar = (
