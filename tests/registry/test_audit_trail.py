@@ -210,15 +210,17 @@ def test_an_editor_cannot_attribute_changes_to_another_batch(conn, loaded, login
 def test_the_end_check_fails_whatever_pending_checks_holds(conn, two_sites):
     """Future transaction ids pre-inserted into pending_checks used to disable the check."""
     conn.execute("ALTER TABLE recor.pending_checks DISABLE TRIGGER pending_checks_no_direct_insert")
-    conn.execute(
+    first = conn.execute(
         "INSERT INTO recor.pending_checks (txid) SELECT (pg_current_xact_id()::text::bigint + g)"
-        "::text::xid8 FROM generate_series(1, 50) g"
-    )
+        "::text::xid8 FROM generate_series(1, 50) g RETURNING txid::text::bigint"
+    ).fetchall()[0][0]
     conn.execute("ALTER TABLE recor.pending_checks ENABLE TRIGGER pending_checks_no_direct_insert")
     far = f"SRID=2154;LINESTRING({ORLEANS[0] + 500} {ORLEANS[1]}, {BLOIS[0]} {BLOIS[1]})"
     with pytest.raises(psycopg.errors.CheckViolation, match="does not end on its sites"):
         two_sites(segment_sql("BAD", geom=far))
     assert "BAD" not in set(registry.read_segments(conn)["code"])
+    after = conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()[0]
+    assert after < first + 49, "the refused transaction's id was one of those pre-inserted"
 
 
 def test_the_end_check_fails_even_when_its_request_was_deleted(conn, two_sites):
