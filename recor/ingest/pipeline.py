@@ -24,6 +24,7 @@ from recor.config import STORAGE_CRS, ImportSettings
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUMNS, SITE_COLUMNS
 from recor.errors import ConfigurationError, ImportRefused, RegistryError
 from recor.ingest.attributes import check_attributes, check_codes_against_registry
+from recor.ingest.delivery_checks import check_disconnected_parts, check_site_statuses
 from recor.ingest.diffmap import diff_map_svg
 from recor.ingest.findings import Findings, describe_finding
 from recor.ingest.geometry import check_geometries, check_lengths
@@ -355,7 +356,8 @@ def _map_chunk(
             findings.add("GEOM-NULL", "couche sans géométrie", file=source.display)
             return None
         if raw.crs is None and override is None and rule.crs is not None:
-            raw = replace(raw, crs=CRS.from_user_input(_crs_input(rule.crs)))
+            declared = CRS.from_user_input(_crs_input(rule.crs))
+            raw = replace(raw, crs=declared, frame=raw.frame.set_crs(declared))
         frame = to_storage_crs(raw, findings, override=override)
         if frame is None:
             return None
@@ -365,7 +367,8 @@ def _map_chunk(
         code_prefix=profile.code_prefix, json_text=source.kind == "geojson",
     )  # fmt: skip
     if rule.geometry != "none":
-        mapped = check_geometries(mapped, rule.geometry, findings, settings)
+        delivered = raw.frame.geometry if raw.has_geometry else None
+        mapped = check_geometries(mapped, rule.geometry, findings, settings, delivered=delivered)
     return mapped
 
 
@@ -463,6 +466,8 @@ def _check_and_build(
     check_segment_layout(
         segments, findings, tolerance=settings.snap_tolerance_m, block=settings.chunk_size
     )
+    check_site_statuses(segments, sites, context.sites, findings)
+    check_disconnected_parts(segments, sites, findings)
     return Delivery(
         sites=gpd.GeoDataFrame(sites[[*SITE_COLUMNS, "geometry"]], crs=STORAGE_CRS),
         segments=gpd.GeoDataFrame(segments[[*SEGMENT_COLUMNS, "geometry"]], crs=STORAGE_CRS),
@@ -493,7 +498,9 @@ def registry_lookup(conn: psycopg.Connection) -> RegistryLookup:
         sites = read_sites(conn, bbox=bbox)
         segments = read_codes(conn, "segments", bbox=bbox)
         conn.rollback()  # reads leave no transaction open: the load opens its own
-        return RegistryContext(sites=sites[["code", "source", "geometry"]], segments=segments)
+        return RegistryContext(
+            sites=sites[["code", "source", "status", "geometry"]], segments=segments
+        )
 
     return lookup
 
