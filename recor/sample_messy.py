@@ -175,16 +175,16 @@ def _branch(
         if rng.random() < 0.6:
             # a box still planned at the end of a cable in service: what surveys deliver
             box_status = "PROJET" if rng.random() < 0.08 else _STATUS_CODES[status]
-            site = drawing.point("pbo", f"PBO-{code}", xy, statut=box_status,
+            site = drawing.point("pbo", f"PBO-{code}", xy, statut=box_status, insee=tag[:5],
                                  nb_prises=int(rng.integers(4, 13)))  # fmt: skip
         else:
             etat = "SUPPRIME" if rng.random() < 0.03 else "EN SERVICE"
-            site = drawing.point("chambres", f"CH-{code}", xy, etat=etat,
+            site = drawing.point("chambres", f"CH-{code}", xy, etat=etat, insee=tag[:5],
                                  type_chambre=str(rng.choice(["L1T", "L2T", "K2C"])))  # fmt: skip
             if etat == "SUPPRIME":
                 # a deleted chamber's replacement stands at the same place
                 site = drawing.point("chambres", f"CH-{code}B", xy, etat="EN SERVICE",
-                                     type_chambre="L2T")  # fmt: skip
+                                     insee=tag[:5], type_chambre="L2T")  # fmt: skip
         capacity = None if rng.random() < 0.15 else int(rng.choice([12, 24, 48, 72]))
         drawing.cable(here, (site, xy), status, capacity)
         here = (site, xy)
@@ -197,9 +197,9 @@ def _stray_branch(drawing: _Drawing) -> None:
     _, lat, lon = TOWNS["Bourges"]
     x, y = _l93(lat, lon)
     a = drawing.point("pbo", "PBO-ISOLE-1", (x + 8_000, y - 8_000), statut="EN SERVICE",
-                      nb_prises=6)  # fmt: skip
+                      insee="18033", nb_prises=6)  # fmt: skip
     b = drawing.point("pbo", "PBO-ISOLE-2", (x + 8_300, y - 8_100), statut="EN SERVICE",
-                      nb_prises=6)  # fmt: skip
+                      insee="18033", nb_prises=6)  # fmt: skip
     drawing.cable((a, (x + 8_000, y - 8_000)), (b, (x + 8_300, y - 8_100)), "in_service", 12)
 
 
@@ -232,5 +232,3 @@ def write_messy(delivery: MessyDelivery, folder: Path | str) -> dict[str, Path]:
         encoding="utf-8",
     )
     return {"gpkg": gpkg, "geojson": geojson}
-
-

@@ -260,9 +260,8 @@ def test_malformed_profile_language_says_where(tmp_path: Path, text: str, messag
 
 
 def test_profile_extends_a_builtin(tmp_path: Path) -> None:
-    profile = load_profile(
-        _write_profile(tmp_path, "name: demo\nextends: gracethd-v2\nsource: demo\ncode_prefix: D-\n")
-    )
+    text = "name: demo\nextends: gracethd-v2\nsource: demo\ncode_prefix: D-\n"
+    profile = load_profile(_write_profile(tmp_path, text))
     base = load_profile("gracethd-v2")
     assert profile.format == "gracethd-v2" and profile.options == base.options
     assert (profile.source, profile.code_prefix) == ("demo", "D-")

@@ -56,8 +56,11 @@ def test_replace_scope_retires_a_created_junction_no_segment_uses(
     ]
     result = import_paths(
         conn,
-        [write_delivery(sites=site_frame().iloc[[0, 2]].drop(columns="source"),
-                        segments=only_t1, name="v2")],
+        [
+            write_delivery(
+                sites=site_frame().iloc[[0, 2]].drop(columns="source"), segments=only_t1, name="v2"
+            )
+        ],
         replace_scope=ReplaceScope(source="recor"),
     )
     assert result.loaded, result.prepared.findings
@@ -86,9 +89,7 @@ def test_delivery_in_disconnected_parts_is_a_warning(write_delivery: WriteDelive
     other = segments.iloc[[0]].copy()
     other["code"], other["site_a"], other["site_b"] = ["T-3"], ["S-D"], ["S-E"]
     other["geometry"] = other.geometry.translate(0, 5_000)
-    delivery = write_delivery(
-        sites=pd.concat([sites, far]), segments=pd.concat([segments, other])
-    )
+    delivery = write_delivery(sites=pd.concat([sites, far]), segments=pd.concat([segments, other]))
     prepared = prepare_import([delivery])
     found = _rules(prepared.findings, "TOPO-DISCONNECTED")
     assert len(found) == 1 and found.iloc[0]["code"] == "T-3"
