@@ -7,7 +7,8 @@ profile must not import blindly:
 
 - fibre counts missing on some cables and usage missing on most (unknown, not zero);
 - boxes still *planned* (``PROJET``) at the end of cables *in service*;
-- deleted chambers (``SUPPRIME``) and abandoned cables the profile filters out (``where:``);
+- deleted chambers (``SUPPRIME``) and abandoned cables (an old cable beside the one that
+  replaced it) the profile filters out (``where:``);
 - a trench layer and a duct layer drawn along the cables (stray layers: 2 × the cables);
 - NRO sites in a GeoJSON file, in WGS84, with nested ``adresse`` objects and arrays;
 - one small branch drawn away from everything (a delivery in disconnected parts);
@@ -128,7 +129,11 @@ def build_messy(*, seed: int = 18, branches_per_sro: int = 2) -> MessyDelivery:
         for name, rows in drawing.points.items()
     }
     cables = gpd.GeoDataFrame(pd.DataFrame(drawing.cables), geometry="geometry", crs=STORAGE_CRS)
-    cables.loc[cables.index[5::97], "statut"] = "ABANDONNE"
+    # old cables replaced by the live ones beside them, still in the contractor's file
+    old = cables.iloc[5::97].copy()
+    old["id_cable"] = [f"CB-{len(cables) + i + 1:05d}" for i in range(len(old))]
+    old["statut"], old["date_mes"] = "ABANDONNE", None
+    cables = gpd.GeoDataFrame(pd.concat([cables, old], ignore_index=True), crs=STORAGE_CRS)
     layers["cables"] = cables
     live = cables[cables["statut"] != "ABANDONNE"]
     layers["tranchees"] = gpd.GeoDataFrame(
