@@ -21,7 +21,6 @@ Fixes, in order:
 
 from __future__ import annotations
 
-import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -29,25 +28,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyogrio
-import pytest
 import shapely
+
+from tests.conftest import SHARED_DATA, _shared_data_missing
 
 __all__ = ["DEMO_ZIP", "demo_zip", "fix_demo"]
 
-DEMO_ZIP = (
-    Path(__file__).resolve().parent.parent.parent
-    / "shared" / "data" / "real" / "gracethd-demo01" / "AVP-DLG-R2DSPEA001-01-V1.zip"
-)  # fmt: skip
+DEMO_ZIP = SHARED_DATA / "real" / "gracethd-demo01" / "AVP-DLG-R2DSPEA001-01-V1.zip"
 _MAX_FIX_M = 5.0
 
 
 def demo_zip() -> Path:
     """The delivered zip; fails (not skips) on CI when the shared data is missing."""
     if not DEMO_ZIP.exists():
-        message = f"GraceTHD demo delivery not found at {DEMO_ZIP}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        _shared_data_missing(f"GraceTHD demo delivery not found at {DEMO_ZIP}")
     return DEMO_ZIP
 
 
