@@ -91,7 +91,8 @@ def _measure(url: str, argv: list[str], limit: float) -> tuple[float, float, str
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
     assert wall and rss, stderr[-2000:]
     seconds = int(wall.group(1) or 0) * 3600 + int(wall.group(2)) * 60 + float(wall.group(3))
-    lines = [line for line in stderr.splitlines() if line.startswith("recor:")] or [""]
+    said = stderr.split("\tCommand being timed")[0].strip().splitlines()
+    lines = [line for line in said if line.startswith("recor:")] or said[-1:] or [""]
     outcome = "ok" if child.returncode == 0 else f"exit {child.returncode}: {lines[-1][:70]}"
     return seconds, int(rss.group(1)) / 1024, outcome
 
