@@ -67,7 +67,7 @@ class _Drawing:
 
     def point(self, layer: str, code: str, xy: tuple[float, float], **attributes: object) -> str:
         self.points.setdefault(layer, []).append(
-            {"geometry": shapely.Point(np.round(xy, 2)), layer_key(layer): code, **attributes}
+            {"geometry": shapely.Point(np.round(xy, 2)), _layer_key(layer): code, **attributes}
         )
         return code
 
@@ -98,7 +98,7 @@ class _Drawing:
         return code
 
 
-def layer_key(layer: str) -> str:
+def _layer_key(layer: str) -> str:
     """The identifier column of a point layer (``id_pbo``, ``id_chambre``, ...)."""
     return {"chambres": "id_chambre"}.get(layer, f"id_{layer}")
 

@@ -21,7 +21,6 @@ Fixes, in order:
 
 from __future__ import annotations
 
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -142,9 +141,3 @@ def _cable_ends(folder: Path, nodes) -> dict[str, tuple[str, str]]:
         if len(tips) == 2:
             ends[code] = (tips[0], tips[1])
     return ends
-
-
-def copy_tree(source: Path, target: Path) -> Path:
-    """A copy of a folder (fixtures never write to the shared data)."""
-    shutil.copytree(source, target)
-    return target
