@@ -124,17 +124,24 @@ def sample_registry_url(postgis_url: str, sample_delivery: Delivery) -> Iterator
 
 @pytest.fixture(scope="session")
 def admin_cvl() -> Path:
-    """The real administrative boundaries of Centre-Val de Loire (skips when absent)."""
+    """The real administrative boundaries of Centre-Val de Loire (absent: skip; on CI: fail)."""
     folder = SHARED_DATA / "admin-cvl"
     if not (folder / "communes.geojson").exists():
-        pytest.skip(f"shared boundaries not found at {folder}")
+        _shared_data_missing(f"shared boundaries not found at {folder}")
     return folder
 
 
 @pytest.fixture(scope="session")
 def gracethd_templates() -> Path:
-    """The official empty GraceTHD v2.0.1 exchange templates (skips when absent)."""
+    """The official empty GraceTHD v2.0.1 exchange templates (absent: skip; on CI: fail)."""
     folder = SHARED_DATA / "gracethd-v2"
     if not (folder / "t_noeud.shp").exists():
-        pytest.skip(f"GraceTHD templates not found at {folder}")
+        _shared_data_missing(f"GraceTHD templates not found at {folder}")
     return folder
+
+
+def _shared_data_missing(reason: str) -> None:
+    """Skip locally; fail on CI (``CI`` set), where the shared data must be present."""
+    if os.environ.get("CI"):
+        pytest.fail(f"shared data missing on CI: {reason}")
+    pytest.skip(reason)

@@ -34,7 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or zips")
     parser.add_argument("--profile", default="auto", help="built-in profile name or YAML file")
     parser.add_argument("--crs", help="CRS of layers without one, e.g. 2154 or EPSG:4326")
-    parser.add_argument("--layer", help="read only this layer")
+    parser.add_argument(
+        "--layer",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="read only this layer (GeoPackage layer or file stem; repeatable)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="check and show the diff only")
     parser.add_argument("--report", type=Path, help="write the HTML report (and a .csv beside)")
     parser.add_argument("--json", action="store_true", help="machine-readable summary on stdout")

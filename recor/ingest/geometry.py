@@ -24,7 +24,12 @@ _TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "M
 
 
 def check_geometries(
-    frame: gpd.GeoDataFrame, expected: str, findings: Findings, settings: ImportSettings
+    frame: gpd.GeoDataFrame,
+    expected: str,
+    findings: Findings,
+    settings: ImportSettings,
+    *,
+    delivered: gpd.GeoSeries | None = None,
 ) -> gpd.GeoDataFrame:
     """The frame with clean 2D geometries; unusable ones set to None (and reported).
 
@@ -34,6 +39,9 @@ def check_geometries(
         Features in EPSG:2154 with provenance columns.
     expected
         ``"point"`` or ``"line"``.
+    delivered
+        The same features as delivered, before reprojection (aligned on ``frame``'s index):
+        out-of-region findings quote these coordinates, the ones the user can look up.
     """
     geoms = np.asarray(frame.geometry.array, dtype=object)
     null = shapely.is_missing(geoms) | shapely.is_empty(geoms)
@@ -55,7 +63,7 @@ def check_geometries(
         geoms = _points(frame, geoms, findings)
     out = frame.copy(deep=False)
     out[out.geometry.name] = gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs)
-    return check_extent(out, findings, settings)
+    return check_extent(out, findings, settings, delivered=delivered)
 
 
 def _lines(
@@ -170,11 +178,17 @@ def _repair(
 
 
 def check_extent(
-    frame: gpd.GeoDataFrame, findings: Findings, settings: ImportSettings
+    frame: gpd.GeoDataFrame,
+    findings: Findings,
+    settings: ImportSettings,
+    *,
+    delivered: gpd.GeoSeries | None = None,
 ) -> gpd.GeoDataFrame:
     """Refuse features outside the region's plausible extent; they are set to None.
 
-    Catches degrees declared as metres, swapped axes and a wrong declared CRS.
+    Catches degrees declared as metres, swapped axes and a wrong declared CRS. The finding
+    quotes the first delivered coordinate (before reprojection, in the declared CRS) and the
+    extent (``RECOR_IMPORTS_REGION_EXTENT``).
     """
     geoms = np.asarray(frame.geometry.array, dtype=object)
     bounds = shapely.bounds(geoms)
@@ -198,12 +212,16 @@ def check_extent(
             "coordonnées en degrés déclarées en mètres ? (vérifier le .prj ou --crs)",
             "axes X/Y inversés ?",
         ],
-        "hors de la région Centre-Val de Loire : CRS faux ?",
+        f"hors de l'emprise régionale {_extent_text(settings.region_extent)} "
+        "(RECOR_IMPORTS_REGION_EXTENT) : CRS déclaré faux, ou livraison hors région",
     )
+    first = _first_coordinates(frame, outside, delivered)
+    hint = np.char.add(hint.astype(str), np.where(first == "", "", " ; coordonnées livrées : "))
+    hint = np.char.add(hint, first.astype(str))
     values = pd.Series(
         [
-            f"{x:.1f} {y:.1f}" if np.isfinite(x) and np.isfinite(y) else "non reprojetable"
-            for x, y in bounds[outside][:, :2]
+            shown if np.isfinite(x) and np.isfinite(y) else "non reprojetable"
+            for (x, y), shown in zip(bounds[outside][:, :2], first[outside], strict=True)
         ],
         index=frame.index[outside],
     )
@@ -214,6 +232,31 @@ def check_extent(
     out = frame.copy(deep=False)
     kept = np.where(outside, None, geoms)
     out[out.geometry.name] = gpd.GeoSeries(kept, index=frame.index, crs=frame.crs)
+    return out
+
+
+def _extent_text(extent: tuple[float, float, float, float]) -> str:
+    xmin, ymin, xmax, ymax = extent
+    return f"X {xmin:,.0f}–{xmax:,.0f}, Y {ymin:,.0f}–{ymax:,.0f} m (EPSG:2154)".replace(",", " ")
+
+
+def _first_coordinates(
+    frame: gpd.GeoDataFrame, rows: np.ndarray, delivered: gpd.GeoSeries | None
+) -> np.ndarray:
+    """Per row: the first coordinate as delivered (declared CRS), else as stored."""
+    out = np.full(len(frame), "", dtype=object)
+    if not rows.any():
+        return out
+    source = frame.geometry if delivered is None else delivered.reindex(frame.index)
+    geoms = np.asarray(source.array, dtype=object)[rows]
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    if not len(coords):
+        return out
+    firsts = np.unique(owner, return_index=True)
+    crs = source.crs
+    label = f"EPSG:{crs.to_epsg()}" if crs is not None and crs.to_epsg() else "CRS déclaré"
+    target = np.flatnonzero(rows)[firsts[0]]
+    out[target] = [f"{x:.6g} {y:.6g} ({label})" for x, y in coords[firsts[1]]]
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from datetime import date
 from types import MappingProxyType
 
 import geopandas as gpd
@@ -18,9 +19,9 @@ import pandas as pd
 from recor.config import ImportSettings
 from recor.domain import Installation, RiskKind, SiteKind, Status
 from recor.ingest.findings import Findings
-from recor.ingest.profiles import TARGETS, FieldRule, LayerRule
+from recor.ingest.profiles import CODE_FIELDS, EXTRA_PREFIX, TARGETS, FieldRule, LayerRule
 
-__all__ = ["EMPTY_EXTRA", "ENUMS", "RESERVED_COLUMNS", "map_layer"]
+__all__ = ["EMPTY_EXTRA", "ENUMS", "RESERVED_COLUMNS", "map_layer", "source_column"]
 
 #: ``extra`` of features with no extra attribute: one shared, read-only empty mapping rather
 #: than a million empty dicts (it compares equal to ``{}``).
@@ -66,6 +67,8 @@ def map_layer(
     *,
     default_source: str = "",
     fixed_width: bool = False,
+    code_prefix: str = "",
+    json_text: bool = False,
 ) -> pd.DataFrame:
     """The layer in registry fields (plus ``_file``, ``_feature`` and any geometry).
 
@@ -84,6 +87,12 @@ def map_layer(
     fixed_width
         True for dBASE tables (Shapefile), whose texts cannot exceed 254 bytes: the text
         length check is skipped.
+    code_prefix
+        Put in front of every non-empty code (``code``, ``site_a``, ...) unless the field's
+        own ``prefix`` says otherwise: a namespace per source.
+    json_text
+        True for GeoJSON: texts holding a JSON object or array (GDAL's form of nested
+        properties) are stored in ``extra`` as JSON, not as text.
     """
     columns = {c.lower(): c for c in raw.columns if c not in _PROVENANCE}
     geometry = raw.geometry.name if isinstance(raw, gpd.GeoDataFrame) else None
@@ -92,14 +101,8 @@ def map_layer(
     if not fixed_width:
         _check_text_length(raw, list(columns.values()), findings, settings.max_text_length)
     used: set[str] = set()
-    out = pd.DataFrame(index=raw.index)
-    for target in sorted(TARGETS[rule.entity] - {"extra"}):
-        fallback = _FALLBACK_DEFAULTS.get((rule.entity, target))
-        field = rule.field(target) or FieldRule(target, sources=(target,), default=fallback)
-        source = next((columns[s] for s in field.sources if s in columns), None)
-        if source is not None:
-            used.add(source)
-        out[target] = _convert(raw, source, field, rule.entity, findings)
+    out = _registry_fields(raw, rule, columns, used, findings, code_prefix)
+    mapped_extra = _mapped_extra(raw, rule, columns, used, findings)
     if "source" in out and default_source:
         out["source"] = out["source"].mask(out["source"] == "", default_source)
     extra_rule = rule.field("extra") or FieldRule("extra", sources=("extra",))
@@ -109,11 +112,12 @@ def map_layer(
     leftover = [c for c in columns.values() if c not in used]
     _check_collisions(raw, leftover, rule.entity, findings)
     if rule.entity != "segment_risk_groups":
-        keep = [*leftover, "declared_length"] if "declared_length" in out else leftover
-        source_frame = (
-            raw.assign(declared_length=out["declared_length"]) if keep != leftover else raw
-        )
-        out["extra"] = _extra(source_frame, keep, extra_source, findings)
+        added = {**mapped_extra}
+        if "declared_length" in out:
+            added["declared_length"] = out["declared_length"]
+        keep = [*leftover, *added]
+        source_frame = raw.assign(**added) if added else raw
+        out["extra"] = _extra(source_frame, keep, extra_source, findings, json_text=json_text)
         if leftover:
             findings.add(
                 "ATTR-EXTRA-KEPT",
@@ -126,6 +130,60 @@ def map_layer(
     if geometry is not None:
         return gpd.GeoDataFrame(out, geometry=raw.geometry.to_numpy(), crs=raw.crs)
     return out
+
+
+def _registry_fields(
+    raw: pd.DataFrame,
+    rule: LayerRule,
+    columns: dict[str, str],
+    used: set[str],
+    findings: Findings,
+    code_prefix: str,
+) -> pd.DataFrame:
+    """Every registry field of the entity, converted (source columns added to ``used``)."""
+    out = pd.DataFrame(index=raw.index)
+    for target in sorted(TARGETS[rule.entity] - {"extra"}):
+        fallback = _FALLBACK_DEFAULTS.get((rule.entity, target))
+        field = rule.field(target) or FieldRule(target, sources=(target,), default=fallback)
+        source = source_column(field, columns)
+        if source is not None:
+            used.add(source)
+        out[target] = _convert(raw, source, field, rule.entity, findings)
+        prefix = code_prefix if field.prefix is None else field.prefix
+        if target in CODE_FIELDS and prefix:
+            out[target] = _prefixed(out[target], prefix)
+    return out
+
+
+def _mapped_extra(
+    raw: pd.DataFrame,
+    rule: LayerRule,
+    columns: dict[str, str],
+    used: set[str],
+    findings: Findings,
+) -> dict[str, pd.Series]:
+    """Values of the profile's ``extra.KEY`` fields, by key (their columns added to ``used``)."""
+    mapped = {}
+    for field in rule.extra_fields():
+        source = source_column(field, columns)
+        if source is None:
+            continue
+        used.add(source)
+        plain = not field.values and field.default is None
+        mapped[field.target.removeprefix(EXTRA_PREFIX)] = (
+            raw[source] if plain else _convert(raw, source, field, rule.entity, findings)
+        )
+    return mapped
+
+
+def source_column(field: FieldRule, columns: dict[str, str]) -> str | None:
+    """The first of the field's source columns the layer has (``columns``: lower → real)."""
+    return next((columns[s] for s in field.sources if s in columns), None)
+
+
+def _prefixed(values: pd.Series, prefix: str) -> pd.Series:
+    present = values.notna() & (values.astype(object) != "")
+    return values.astype(object).where(~present, prefix + values.astype(str))
 
 
 def _check_text_length(
@@ -291,7 +349,12 @@ def _dates(raw: pd.DataFrame, values: pd.Series, field: str, findings: Findings)
 
 
 def _extra(
-    raw: pd.DataFrame, leftover: list[str], extra_source: str | None, findings: Findings
+    raw: pd.DataFrame,
+    leftover: list[str],
+    extra_source: str | None,
+    findings: Findings,
+    *,
+    json_text: bool = False,
 ) -> pd.Series:
     """Per feature: the parsed ``extra`` JSON merged with the unmapped columns' values."""
     n = len(raw)
@@ -321,7 +384,7 @@ def _extra(
         present = frame.notna().to_numpy()
         rows = np.flatnonzero(present.any(axis=1))
         if len(rows):
-            columns = {c: _jsonable(frame[c]) for c in leftover}
+            columns = {c: _jsonable(frame[c], json_text=json_text) for c in leftover}
             for i in rows:
                 base[i] = dict(base[i])
             for column, values in columns.items():
@@ -331,13 +394,39 @@ def _extra(
     return pd.Series(base, index=raw.index, dtype=object)
 
 
-def _jsonable(series: pd.Series) -> np.ndarray:
+def _jsonable(series: pd.Series, *, json_text: bool = False) -> np.ndarray:
+    """Values JSON can hold as such: arrays as lists, nested objects as objects."""
     if pd.api.types.is_datetime64_any_dtype(series):
         return series.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return np.asarray(series.astype(object).tolist(), dtype=object)
-    return (
-        series.astype(object)
-        .map(lambda v: v if isinstance(v, (str, int, float, bool)) else str(v), na_action="ignore")
-        .to_numpy()
-    )
+
+    def plain(value: object) -> object:
+        if isinstance(value, str):
+            return _parsed_json(value) if json_text else value
+        if isinstance(value, (bool, int, float)):
+            return value
+        if isinstance(value, np.ndarray):
+            return [plain(v) for v in value.tolist()]
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, (pd.Timestamp, date)):
+            return value.isoformat()[:10]
+        return str(value)
+
+    return series.astype(object).map(plain, na_action="ignore").to_numpy()
+
+
+def _parsed_json(text: str) -> object:
+    """A JSON object or array written as text (GDAL's nested GeoJSON properties), parsed."""
+    stripped = text.lstrip()
+    if not stripped.startswith(("{", "[")):
+        return text
+    try:
+        return json.loads(stripped)
+    except json.JSONDecodeError:
+        return text

@@ -11,7 +11,7 @@ from __future__ import annotations
 import getpass
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -24,12 +24,14 @@ from recor.config import STORAGE_CRS, ImportSettings
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUMNS, SITE_COLUMNS
 from recor.errors import CommitUncertain, ConfigurationError, ImportRefused, RegistryError
 from recor.ingest.attributes import check_attributes, check_codes_against_registry
+from recor.ingest.delivery_checks import check_disconnected_parts, check_site_statuses
 from recor.ingest.diffmap import diff_map_svg
 from recor.ingest.findings import Findings, describe_finding
 from recor.ingest.geometry import check_geometries, check_lengths
 from recor.ingest.mapping import map_layer
-from recor.ingest.profiles import Profile, load_profile
+from recor.ingest.profiles import CODE_FIELDS, LayerRule, Profile, load_profile
 from recor.ingest.readers import RawLayer, read_layer_chunks, to_storage_crs
+from recor.ingest.selection import check_columns, filter_rows, select_layers
 from recor.ingest.sources import DeliveryFiles
 from recor.registry import load_delivery, read_codes, read_sites
 from recor.registry.lock import LockHolder, LockWait, write_transaction
@@ -176,7 +178,7 @@ def prepare_import(
     settings: ImportSettings | None = None,
     profile: str | Path | Profile = "auto",
     crs: str | int | None = None,
-    layer: str | None = None,
+    layer: str | Sequence[str] | None = None,
     registry: RegistryLookup | None = None,
     progress: Progress | None = None,
 ) -> PreparedImport:
@@ -194,7 +196,7 @@ def prepare_import(
     crs
         CRS of layers declaring none (e.g. ``2154`` or ``"EPSG:4326"``); replaces a declared one.
     layer
-        Read only this layer (GeoPackage layer name or file stem).
+        Read only these layers (GeoPackage layer names or file stems; one name or several).
     registry
         Looks up registry sites and codes around the delivery; None for an empty registry.
     progress
@@ -210,28 +212,20 @@ def prepare_import(
     findings = Findings()
     override = _override_crs(crs)
     limit = settings.max_unzipped_mb * 1024 * 1024
+    names = [layer] if isinstance(layer, str) else list(layer or ())
+    delivered = ", ".join(Path(p).name for p in paths)
     with DeliveryFiles(tuple(Path(p) for p in paths), findings, limit) as files:
-        layers = [s for s in files.layers if layer is None or layer.lower() in {s.name, s.layer}]
-        if layer is not None and files.layers and not layers:
-            findings.add(
-                "SRC-NOT-FOUND",
-                f"couche « {layer} » absente de la livraison (couches : "
-                + ", ".join(sorted({s.layer or s.name for s in files.layers}))
-                + ")",
-                file=", ".join(Path(p).name for p in paths),
-                field="--layer",
-                value=layer,
-            )
+        layers = select_layers(files.layers, names, findings, delivered)
         chosen = _choose_profile(profile, [s.name for s in layers])
         say("lecture")
         if chosen.format == "gracethd-v2":
             from recor.ingest.gracethd import read_gracethd
 
             frames = read_gracethd(layers, chosen, findings, settings, override=override)
+            frames = _prefix_codes(frames, chosen.code_prefix)
         else:
             frames = _read_generic(layers, chosen, findings, settings, override)
         source_files = tuple(files.source_files)
-    delivered = ", ".join(Path(p).name for p in paths)
     delivery = _check_and_build(frames, chosen, findings, settings, registry, say, delivered)
     return PreparedImport(
         delivery=delivery,
@@ -242,12 +236,31 @@ def prepare_import(
     )
 
 
+def _prefix_codes(
+    frames: dict[str, list[pd.DataFrame]], prefix: str
+) -> dict[str, list[pd.DataFrame]]:
+    """Every delivered code with the profile's ``code_prefix`` (GraceTHD: after the joins)."""
+    if not prefix:
+        return frames
+    out: dict[str, list[pd.DataFrame]] = {}
+    for entity, parts in frames.items():
+        out[entity] = []
+        for part in parts:
+            part = part.copy()
+            for column in CODE_FIELDS & set(part.columns):
+                values = part[column].astype(object)
+                present = values.notna() & (values != "")
+                part[column] = values.where(~present, prefix + values.astype(str))
+            out[entity].append(part)
+    return out
+
+
 def _override_crs(crs: str | int | None) -> CRS | None:
     if crs is None:
         return None
     text = str(crs).strip()
     try:
-        return CRS.from_user_input(int(text) if text.isdigit() else text)
+        return CRS.from_user_input(_crs_input(text))
     except CRSError as exc:
         raise ConfigurationError(
             f"--crs {crs!r}: système de coordonnées inconnu (attendu : un code EPSG, "
@@ -273,50 +286,97 @@ def _read_generic(
 ) -> dict[str, list[pd.DataFrame]]:
     frames: dict[str, list[pd.DataFrame]] = {}
     for source in layers:
-        for raw in read_layer_chunks(source, findings, chunk_size=settings.chunk_size):
+        named = next((r for r in profile.layers if r.matches(source.name)), None)
+        if named is None and profile.ignores(source.name):
+            findings.add(
+                "SRC-LAYER-SKIPPED",
+                f"couche « {source.name} » écartée par le profil {profile.name} (ignore_layers)",
+                file=source.display,
+            )
+            continue
+        csv_geometry = named.csv_geometry if named is not None else None
+        filtered, rule = 0, named
+        chunks = read_layer_chunks(
+            source, findings, chunk_size=settings.chunk_size, csv_geometry=csv_geometry
+        )
+        for number, raw in enumerate(chunks):
             if len(raw.frame) == 0:
                 break
-            entity, mapped = _map_chunk(raw, profile, findings, settings, override)
+            kind = _geometry_kind(raw.frame) if raw.has_geometry else "none"
+            rule = named or profile.layer_for(source.name, kind)
+            if rule is None:
+                _report_unmatched(raw, kind, profile, findings)
+                break
+            if number == 0 and not check_columns(
+                raw.frame, rule, profile, findings, source.display, has_geometry=raw.has_geometry
+            ):
+                break
+            kept, dropped = filter_rows(raw.frame, rule.where)
+            filtered += dropped
+            if not len(kept):
+                continue
+            raw = replace(raw, frame=kept)
+            mapped = _map_chunk(raw, rule, profile, findings, settings, override)
             if mapped is None:
                 break
-            frames.setdefault(entity, []).append(mapped)
+            frames.setdefault(rule.entity, []).append(mapped)
+        if filtered and rule is not None:
+            findings.add(
+                "PROFILE-ROWS-FILTERED",
+                f"{filtered} entité(s) écartée(s) par le filtre du profil {profile.name} "
+                f"({rule.label}.where : {' ; '.join(c.describe() for c in rule.where)})",
+                file=source.display,
+                value=filtered,
+            )
     return frames
+
+
+def _report_unmatched(raw: RawLayer, kind: str, profile: Profile, findings: Findings) -> None:
+    source = raw.source
+    findings.add(
+        "SRC-LAYER-IGNORED",
+        f"couche « {source.name} » ({_KIND_LABELS_FR.get(kind, kind)}) non importée : aucune "
+        f"règle du profil {profile.name} ne la nomme (l'ajouter à layers.*.match, ou à "
+        "ignore_layers pour la taire)",
+        file=source.display,
+        value=source.name,
+    )
 
 
 def _map_chunk(
     raw: RawLayer,
+    rule: LayerRule,
     profile: Profile,
     findings: Findings,
     settings: ImportSettings,
     override: CRS | None,
-) -> tuple[str, pd.DataFrame | None]:
-    """One chunk of a layer in registry fields; (entity, None) when the layer is unusable."""
+) -> pd.DataFrame | None:
+    """One chunk of a layer in registry fields; None when the layer is unusable."""
     source = raw.source
-    kind = _geometry_kind(raw.frame) if raw.has_geometry else "none"
-    rule = profile.layer_for(source.name, kind)
-    if rule is None:
-        findings.add(
-            "SRC-LAYER-IGNORED",
-            f"couche « {source.name} » ({_KIND_LABELS_FR.get(kind, kind)}) : aucune entité du "
-            f"profil {profile.name} ne lui correspond",
-            file=source.display,
-        )
-        return "", None
     frame = raw.frame
     if rule.geometry != "none":
         if not raw.has_geometry:
             findings.add("GEOM-NULL", "couche sans géométrie", file=source.display)
-            return rule.entity, None
+            return None
+        if raw.crs is None and override is None and rule.crs is not None:
+            declared = CRS.from_user_input(_crs_input(rule.crs))
+            raw = replace(raw, crs=declared, frame=raw.frame.set_crs(declared))
         frame = to_storage_crs(raw, findings, override=override)
         if frame is None:
-            return rule.entity, None
+            return None
     mapped = map_layer(
         frame, rule, findings, settings, default_source=profile.source,
         fixed_width=source.kind in {"shp", "dbf"} and settings.max_text_length >= 254,
+        code_prefix=profile.code_prefix, json_text=source.kind == "geojson",
     )  # fmt: skip
     if rule.geometry != "none":
-        mapped = check_geometries(mapped, rule.geometry, findings, settings)
-    return rule.entity, mapped
+        delivered = raw.frame.geometry if raw.has_geometry else None
+        mapped = check_geometries(mapped, rule.geometry, findings, settings, delivered=delivered)
+    return mapped
+
+
+def _crs_input(text: str) -> str | int:
+    return int(text) if text.strip().isdigit() else text
 
 
 _KIND_LABELS_FR = {
@@ -409,6 +469,8 @@ def _check_and_build(
     check_segment_layout(
         segments, findings, tolerance=settings.snap_tolerance_m, block=settings.chunk_size
     )
+    check_site_statuses(segments, sites, context.sites, findings)
+    check_disconnected_parts(segments, sites, findings)
     return Delivery(
         sites=gpd.GeoDataFrame(sites[[*SITE_COLUMNS, "geometry"]], crs=STORAGE_CRS),
         segments=gpd.GeoDataFrame(segments[[*SEGMENT_COLUMNS, "geometry"]], crs=STORAGE_CRS),
@@ -450,7 +512,9 @@ class _Lookup:
         segments = read_codes(self.conn, "segments", bbox=bbox)
         if not self.in_transaction:
             self.conn.rollback()  # reads leave no transaction open: the load opens its own
-        return RegistryContext(sites=sites[["code", "source", "geometry"]], segments=segments)
+        return RegistryContext(
+            sites=sites[["code", "source", "status", "geometry"]], segments=segments
+        )
 
 
 def registry_lookup(conn: psycopg.Connection) -> RegistryLookup:
@@ -465,7 +529,7 @@ def import_paths(
     settings: ImportSettings | None = None,
     profile: str | Path | Profile = "auto",
     crs: str | int | None = None,
-    layer: str | None = None,
+    layer: str | Sequence[str] | None = None,
     replace_scope: ReplaceScope | None = None,
     dry_run: bool = False,
     user: str | None = None,

@@ -64,12 +64,18 @@ def read_layer(
 
 
 def read_layer_chunks(
-    source: LayerSource, findings: Findings, *, chunk_size: int | None, allow_empty: bool = False
+    source: LayerSource,
+    findings: Findings,
+    *,
+    chunk_size: int | None,
+    allow_empty: bool = False,
+    csv_geometry: tuple[str, ...] | None = None,
 ) -> Iterator[RawLayer]:
     """Read a layer in chunks of ``chunk_size`` features (all at once when None).
 
     Chunks keep the features' indexes in the file (``_feature``), so findings point at the
-    right feature; memory stays bounded by the chunk, not the layer.
+    right feature; memory stays bounded by the chunk, not the layer. ``csv_geometry`` names
+    a CSV's geometry columns (``("wkt", COL)`` or ``("xy", X, Y)``) instead of guessing them.
     """
     encoding = _encoding(source, findings)
     if encoding is None:
@@ -86,7 +92,7 @@ def read_layer_chunks(
     )
     for skip in starts:
         limit = None if total is None or total <= (chunk_size or 0) else chunk_size
-        layer = _read_chunk(source, encoding, findings, skip, limit)
+        layer = _read_chunk(source, encoding, findings, skip, limit, csv_geometry)
         if layer is None:
             return
         if skip == 0 and len(layer.frame) == 0 and not allow_empty:
@@ -114,11 +120,16 @@ def _encoding(source: LayerSource, findings: Findings) -> str | None:
 
 
 def _read_chunk(
-    source: LayerSource, encoding: str, findings: Findings, skip: int, limit: int | None
+    source: LayerSource,
+    encoding: str,
+    findings: Findings,
+    skip: int,
+    limit: int | None,
+    csv_geometry: tuple[str, ...] | None = None,
 ) -> RawLayer | None:
     try:
         if source.kind == "csv":
-            frame, crs = _read_csv(source, encoding, findings)
+            frame, crs = _read_csv(source, encoding, findings, csv_geometry)
         else:
             frame, crs = _read_ogr(source, encoding, skip, limit)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.FieldError, OSError) as exc:
@@ -150,7 +161,10 @@ def _read_ogr(
 
 
 def _read_csv(
-    source: LayerSource, encoding: str, findings: Findings
+    source: LayerSource,
+    encoding: str,
+    findings: Findings,
+    csv_geometry: tuple[str, ...] | None = None,
 ) -> tuple[pd.DataFrame, CRS | None]:
     with source.path.open(encoding=encoding, errors="replace") as handle:
         first = handle.readline()
@@ -161,7 +175,11 @@ def _read_csv(
     table = table.replace("", None)
     columns = {c.lower(): c for c in table.columns}
     geometry = None
-    wkt = next((columns[c] for c in _WKT_COLUMNS if c in columns), None)
+    wkt_names, xy_names = _WKT_COLUMNS, _XY_COLUMNS
+    if csv_geometry is not None:
+        names = tuple(n.lower() for n in csv_geometry[1:])
+        wkt_names, xy_names = (names, ()) if csv_geometry[0] == "wkt" else ((), (names,))
+    wkt = next((columns[c] for c in wkt_names if c in columns), None)
     if wkt is not None:
         geometry = shapely.from_wkt(table[wkt].to_numpy(dtype=object), on_invalid="ignore")
         bad = table[wkt].notna().to_numpy() & shapely.is_missing(geometry)
@@ -170,7 +188,7 @@ def _read_csv(
         table = table.drop(columns=wkt)
     else:
         pair = next(
-            ((columns[x], columns[y]) for x, y in _XY_COLUMNS if x in columns and y in columns),
+            ((columns[x], columns[y]) for x, y in xy_names if x in columns and y in columns),
             None,
         )
         if pair is not None:

@@ -53,6 +53,11 @@ RULES: dict[str, Rule] = {
         Rule("SRC-LAYER-IGNORED", _W, "Couche non reconnue par le profil, ignorée"),
         Rule("SRC-ENCODING", _I, "Encodage des caractères détecté (pas de .cpg)"),
         Rule("SRC-PROFILE", _E, "Profil de correspondance invalide"),
+        Rule("SRC-LAYER-SKIPPED", _I, "Couche écartée par le profil (ignore_layers)"),
+        # Profiles applied to layers
+        Rule("PROFILE-COLUMN-MISSING", _E, "Colonne requise par le profil absente de la couche"),
+        Rule("PROFILE-COLUMN-ABSENT", _W, "Colonne nommée par le profil absente : champ inconnu"),
+        Rule("PROFILE-ROWS-FILTERED", _I, "Entités écartées par le filtre « where » du profil"),
         # Coordinate reference systems
         Rule("CRS-MISSING", _E, "Système de coordonnées absent"),
         Rule("CRS-OVERRIDE", _W, "Système de coordonnées imposé par --crs"),
@@ -82,6 +87,8 @@ RULES: dict[str, Rule] = {
         Rule("TOPO-DUPLICATE", _W, "Tronçons en double (même tracé)"),
         Rule("TOPO-OVERLAP", _W, "Tronçons superposés"),
         Rule("TOPO-CROSSING", _W, "Croisement sans nœud"),
+        Rule("TOPO-STATUS-MISMATCH", _W, "Tronçon en service sur un site non en service"),
+        Rule("TOPO-DISCONNECTED", _W, "Livraison en plusieurs parties non reliées"),
         # Attributes
         Rule("ATTR-REQUIRED", _E, "Champ obligatoire vide"),
         Rule("ATTR-TYPE", _E, "Valeur de type incorrect"),

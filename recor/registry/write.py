@@ -520,6 +520,12 @@ def _scope_clause(scope: ReplaceScope, *, spatial: bool) -> tuple[sql.Composable
     return sql.SQL(" AND ").join(clauses), params
 
 
+_CREATED_JUNCTION_IN_USE = sql.SQL(
+    "t.kind = 'junction' AND t.extra ->> 'created_by' = 'recor import' AND EXISTS ("
+    "SELECT 1 FROM recor.segments g WHERE NOT g.retired AND (g.site_a = t.id OR g.site_b = t.id))"
+)
+
+
 def _retire_out_of_scope(
     conn: psycopg.Connection, summary: LoadSummary, scope: ReplaceScope, with_risks: bool
 ) -> None:
@@ -529,6 +535,10 @@ def _retire_out_of_scope(
         targets.append(("risk_groups", False, summary.risk_groups))
     for table, spatial, counts in targets:
         where, params = _scope_clause(scope, spatial=spatial)
+        if table == "sites":
+            # Junctions the import created where segment ends met are never re-delivered:
+            # they stay while an active segment still ends on them.
+            where = sql.SQL("{} AND NOT ({})").format(where, _CREATED_JUNCTION_IN_USE)
         rows = conn.execute(
             sql.SQL(
                 "UPDATE recor.{t} t SET retired = true WHERE NOT t.retired AND {w}"
