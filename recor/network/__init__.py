@@ -27,6 +27,7 @@ from recor.network.model import (
     RoutePair,
     SrlgCut,
     WhatIfResult,
+    unknown_label,
 )
 from recor.network.optics import optical_budget
 from recor.network.redundancy import (
@@ -38,7 +39,13 @@ from recor.network.redundancy import (
     srlg_cuts,
     two_edge_components,
 )
-from recor.network.routing import CostModel, RouteConstraints, k_shortest_paths, shortest_path
+from recor.network.routing import (
+    CostModel,
+    RouteConstraints,
+    k_shortest_paths,
+    shortest_path,
+    unknown_free_segments,
+)
 from recor.network.whatif import circle, what_if
 
 __all__ = [
@@ -77,6 +84,8 @@ __all__ = [
     "shortest_path",
     "srlg_cuts",
     "two_edge_components",
+    "unknown_free_segments",
+    "unknown_label",
     "what_if",
     "worst_disk_failure",
 ]

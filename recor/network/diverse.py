@@ -38,6 +38,7 @@ from recor.network.routing import (
     dijkstra_path,
     edge_weights,
     make_route,
+    why_no_route,
     yen_paths,
 )
 
@@ -99,7 +100,9 @@ def diverse_pair(
     weights = edge_weights(index, weight, constraints, keep_nodes=(s, t))
     pair = two_unit_flow(index, s, t, weights, node_disjoint=disjointness != "edge")
     if pair is None:
-        raise NotFound(f"no route from {index.nodes[s]} to {index.nodes[t]}")
+        raise NotFound(
+            f"no route from {index.nodes[s]} to {index.nodes[t]} {why_no_route(constraints, index)}"
+        )
     method, exact = "min-cost flow (Suurballe)", True
     shared_edges, shared_nodes, shared_groups = _shares(index, *pair)
     # a pair sharing a segment or a site cannot be made shared-risk-disjoint by searching

@@ -29,6 +29,8 @@ __all__ = [
     "k_shortest_paths",
     "make_route",
     "shortest_path",
+    "unknown_free_segments",
+    "why_no_route",
 ]
 
 
@@ -126,7 +128,9 @@ def shortest_path(
         weights = edge_weights(index, weight, constraints, keep_nodes=(s, t))
     found = dijkstra_path(index, s, t, weights)
     if found is None:
-        raise NotFound(f"no route from {index.nodes[s]} to {index.nodes[t]} {_why(constraints)}")
+        raise NotFound(
+            f"no route from {index.nodes[s]} to {index.nodes[t]} {why_no_route(constraints, index)}"
+        )
     nodes, edges, cost = found
     params = {"source": index.nodes[s], "target": index.nodes[t], "weight": _weight_name(weight)}
     return make_route(graph, index, nodes, edges, cost, params | constraints.as_dict())
@@ -305,6 +309,7 @@ def allowed_edges(
     ok = np.ones(index.m, dtype=bool)
     c = constraints
     if c.min_free_fibres is not None:
+        # unknown free fibres cannot be shown to satisfy a minimum: such segments are out
         ok &= np.nan_to_num(index.free, nan=-1.0) >= c.min_free_fibres
     if c.statuses is not None:
         ok &= np.isin(index.status.astype(str), [str(s) for s in c.statuses])
@@ -337,6 +342,7 @@ def make_route(
     """A :class:`Route` from index ids, with its geometry in travel order."""
     codes = [index.edges[e] for e in edges]
     free = index.free[edges] if edges else np.empty(0)
+    unknown = tuple(code for code, f in zip(codes, free.tolist(), strict=True) if math.isnan(f))
     groups = frozenset(g for e in edges for g in index.edge_groups[e])
     return Route(
         sites=tuple(index.nodes[n] for n in nodes),
@@ -344,9 +350,10 @@ def make_route(
         length_m=float(index.length[edges].sum()) if edges else 0.0,
         cost=cost,
         geometry=_route_line(index, nodes, edges),
-        min_free_fibres=None if not len(free) or np.isnan(free).any() else int(free.min()),
+        min_free_fibres=None if not len(free) or unknown else int(free.min()),
         risk_groups=groups,
         provenance=Provenance(graph_version(graph), parameters),
+        unknown_free_segments=unknown,
     )
 
 
@@ -393,7 +400,24 @@ def _weight_name(weight: Weight) -> Any:
     return weight if isinstance(weight, str) else vars(weight)
 
 
-def _why(constraints: RouteConstraints) -> str:
+def why_no_route(constraints: RouteConstraints, index: GraphIndex) -> str:
+    """Why no route exists: separate parts, or the constraints (naming unknown capacity)."""
     if constraints.is_empty():
         return "(they are in different connected parts of the network)"
-    return f"under the constraints {constraints.as_dict()}"
+    why = f"under the constraints {constraints.as_dict()}"
+    unknown = int(np.isnan(index.free).sum())
+    if constraints.min_free_fibres is not None and unknown:
+        why += (
+            f"; {unknown} segment(s) of unknown free fibres (no fibre count or usage recorded)"
+            " were left out: they cannot be shown to have the minimum"
+        )
+    return why
+
+
+def unknown_free_segments(graph: nx.MultiGraph) -> list[str]:
+    """Codes of the segments whose free fibres are unknown (no count or no usage recorded).
+
+    A ``min_free_fibres`` constraint never uses them: unknown is not "enough".
+    """
+    index = graph_index(graph)
+    return [index.edges[e] for e in np.flatnonzero(np.isnan(index.free))]
