@@ -15,7 +15,7 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from recor import network, registry
+from recor import network
 from recor.cli._args import circle
 from recor.config import STORAGE_CRS, Settings
 from recor.domain import Status
@@ -108,14 +108,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _graph(args: argparse.Namespace, settings: Settings) -> nx.MultiGraph:
     statuses = None if args.all_statuses else (args.status or network.DEFAULT_STATUSES)
-    with registry.connect(settings.database, autocommit=True) as conn:
-        graph = network.load_graph(conn, statuses=statuses, as_of=args.as_of)
-    if len(graph) == 0:
-        # Otherwise every site reference fails with a misleading "no site ... (0 sites)".
-        when = f" as of {args.as_of.isoformat()}" if args.as_of else ""
-        wanted = "any status" if statuses is None else ", ".join(statuses)
-        raise NotFound(f"the registry has no site ({wanted}){when}: nothing to analyse")
-    return graph
+    return network.registry_graph(settings.database, statuses=statuses, as_of=args.as_of)
 
 
 def _route_constraints(args: argparse.Namespace, graph: nx.MultiGraph) -> network.RouteConstraints:
@@ -174,7 +167,7 @@ def _route(args: argparse.Namespace, settings: Settings) -> int:
 
 def _left_out(args: argparse.Namespace, graph: nx.MultiGraph) -> list[str]:
     """Segments a ``--min-free`` constraint left out because their free fibres are unknown."""
-    if getattr(args, "min_free", None) is None:
+    if not getattr(args, "min_free", None):
         return []
     return network.unknown_free_segments(graph)
 

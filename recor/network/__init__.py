@@ -17,7 +17,7 @@ from recor.network.graph import (
     resolve_site,
     resolve_sites,
 )
-from recor.network.load import GraphCache, load_graph
+from recor.network.load import GraphCache, load_graph, registry_graph
 from recor.network.model import (
     DiskFailure,
     OpticalBudget,
@@ -78,6 +78,7 @@ __all__ = [
     "optical_budget",
     "pair_frame",
     "redundancy_report",
+    "registry_graph",
     "resolve_site",
     "resolve_sites",
     "routes_frame",

@@ -64,7 +64,8 @@ class RouteConstraints:
     Parameters
     ----------
     min_free_fibres
-        Every segment must have at least this many free fibres (unknown counts fail).
+        Every segment must have at least this many free fibres. A segment whose free
+        fibres are unknown (no fibre count or no usage recorded) fails any minimum above 0.
     statuses
         Segment statuses allowed (None: whatever the graph holds).
     avoid_segments, avoid_sites, avoid_risk_groups
@@ -308,7 +309,7 @@ def allowed_edges(
     """Boolean mask of the edges a route may use."""
     ok = np.ones(index.m, dtype=bool)
     c = constraints
-    if c.min_free_fibres is not None:
+    if c.min_free_fibres:
         # unknown free fibres cannot be shown to satisfy a minimum: such segments are out
         ok &= np.nan_to_num(index.free, nan=-1.0) >= c.min_free_fibres
     if c.statuses is not None:
@@ -406,7 +407,7 @@ def why_no_route(constraints: RouteConstraints, index: GraphIndex) -> str:
         return "(they are in different connected parts of the network)"
     why = f"under the constraints {constraints.as_dict()}"
     unknown = int(np.isnan(index.free).sum())
-    if constraints.min_free_fibres is not None and unknown:
+    if constraints.min_free_fibres and unknown:
         why += (
             f"; {unknown} segment(s) of unknown free fibres (no fibre count or usage recorded)"
             " were left out: they cannot be shown to have the minimum"
