@@ -185,24 +185,27 @@ def yen_paths(
     seen = {tuple(first[1])}
     candidates: list[tuple[float, int, list[int], list[int]]] = []
     tie = 0
+    spurs = SpurSearch(index, t, weights)
     while len(found) < k:
         nodes, edges, _ = found[-1]
         for j in range(len(edges)):
             root_edges = edges[:j]
-            w = weights.copy()
-            for _, other_edges, _ in found:
-                if other_edges[:j] == root_edges:
-                    w[other_edges[j]] = math.inf
-            for node in nodes[:j]:
-                w[index.incident(node)] = math.inf
-            spur = dijkstra_path(index, nodes[j], t, w)
+            banned = {
+                other_edges[j] for _, other_edges, _ in found if other_edges[:j] == root_edges
+            }
+            root_cost = float(weights[root_edges].sum())
+            # a spur costlier than the candidates still needed cannot make the k best
+            need = k - len(found)
+            bound = heapq.nsmallest(need, candidates)[-1][0] if len(candidates) >= need else None
+            limit = math.inf if bound is None else bound - root_cost
+            spur = spurs.path(nodes[j], set(nodes[:j]), banned, limit)
             if spur is None:
                 continue
             path_edges = root_edges + spur[1]
             if tuple(path_edges) in seen:
                 continue
             seen.add(tuple(path_edges))
-            cost = float(weights[root_edges].sum()) + spur[2]
+            cost = root_cost + spur[2]
             heapq.heappush(candidates, (cost, tie, nodes[:j] + spur[0], path_edges))
             tie += 1
         if not candidates:
@@ -210,6 +213,87 @@ def yen_paths(
         cost, _, path_nodes, path_edges = heapq.heappop(candidates)
         found.append((path_nodes, path_edges, cost))
         yield found[-1]
+
+
+class SpurSearch:
+    """Shortest paths to one target ``t`` avoiding a few sites and segments (Yen's spurs).
+
+    A* guided by the exact distance to ``t`` in the whole network (one compiled Dijkstra):
+    removing sites and segments only lengthens routes, so that distance is a consistent
+    lower bound and A* returns a shortest path while visiting little more than the detours
+    it compares. A search that visits more than ``max_visits`` sites (a removal that cuts a
+    large part off) falls back to the compiled bidirectional search, exact as well.
+    """
+
+    def __init__(
+        self, index: GraphIndex, t: int, weights: np.ndarray, max_visits: int = 20_000
+    ) -> None:
+        self.index, self.t, self.weights = index, t, weights
+        self.max_visits = max_visits
+        finite = np.isfinite(weights)
+        ceiling = 4.0 * float(weights[finite].sum()) + 1.0
+        dist = dijkstra(index.weighted_csr(weights, ceiling), indices=t)
+        # sites that reach t only through forbidden segments cannot reach it at all
+        self.to_target = np.where(dist >= ceiling, math.inf, dist).tolist()
+        self.cost = np.where(finite, weights, math.inf).tolist()
+
+    def path(
+        self,
+        source: int,
+        banned_nodes: set[int],
+        banned_edges: set[int],
+        limit: float = math.inf,
+    ) -> tuple[list[int], list[int], float] | None:
+        """Shortest ``(nodes, edges, cost)`` from ``source`` to ``t``, or None.
+
+        None also when every route costs more than ``limit`` (the search stops there).
+        """
+        start, neighbour, edge = self.index.adjacency()
+        h, cost, t = self.to_target, self.cost, self.t
+        if not h[source] <= limit:
+            return None
+        best = {source: 0.0}
+        via: dict[int, int] = {}
+        closed: set[int] = set()
+        heap = [(h[source], 0.0, source)]
+        while heap:
+            _, g, u = heapq.heappop(heap)
+            if u in closed:
+                continue
+            if u == t:
+                return self._unwind(source, via, g)
+            closed.add(u)
+            if len(closed) > self.max_visits:
+                return self._compiled(source, banned_nodes, banned_edges)
+            for i in range(start[u], start[u + 1]):
+                e, x = edge[i], neighbour[i]
+                if e in banned_edges or x in banned_nodes or x in closed:
+                    continue
+                ng = g + cost[e]
+                if ng < best.get(x, math.inf) and ng + h[x] <= limit:
+                    best[x] = ng
+                    via[x] = e
+                    heapq.heappush(heap, (ng + h[x], ng, x))
+        return None
+
+    def _unwind(
+        self, source: int, via: dict[int, int], cost: float
+    ) -> tuple[list[int], list[int], float]:
+        nodes, edges = [self.t], []
+        while nodes[-1] != source:
+            e = via[nodes[-1]]
+            edges.append(e)
+            nodes.append(self.index.other_end(e, nodes[-1]))
+        return nodes[::-1], edges[::-1], cost
+
+    def _compiled(
+        self, source: int, banned_nodes: set[int], banned_edges: set[int]
+    ) -> tuple[list[int], list[int], float] | None:
+        w = self.weights.copy()
+        w[list(banned_edges)] = math.inf
+        if banned_nodes:
+            w[self.index.edges_of_nodes(banned_nodes)] = math.inf
+        return dijkstra_path(self.index, source, self.t, w)
 
 
 def dijkstra_path(
