@@ -48,6 +48,8 @@ class GraphIndex:
     csr_members: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
     csr_span: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
     _adjacency: tuple[list[int], list[int], list[int]] | None = field(default=None, repr=False)
+    #: flow-network arc structures of :mod:`recor.network._flow`, by node splitting
+    flow_arcs: dict = field(default_factory=dict, repr=False)
 
     @property
     def n(self) -> int:
