@@ -75,6 +75,9 @@ class NetworkSettings:
     margin_db: float = 3.0
     #: site kinds that form the core a site must reach (redundancy, what-if)
     core_kinds: tuple[str, ...] = ("datacentre",)
+    #: what-if: core sites of these kinds that lose every path to the other ones are
+    #: reported first (besides the core set itself)
+    hosting_kinds: tuple[str, ...] = ("datacentre", "chaton")
     #: site kinds that serve nobody by themselves (ranking of single-homed sites)
     passive_kinds: tuple[str, ...] = ("chamber", "junction")
     #: k of ``recor route --k`` when not given

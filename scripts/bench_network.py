@@ -4,12 +4,14 @@ Measures, in one run: graph build time; median latency of random shortest-path q
 through the public API next to pgRouting's ``pgr_dijkstra`` (one call per query, and one
 many-to-many call), ``scipy.sparse.csgraph.dijkstra`` single-source and igraph on the same
 graph; the full redundancy report. Every recor answer is checked against scipy's.
+Heavy queries on a few random pairs: k shortest routes (k=3) next to igraph's compiled
+``get_k_shortest_paths`` (same k costs required) and the diverse pair at each level.
 
 Usage::
 
     .venv/bin/python scripts/bench_network.py [--segments 200000] [--queries 100]
         [--admin-url "host=127.0.0.1 user=postgres dbname=postgres"] [--no-pgrouting]
-        [--json bench.json]
+        [--heavy-queries 5] [--json bench.json]
 
 pgRouting runs in a throwaway database created and dropped by the script (the edge table is
 copied straight from the generated network; the registry is not involved).
@@ -33,7 +35,14 @@ import psycopg
 from psycopg import sql
 from scipy.sparse.csgraph import dijkstra
 
-from recor.network import graph_from_delivery, redundancy_report, shortest_path
+from recor.network import (
+    DISJOINTNESS,
+    diverse_pair,
+    graph_from_delivery,
+    k_shortest_paths,
+    redundancy_report,
+    shortest_path,
+)
 from recor.network._index import GraphIndex, graph_index
 from recor.sample import build_sample
 
@@ -51,6 +60,7 @@ def main() -> None:
         ),
     )
     parser.add_argument("--no-pgrouting", action="store_true")
+    parser.add_argument("--heavy-queries", type=int, default=5, help="k-shortest/diverse pairs")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     figures: dict[str, float | int | str] = {"segments": args.segments}
@@ -88,6 +98,8 @@ def main() -> None:
         )
     if not args.no_pgrouting:
         figures |= _pgrouting(args.admin_url, graph, index, pairs, reference)
+
+    figures |= _heavy(graph, index, pairs[: args.heavy_queries])
 
     clock = time.perf_counter()
     report = redundancy_report(graph)
@@ -194,6 +206,35 @@ def _pgrouting(
         ).fetchone()
         many = (time.perf_counter() - clock) * 1000 / len(pairs)
     return {"pgrouting_query_ms": per_query, "pgrouting_many_to_many_ms_per_pair": many}
+
+
+def _heavy(graph: nx.MultiGraph, index: GraphIndex, pairs: list[tuple[str, str]]) -> dict:
+    """k shortest (k=3) vs igraph, checked equal; diverse pairs per level (median seconds)."""
+    recor_k, igraph_k = [], []
+    diverse: dict[str, list[float]] = {level: [] for level in DISJOINTNESS}
+    for a, b in pairs:
+        clock = time.perf_counter()
+        routes = k_shortest_paths(graph, a, b, 3)
+        recor_k.append(time.perf_counter() - clock)
+        clock = time.perf_counter()
+        reference = index.ig.get_k_shortest_paths(
+            index.node_id[a], index.node_id[b], k=3, weights="length", output="epath"
+        )
+        igraph_k.append(time.perf_counter() - clock)
+        expected = [float(index.length[path].sum()) for path in reference]
+        got = [r.length_m for r in routes]
+        if not np.allclose(got, expected, rtol=1e-9, atol=1e-6):
+            raise AssertionError(f"{a}->{b}: recor k=3 {got} m, igraph {expected} m")
+        for level in DISJOINTNESS:
+            clock = time.perf_counter()
+            diverse_pair(graph, a, b, disjointness=level)
+            diverse[level].append(time.perf_counter() - clock)
+    figures = {
+        "k_shortest_3_s": statistics.median(recor_k),
+        "igraph_k_shortest_3_s": statistics.median(igraph_k),
+    }
+    figures |= {f"diverse_{level}_s": statistics.median(t) for level, t in diverse.items()}
+    return figures
 
 
 def _print(figures: dict[str, float | int | str]) -> None:

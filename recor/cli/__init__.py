@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from recor import __version__
+from recor.cli._args import add_global_options
 from recor.config import Settings
 from recor.errors import RecorError
 from recor.outputs import guarded_console
@@ -24,12 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every sub-command."""
     parser = argparse.ArgumentParser(prog="recor", description=__doc__)
     parser.add_argument("--version", action="version", version=f"recor {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    parser.add_argument("--database-url", help="libpq URI (default: RECOR_DATABASE_URL, libpq env)")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMAND_MODULES:
         module = importlib.import_module(f"recor.cli.{name}")
         module.register(subparsers)
+    # after the sub-commands exist: the options are accepted before or after them
+    add_global_options(parser, top=True)
     return parser
 
 

@@ -1,10 +1,10 @@
-"""Argument types shared by several sub-commands."""
+"""Argument types and options shared by several sub-commands."""
 
 from __future__ import annotations
 
 import argparse
 
-__all__ = ["circle"]
+__all__ = ["add_global_options", "circle"]
 
 
 def circle(spec: str) -> tuple[float, float, float]:
@@ -18,3 +18,26 @@ def circle(spec: str) -> tuple[float, float, float]:
     if not r > 0:
         raise argparse.ArgumentTypeError(f"{spec!r}: the radius R must be more than 0 m")
     return x, y, r
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """``-v`` and ``--database-url`` on ``parser`` and, below it, on every sub-command.
+
+    The top-level parser holds the defaults; sub-commands use ``SUPPRESS`` so that they set
+    the option only when it is given there: given both before and after the sub-command,
+    the later one wins (argparse copies the sub-command's values over the top-level ones).
+    """
+    default_verbose = False if top else argparse.SUPPRESS
+    default_url = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default_verbose, help="log progress details"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=default_url,
+        help="libpq URI (default: RECOR_DATABASE_URL, libpq env)",
+    )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                add_global_options(sub)

@@ -15,7 +15,7 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from recor import network, registry
+from recor import network
 from recor.cli._args import circle
 from recor.config import STORAGE_CRS, Settings
 from recor.domain import Status
@@ -109,14 +109,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _graph(args: argparse.Namespace, settings: Settings) -> nx.MultiGraph:
     statuses = None if args.all_statuses else (args.status or network.DEFAULT_STATUSES)
-    with registry.connect(settings.database, autocommit=True) as conn:
-        graph = network.load_graph(conn, statuses=statuses, as_of=args.as_of)
-    if len(graph) == 0:
-        # Otherwise every site reference fails with a misleading "no site ... (0 sites)".
-        when = f" as of {args.as_of.isoformat()}" if args.as_of else ""
-        wanted = "any status" if statuses is None else ", ".join(statuses)
-        raise NotFound(f"the registry has no site ({wanted}){when}: nothing to analyse")
-    return graph
+    return network.registry_graph(settings.database, statuses=statuses, as_of=args.as_of)
 
 
 def _route_constraints(args: argparse.Namespace, graph: nx.MultiGraph) -> network.RouteConstraints:
@@ -146,7 +139,8 @@ def _route(args: argparse.Namespace, settings: Settings) -> int:
             graph, args.source, args.target, args.k, weight=weight, constraints=constraints
         )
     if not routes:
-        raise NotFound(f"no route from {args.source} to {args.target}")
+        # k_shortest_paths answers "none" with an empty list: let the single query say why
+        network.shortest_path(graph, args.source, args.target, constraints=constraints)
     budgets = [
         network.optical_budget(
             r, wavelength_nm=args.wavelength, budget_db=args.budget_db, settings=settings.network
@@ -163,10 +157,40 @@ def _route(args: argparse.Namespace, settings: Settings) -> int:
             for r, b in zip(routes, budgets, strict=True)
         ],
     }
+    payload["unknown_free_segments_left_out"] = _left_out(args, graph)
     columns = ["rank", "length_m", "joints", "min_free_fibres", "loss_db", "passes", "sites"]
     if args.budget_db is None:
         columns.remove("passes")  # no transceiver budget given: no verdict to print
-    return _emit(args, frame, payload, _title(routes[0].provenance), columns)
+    lines = [f"optical budget assumes: {'; '.join(budgets[0].assumptions[:2])}"]
+    lines += _capacity_notes(args, graph, routes)
+    return _emit(args, frame, payload, _title(routes[0].provenance, lines), columns)
+
+
+def _left_out(args: argparse.Namespace, graph: nx.MultiGraph) -> list[str]:
+    """Segments a ``--min-free`` constraint left out because their free fibres are unknown."""
+    if not getattr(args, "min_free", None):
+        return []
+    return network.unknown_free_segments(graph)
+
+
+def _capacity_notes(
+    args: argparse.Namespace, graph: nx.MultiGraph, routes: list[network.Route]
+) -> list[str]:
+    """Say where free fibres are unknown, rather than let a number or a blank suggest one."""
+    lines = []
+    left_out = _left_out(args, graph)
+    if left_out:
+        lines.append(
+            f"--min-free {args.min_free}: {len(left_out)} segment(s) of unknown free fibres "
+            "(no fibre count or usage recorded) were not used: unknown is not enough"
+        )
+    for rank, route in enumerate(routes, start=1):
+        if route.unknown_free_segments:
+            lines.append(
+                f"route {rank}: free fibres unknown on {len(route.unknown_free_segments)} "
+                f"segment(s) ({' '.join(route.unknown_free_segments)}): its bottleneck is unknown"
+            )
+    return lines
 
 
 def _diverse(args: argparse.Namespace, settings: Settings) -> int:
@@ -194,7 +218,10 @@ def _diverse(args: argparse.Namespace, settings: Settings) -> int:
             f"shared: segments {list(pair.shared_segments)}, sites {list(pair.shared_sites)}, "
             f"groups {list(pair.shared_risk_groups)}"
         )
-    columns = ["role", "length_m", "joints", "risk_groups", "sites"]
+    routes = [r for r in (pair.first, pair.second) if r is not None]
+    lines += _capacity_notes(args, graph, routes)
+    payload["unknown_free_segments_left_out"] = _left_out(args, graph)
+    columns = ["role", "length_m", "joints", "min_free_fibres", "risk_groups", "sites"]
     return _emit(args, frame, payload, _title(pair.provenance, lines), columns)
 
 
@@ -248,6 +275,11 @@ def _whatif(args: argparse.Namespace, settings: Settings) -> int:
             f"{worst.evaluations} evaluations)",
             f"sites lost: {', '.join(worst.sites_lost) or 'none'}",
         ]
+        if worst.unknown_count_km_lost:
+            lines.append(
+                f"fibre-km lost: {worst.fibre_km_lost:,.0f} on known counts, plus "
+                f"{worst.unknown_count_km_lost:,.1f} km of segments of unknown fibre count"
+            )
         frame["sites_lost"] = ", ".join(worst.sites_lost)
         frame["segments_hit"] = ", ".join(worst.segments_hit)
         return _emit(args, frame, worst.as_dict(), _title(worst.provenance, lines), [])
@@ -265,15 +297,31 @@ def _whatif(args: argparse.Namespace, settings: Settings) -> int:
         settings=settings.network,
     )
     broken = result.broken_routes
+    isolated = result.core_isolated
     lines = [
+        "core sites left without a path to the rest of the core: "
+        + (", ".join(_named(isolated)) if isolated is not None and len(isolated) else "none"),
         f"cut: {len(result.cut_segments)} segment(s), {len(result.cut_sites)} site(s); "
         f"{result.fibre_km_lost:,.0f} fibre-km lost; free fibre-km "
         f"{result.free_fibre_km_before:,.0f} -> {result.free_fibre_km_after:,.0f}",
+    ]
+    if result.unknown_count_km_lost or result.unknown_free_km_before:
+        lines.append(
+            "fibre-km count known fibres only: unknown fibre count on "
+            f"{result.unknown_count_km_lost:,.1f} km cut; unknown free fibres on "
+            f"{result.unknown_free_km_before:,.1f} km before, "
+            f"{result.unknown_free_km_after:,.1f} km after"
+        )
+    lines += [
         f"sites cut off the core: {', '.join(result.sites_cut_off['code']) or 'none'}",
         f"routes broken: {len(broken)} of {len(result.routes)}",
     ]
     payload = {
         "provenance": result.provenance.as_dict() if result.provenance else None,
+        "core_isolated": [] if isolated is None else isolated["code"].tolist(),
+        "unknown_count_km_lost": result.unknown_count_km_lost,
+        "unknown_free_km_before": result.unknown_free_km_before,
+        "unknown_free_km_after": result.unknown_free_km_after,
         "cut_segments": list(result.cut_segments),
         "cut_sites": list(result.cut_sites),
         "sites_cut_off": result.sites_cut_off["code"].tolist(),
@@ -310,16 +358,78 @@ def _emit(
     present = [c for c in columns if c in shown]
     if len(shown) and present:
         printed = pd.DataFrame(shown[present]).copy()
+        for column, by in _UNKNOWN_BECAUSE.items():
+            if column in printed and by in shown:
+                printed[column] = [
+                    _free_label(v, segments)
+                    for v, segments in zip(printed[column], shown[by], strict=True)
+                ]
         for column in ("length_m", "reroute_length_m"):
             if column in printed:
                 printed[column] = (printed[column] / 1000).round(2)
                 printed = printed.rename(columns={column: column.replace("_m", "_km")})
         if "sites" in printed:
             printed["sites"] = printed["sites"].map(_abridged)
-        print(printed.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        print(_readable(printed).to_string(index=False))
     if args.out:
         print(f"written: {args.out} (coordinates in EPSG:{STORAGE_CRS}, Lambert-93 metres)")
     return 0
+
+
+#: A capacity column, and the column naming the segments that make it unknown.
+_UNKNOWN_BECAUSE = {
+    "min_free_fibres": "unknown_free_segments",
+    "reroute_min_free_fibres": "reroute_unknown_free",
+}
+
+#: How an empty cell reads, where it does not mean "unknown".
+_EMPTY_MEANS = {
+    "new_build_to": "none found",
+    "new_build_km": "-",
+    "reroute_target": "no reroute",
+    "reroute_length_km": "-",
+    "reroute_min_free_fibres": "-",
+    "stretch_pct": "-",
+}
+
+
+def _free_label(value: Any, segments: Any) -> Any:
+    if not _missing(value):
+        return value
+    codes = segments.split() if isinstance(segments, str) else list(segments or ())
+    return network.unknown_label(codes) if codes else value
+
+
+def _readable(table: pd.DataFrame) -> pd.DataFrame:
+    """Cells as people read them: 2 decimals, and "unknown" (never NaN, None or <NA>)."""
+    return pd.DataFrame(
+        {
+            column: [
+                _EMPTY_MEANS.get(column, "unknown") if _missing(v) else _cell(v)
+                for v in table[column]
+            ]
+            for column in table.columns
+        }
+    )
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, float) and value != value
+
+
+def _named(sites: gpd.GeoDataFrame) -> list[str]:
+    return [
+        f"{code} ({name})" if not _missing(name) else code
+        for code, name in zip(sites["code"], sites["name"], strict=True)
+    ]
 
 
 def _parameters(args: argparse.Namespace) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from recor.network.graph import (
     resolve_site,
     resolve_sites,
 )
-from recor.network.load import GraphCache, load_graph
+from recor.network.load import GraphCache, load_graph, registry_graph
 from recor.network.model import (
     DiskFailure,
     OpticalBudget,
@@ -27,6 +27,7 @@ from recor.network.model import (
     RoutePair,
     SrlgCut,
     WhatIfResult,
+    unknown_label,
 )
 from recor.network.optics import optical_budget
 from recor.network.redundancy import (
@@ -38,7 +39,13 @@ from recor.network.redundancy import (
     srlg_cuts,
     two_edge_components,
 )
-from recor.network.routing import CostModel, RouteConstraints, k_shortest_paths, shortest_path
+from recor.network.routing import (
+    CostModel,
+    RouteConstraints,
+    k_shortest_paths,
+    shortest_path,
+    unknown_free_segments,
+)
 from recor.network.whatif import circle, what_if
 
 __all__ = [
@@ -71,12 +78,15 @@ __all__ = [
     "optical_budget",
     "pair_frame",
     "redundancy_report",
+    "registry_graph",
     "resolve_site",
     "resolve_sites",
     "routes_frame",
     "shortest_path",
     "srlg_cuts",
     "two_edge_components",
+    "unknown_free_segments",
+    "unknown_label",
     "what_if",
     "worst_disk_failure",
 ]

@@ -47,6 +47,9 @@ class GraphIndex:
     csr_row: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
     csr_members: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
     csr_span: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
+    _adjacency: tuple[list[int], list[int], list[int]] | None = field(default=None, repr=False)
+    #: flow-network arc structures of :mod:`recor.network._flow`, by node splitting
+    flow_arcs: dict = field(default_factory=dict, repr=False)
 
     @property
     def n(self) -> int:
@@ -101,6 +104,19 @@ class GraphIndex:
             self.csr_members = ids
             self.csr_span = np.concatenate([starts, [len(ids)]])
         return self._csr
+
+    def adjacency(self) -> tuple[list[int], list[int], list[int]]:
+        """``(start, neighbour, edge)`` lists: node v's incident edges are
+        ``edge[start[v]:start[v + 1]]``, leading to ``neighbour[...]`` (plain lists, for
+        the Python-level searches that visit few nodes)."""
+        if self._adjacency is None:
+            ends = np.concatenate([self.src, self.dst])
+            others = np.concatenate([self.dst, self.src])
+            ids = np.concatenate([np.arange(self.m), np.arange(self.m)])
+            order = np.argsort(ends, kind="stable")
+            start = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=self.n))])
+            self._adjacency = (start.tolist(), others[order].tolist(), ids[order].tolist())
+        return self._adjacency
 
     def weighted_csr(self, weights: np.ndarray, forbidden: float) -> sp.csr_matrix:
         """The same pattern as :meth:`csr`, each pair weighted by its cheapest segment.

@@ -19,7 +19,15 @@ import numpy as np
 
 from recor.network._index import GraphIndex
 
-__all__ = ["CoreTree", "core_reach", "core_tree", "cycle_labels", "is_dependent"]
+__all__ = [
+    "CoreTree",
+    "components_after",
+    "core_reach",
+    "core_tree",
+    "cycle_labels",
+    "is_dependent",
+    "isolated_core",
+]
 
 
 def cycle_labels(index: GraphIndex, seed: int = 2154) -> np.ndarray:
@@ -79,13 +87,42 @@ def core_reach(
     """Boolean per site: still connected to a living core site after the failure."""
     alive_node = np.ones(index.n, dtype=bool)
     alive_node[dead_nodes] = False
+    membership = components_after(index, dead_edges, dead_nodes)
+    living_core = core[alive_node[core]]
+    return np.isin(membership, membership[living_core]) & alive_node
+
+
+def components_after(
+    index: GraphIndex, dead_edges: np.ndarray, dead_nodes: np.ndarray
+) -> np.ndarray:
+    """Connected-part label of every site once the failed elements are gone.
+
+    Dead sites keep a label of their own (their segments are gone with them).
+    """
+    alive_node = np.ones(index.n, dtype=bool)
+    alive_node[dead_nodes] = False
     alive_edge = np.ones(index.m, dtype=bool)
     alive_edge[dead_edges] = False
     alive_edge &= alive_node[index.src] & alive_node[index.dst]
     kept = index.ig.subgraph_edges(np.flatnonzero(alive_edge).tolist(), delete_vertices=False)
-    membership = np.asarray(kept.connected_components().membership)
-    living_core = core[alive_node[core]]
-    return np.isin(membership, membership[living_core]) & alive_node
+    return np.asarray(kept.connected_components().membership)
+
+
+def isolated_core(
+    index: GraphIndex, core: np.ndarray, dead_edges: np.ndarray, dead_nodes: np.ndarray
+) -> np.ndarray:
+    """Ids of core sites that reached another core site before the failure and none after.
+
+    Destroyed core sites count as isolated.
+    """
+    nothing = np.empty(0, dtype=np.int64)
+    core = np.unique(core)
+    before = components_after(index, nothing, nothing)[core]
+    after = components_after(index, dead_edges, dead_nodes)[core]
+    had_peer = np.bincount(before)[before] > 1
+    has_peer = np.bincount(after)[after] > 1
+    dead = np.isin(core, dead_nodes)
+    return core[had_peer & (~has_peer | dead)]
 
 
 @dataclass
@@ -95,7 +132,14 @@ class CoreTree:
     Per site: ``reach`` (connected), ``edge_paths`` / ``node_paths`` (edge- and
     node-disjoint paths to the core, capped at 2), ``top`` (the single point of failure
     closest to the core, -1 if none), ``top_edge`` (the same among segments), ``served``
-    (weighted count of sites whose every core path goes through the site).
+    (weighted count of sites whose every core path goes through the site), ``branch`` (the
+    child of the merged core whose dominator subtree holds the site, the site itself when
+    it has two paths; -1 for the core and unreachable sites).
+
+    A new link from a single-homed site ``v`` to ``t`` gives ``v`` a second independent
+    path exactly when no single point of failure of ``v`` also cuts ``t`` off, i.e. when
+    ``branch[t] != top[v]`` (``top_edge`` alike at segment level): every such point is an
+    ancestor of ``v`` in the dominator tree, and the highest one is ``top[v]``.
     """
 
     reach: np.ndarray
@@ -104,6 +148,7 @@ class CoreTree:
     top: np.ndarray
     top_edge: np.ndarray
     served: np.ndarray
+    branch: np.ndarray
 
 
 def core_tree(index: GraphIndex, core: np.ndarray, weight: np.ndarray) -> CoreTree:
@@ -148,8 +193,9 @@ def core_tree(index: GraphIndex, core: np.ndarray, weight: np.ndarray) -> CoreTr
     node_paths = np.where(reach, np.where(parent[:n] == root, 2, 1), 0)
     edge_paths = np.where(reach, np.where(top_edge >= 0, 1, 2), 0)
     node_paths[core], edge_paths[core] = 2, 2
+    branch = top.copy()
     top = np.where(node_paths == 2, -1, top)
-    return CoreTree(reach, edge_paths, node_paths, top, top_edge, np.asarray(acc)[:n])
+    return CoreTree(reach, edge_paths, node_paths, top, top_edge, np.asarray(acc)[:n], branch)
 
 
 def _tree_order(parent: np.ndarray, root: int) -> list[int]:

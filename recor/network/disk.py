@@ -98,6 +98,7 @@ def worst_disk_failure(
         sites_lost=judge.lost_codes(dead_n, dead_e),
         segments_hit=tuple(sorted(index.edges[e] for e in dead_e)),
         fibre_km_lost=fibre_km,
+        unknown_count_km_lost=judge.unknown_count_km(dead_n, dead_e),
         evaluations=evaluations,
         method="branch and bound over disk centres with monotone bounds (see recor.network.disk)",
         provenance=Provenance(graph_version(graph), params),
@@ -118,6 +119,7 @@ class _Judge:
         self.before = core_reach(index, core, empty, empty)
         self.segment_tree = shapely.STRtree(index.edge_geom)
         self.site_tree = cKDTree(index.xy)
+        # unknown fibre counts are left out of fibre-km and reported apart (unknown_count_km)
         self.fibre_km = np.nan_to_num(index.fibres) * index.length / 1000.0
         self.memo: dict[tuple[tuple[int, ...], tuple[int, ...]], _Damage] = {}
         self.evaluations = 0
@@ -135,6 +137,15 @@ class _Judge:
         return self.memo[key]
 
     def _evaluate(self, edges: tuple[int, ...], nodes: tuple[int, ...]) -> _Damage:
+        lost, hit = self._lost_and_hit(nodes, edges)
+        fibre_km = float(self.fibre_km[hit].sum())
+        value = float((lost & self.counted).sum()) if self.metric == "sites" else fibre_km
+        return value, nodes, edges, fibre_km
+
+    def _lost_and_hit(
+        self, nodes: tuple[int, ...], edges: tuple[int, ...]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Sites cut off the core, and segments destroyed or with both ends cut off."""
         dead_e = np.asarray(edges, dtype=np.int64)
         dead_n = np.asarray(nodes, dtype=np.int64)
         after = core_reach(self.index, self.core, dead_e, dead_n)
@@ -142,9 +153,12 @@ class _Judge:
         hit = np.zeros(self.index.m, dtype=bool)
         hit[dead_e] = True
         hit |= lost[self.index.src] & lost[self.index.dst]
-        fibre_km = float(self.fibre_km[hit].sum())
-        value = float((lost & self.counted).sum()) if self.metric == "sites" else fibre_km
-        return value, nodes, edges, fibre_km
+        return lost, hit
+
+    def unknown_count_km(self, nodes: tuple[int, ...], edges: tuple[int, ...]) -> float:
+        """Km of the segments a disk takes whose fibre count is unknown."""
+        _, hit = self._lost_and_hit(nodes, edges)
+        return float((self.index.length[hit & np.isnan(self.index.fibres)]).sum() / 1000.0)
 
     def lost_codes(self, nodes: tuple[int, ...], edges: tuple[int, ...]) -> tuple[str, ...]:
         after = core_reach(

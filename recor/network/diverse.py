@@ -19,9 +19,7 @@ optimal pair has then been tried, so the pair found is proven minimal.
 
 from __future__ import annotations
 
-import heapq
 import logging
-import math
 import time
 
 import networkx as nx
@@ -29,6 +27,7 @@ import numpy as np
 
 from recor.config import NetworkSettings
 from recor.errors import NotFound
+from recor.network._flow import two_unit_flow
 from recor.network._index import GraphIndex, graph_index
 from recor.network.graph import graph_version, resolve_site
 from recor.network.model import Provenance, RoutePair
@@ -38,6 +37,7 @@ from recor.network.routing import (
     dijkstra_path,
     edge_weights,
     make_route,
+    why_no_route,
     yen_paths,
 )
 
@@ -99,7 +99,9 @@ def diverse_pair(
     weights = edge_weights(index, weight, constraints, keep_nodes=(s, t))
     pair = two_unit_flow(index, s, t, weights, node_disjoint=disjointness != "edge")
     if pair is None:
-        raise NotFound(f"no route from {index.nodes[s]} to {index.nodes[t]}")
+        raise NotFound(
+            f"no route from {index.nodes[s]} to {index.nodes[t]} {why_no_route(constraints, index)}"
+        )
     method, exact = "min-cost flow (Suurballe)", True
     shared_edges, shared_nodes, shared_groups = _shares(index, *pair)
     # a pair sharing a segment or a site cannot be made shared-risk-disjoint by searching
@@ -115,139 +117,6 @@ def diverse_pair(
         "weight": weight if isinstance(weight, str) else vars(weight),
     } | constraints.as_dict()
     return _result(graph, index, pair, disjointness, exact, method, params)
-
-
-def two_unit_flow(
-    index: GraphIndex, s: int, t: int, weights: np.ndarray, *, node_disjoint: bool
-) -> tuple[_Path, _Path] | None:
-    """Min-cost flow of two units where sharing is allowed at a prohibitive price."""
-    net = _FlowNetwork(index, weights, node_disjoint)
-    source, sink = net.terminal(s, out=True), net.terminal(t, out=False)
-    potential = [0.0] * net.size
-    for _ in range(2):
-        arcs = net.dijkstra(source, sink, potential)
-        if arcs is None:
-            return None
-        for arc in arcs:
-            net.cap[arc] -= 1
-            net.cap[arc ^ 1] += 1
-    return net.decompose(source, sink, s, t)
-
-
-class _FlowNetwork:
-    """Residual network; arcs come in pairs ``a`` / ``a ^ 1`` (forward / residual)."""
-
-    def __init__(self, index: GraphIndex, weights: np.ndarray, node_disjoint: bool) -> None:
-        self.index = index
-        self.weights = weights
-        self.split = node_disjoint
-        finite = np.isfinite(weights)
-        self.penalty = 2.0 * float(weights[finite].sum()) + 1.0
-        self.size = index.n * (2 if node_disjoint else 1)
-        self.adj: list[list[int]] = [[] for _ in range(self.size)]
-        self.head: list[int] = []
-        self.cost: list[float] = []
-        self.cap: list[int] = []
-        self.edge: list[int] = []
-        if node_disjoint:
-            for v in range(index.n):
-                self._add(2 * v, 2 * v + 1, 0.0, -1)
-                self._add(2 * v, 2 * v + 1, self.penalty, -1)
-        for e in np.flatnonzero(finite).tolist():
-            u, v, w = int(index.src[e]), int(index.dst[e]), float(weights[e])
-            if u == v:
-                continue
-            for a, b in ((u, v), (v, u)):
-                tail, head = (2 * a + 1, 2 * b) if node_disjoint else (a, b)
-                self._add(tail, head, w, e)
-                self._add(tail, head, w + self.penalty, e)
-
-    def _add(self, tail: int, head: int, cost: float, edge: int) -> None:
-        arc = len(self.head)
-        self.head += [head, tail]
-        self.cost += [cost, -cost]
-        self.cap += [1, 0]
-        self.edge += [edge, edge]
-        self.adj[tail].append(arc)
-        self.adj[head].append(arc + 1)
-
-    def terminal(self, node: int, *, out: bool) -> int:
-        """Flow vertex of a site (its out-copy as a source, its in-copy as a sink)."""
-        if not self.split:
-            return node
-        return 2 * node + 1 if out else 2 * node
-
-    def dijkstra(self, source: int, sink: int, potential: list[float]) -> list[int] | None:
-        """Cheapest augmenting path under reduced costs; updates the potentials."""
-        dist = {source: 0.0}
-        via: dict[int, int] = {}
-        done: set[int] = set()
-        heap = [(0.0, source)]
-        while heap:
-            d, u = heapq.heappop(heap)
-            if u in done:
-                continue
-            done.add(u)
-            if u == sink:
-                break
-            for arc in self.adj[u]:
-                if self.cap[arc] <= 0:
-                    continue
-                v = self.head[arc]
-                nd = d + self.cost[arc] + potential[u] - potential[v]
-                if nd < dist.get(v, math.inf) - 1e-12:
-                    dist[v] = nd
-                    via[v] = arc
-                    heapq.heappush(heap, (nd, v))
-        if sink not in done:
-            return None
-        limit = dist[sink]
-        for v, d in dist.items():
-            potential[v] += min(d, limit)
-        for v in range(self.size):
-            if v not in dist:
-                potential[v] += limit
-        arcs, v = [], sink
-        while v != source:
-            arc = via[v]
-            arcs.append(arc)
-            v = self.head[arc ^ 1]
-        return arcs[::-1]
-
-    def decompose(self, source: int, sink: int, s: int, t: int) -> tuple[_Path, _Path]:
-        """The two unit paths carried by the flow, as site/segment ids."""
-        flow: dict[int, list[int]] = {}
-        for arc in range(0, len(self.head), 2):
-            if self.cap[arc] == 0:
-                flow.setdefault(self.head[arc ^ 1], []).append(arc)
-        self._cancel_opposite(flow)
-        paths = []
-        for _ in range(2):
-            nodes, edges, v = [s], [], source
-            while v != sink:
-                arc = flow[v].pop()
-                v = self.head[arc]
-                if self.edge[arc] >= 0:
-                    edges.append(self.edge[arc])
-                    nodes.append(v // 2 if self.split else v)
-            if nodes[-1] != t:
-                nodes.append(t)
-            paths.append((nodes, edges, float(self.weights[edges].sum())))
-        return paths[0], paths[1]
-
-    def _cancel_opposite(self, flow: dict[int, list[int]]) -> None:
-        if self.split:
-            return
-        by_edge: dict[int, list[int]] = {}
-        for arcs in flow.values():
-            for arc in arcs:
-                if self.edge[arc] >= 0:
-                    by_edge.setdefault(self.edge[arc], []).append(arc)
-        for arcs in by_edge.values():
-            heads = {self.head[a] for a in arcs}
-            if len(arcs) == 2 and len(heads) == 2:
-                for arc in arcs:
-                    flow[self.head[arc ^ 1]].remove(arc)
 
 
 def _srlg_search(

@@ -14,21 +14,29 @@ __all__ = ["graph_frames", "pair_frame", "routes_frame"]
 
 
 def routes_frame(routes: Sequence[Route], role: Sequence[str] | None = None) -> gpd.GeoDataFrame:
-    """One row per route: rank, ends, length, joints, free fibres, segments, geometry."""
+    """One row per route: rank, ends, length, joints, free fibres, segments, geometry.
+
+    ``min_free_fibres`` is a nullable integer: null when a segment's free fibres are
+    unknown, those segments being listed in ``unknown_free_segments``.
+    """
     rows = []
     for rank, route in enumerate(routes, start=1):
         row = route.as_dict() | {"rank": rank, "geometry": route.geometry}
         row["sites"] = " > ".join(route.sites)
         row["segments"] = " ".join(route.segments)
         row["risk_groups"] = " ".join(row["risk_groups"])
+        row["unknown_free_segments"] = " ".join(row["unknown_free_segments"])
         if role is not None:
             row["role"] = role[rank - 1]
         rows.append(row)
     columns = ["rank", "source", "target", "length_m", "cost", "joints", "min_free_fibres"]
-    columns += ["risk_groups", "sites", "segments", "geometry"]
+    columns += ["unknown_free_segments", "risk_groups", "sites", "segments", "geometry"]
     if role is not None:
         columns.insert(1, "role")
-    return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=STORAGE_CRS)
+    frame = gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=STORAGE_CRS)
+    # unknown stays unknown (null in GeoJSON, empty in CSV), never a float NaN or a 0
+    frame["min_free_fibres"] = frame["min_free_fibres"].astype("Int64")
+    return frame
 
 
 def pair_frame(pair: RoutePair) -> gpd.GeoDataFrame:

@@ -184,15 +184,16 @@ def _segment_edges(segments: gpd.GeoDataFrame) -> Iterable[tuple[str, str, str, 
         lengths = np.where(np.isnan(lengths), measured, lengths)
     else:
         lengths = segments.geometry.length.to_numpy()
-    count = pd.to_numeric(_series(segments, "fibre_count"), errors="coerce").to_numpy(dtype=float)
-    used = pd.to_numeric(_series(segments, "fibres_used"), errors="coerce").to_numpy(dtype=float)
+    count = _counts(segments, "fibre_count")
+    used = _counts(segments, "fibres_used")
     groups = _column(segments, "risk_groups", ())
     status = _column(segments, "status", None)
     install = _column(segments, "installation", None)
     for i, (code, a, b) in enumerate(
         zip(segments["code"].astype(str), segments["site_a"], segments["site_b"], strict=True)
     ):
-        free = count[i] - (0.0 if math.isnan(used[i]) else used[i])
+        # unknown usage is not zero: free fibres are known only when both counts are
+        free = count[i] - used[i]
         yield (
             str(a),
             str(b),
@@ -209,6 +210,12 @@ def _segment_edges(segments: gpd.GeoDataFrame) -> Iterable[tuple[str, str, str, 
                 "geometry": geoms[i],
             },
         )
+
+
+def _counts(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A nullable count column as floats, NaN where unknown (pandas NA, None or absent)."""
+    values = pd.to_numeric(_series(frame, column), errors="coerce")
+    return values.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
 
 
 def _series(frame: pd.DataFrame, column: str) -> pd.Series:

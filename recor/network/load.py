@@ -11,9 +11,11 @@ import networkx as nx
 import psycopg
 
 from recor import registry
+from recor.config import DatabaseSettings
+from recor.errors import NotFound
 from recor.network.graph import DEFAULT_STATUSES, build_graph
 
-__all__ = ["GraphCache", "load_graph"]
+__all__ = ["GraphCache", "load_graph", "registry_graph"]
 
 log = logging.getLogger(__name__)
 
@@ -94,3 +96,36 @@ def load_graph(
         Treat it as read-only: it is shared with later calls.
     """
     return (cache or _SHARED).get(conn, statuses=statuses, as_of=as_of)
+
+
+def registry_graph(
+    database: DatabaseSettings | str | None = None,
+    *,
+    statuses: Iterable[str] | None = DEFAULT_STATUSES,
+    as_of: datetime | None = None,
+    cache: GraphCache | None = None,
+) -> nx.MultiGraph:
+    """Connect, load the graph, and refuse an empty view of the registry by name.
+
+    Parameters
+    ----------
+    database
+        Settings, a libpq URI, or None for ``RECOR_DATABASE_URL`` / libpq's environment.
+    statuses, as_of, cache
+        As :func:`load_graph`.
+
+    Raises
+    ------
+    NotFound
+        When the registry holds no site of these statuses (at ``as_of``): otherwise every
+        site reference would fail with a misleading "no site ... (0 sites)".
+    RegistryError
+        When the registry cannot be reached.
+    """
+    with registry.connect(database, autocommit=True) as conn:
+        graph = load_graph(conn, statuses=statuses, as_of=as_of, cache=cache)
+    if len(graph) == 0:
+        when = f" as of {as_of.isoformat()}" if as_of else ""
+        wanted = "any status" if statuses is None else ", ".join(statuses)
+        raise NotFound(f"the registry has no site ({wanted}){when}: nothing to analyse")
+    return graph

@@ -21,6 +21,7 @@ __all__ = [
     "RoutePair",
     "SrlgCut",
     "WhatIfResult",
+    "unknown_label",
 ]
 
 
@@ -61,6 +62,9 @@ class Route:
     min_free_fibres: int | None
     risk_groups: frozenset[str]
     provenance: Provenance | None = None
+    #: segments whose free fibres are unknown (no fibre count or no usage recorded): when
+    #: any, ``min_free_fibres`` is None, the bottleneck is unknown
+    unknown_free_segments: tuple[str, ...] = ()
 
     @property
     def joints(self) -> int:
@@ -88,8 +92,17 @@ class Route:
             "cost": self.cost,
             "joints": self.joints,
             "min_free_fibres": self.min_free_fibres,
+            "unknown_free_segments": list(self.unknown_free_segments),
             "risk_groups": sorted(self.risk_groups),
         }
+
+    def free_fibres_label(self) -> str:
+        """The bottleneck for people: a number, or "unknown" naming the segments."""
+        if self.min_free_fibres is not None:
+            return str(self.min_free_fibres)
+        if not self.segments:
+            return "n/a"
+        return unknown_label(self.unknown_free_segments)
 
 
 @dataclass(frozen=True)
@@ -150,10 +163,15 @@ class OpticalBudget:
     budget_db: float | None
     headroom_db: float | None
     passes: bool | None
+    #: what the figures assume where the registry does not know (splices inside segments,
+    #: cable slack): printed with every budget
+    assumptions: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in vars(self).items()}
+        out = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in vars(self).items()}
+        out["assumptions"] = list(self.assumptions)
+        return out
 
 
 @dataclass(frozen=True)
@@ -201,6 +219,14 @@ class WhatIfResult:
     free_fibre_km_before: float
     free_fibre_km_after: float
     provenance: Provenance | None = None
+    #: core sites (datacentres, CHATONs) that reached another core site before the failure
+    #: and reach none after it (or are destroyed): the worst news, reported first
+    core_isolated: gpd.GeoDataFrame | None = None
+    #: fibre-km figures count known fibres only; these are the km of segments whose fibre
+    #: count (lost) or free fibres (before/after) are unknown, left out of the sums above
+    unknown_count_km_lost: float = 0.0
+    unknown_free_km_before: float = 0.0
+    unknown_free_km_after: float = 0.0
 
     @property
     def broken_routes(self) -> pd.DataFrame:
@@ -228,6 +254,8 @@ class DiskFailure:
     evaluations: int
     method: str
     provenance: Provenance | None = None
+    #: km of segments hit whose fibre count is unknown (not in ``fibre_km_lost``)
+    unknown_count_km_lost: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -241,10 +269,17 @@ class DiskFailure:
             "sites_lost": list(self.sites_lost),
             "segments_hit": list(self.segments_hit),
             "fibre_km_lost": round(self.fibre_km_lost, 3),
+            "unknown_count_km_lost": round(self.unknown_count_km_lost, 3),
             "evaluations": self.evaluations,
             "method": self.method,
             "provenance": self.provenance.as_dict() if self.provenance else None,
         }
+
+
+def unknown_label(segments: tuple[str, ...] | list[str]) -> str:
+    """``unknown (SEG-1, SEG-2 +3)``: an unknown figure and the segments that make it so."""
+    shown = ", ".join(segments[:2]) + (f" +{len(segments) - 2}" if len(segments) > 2 else "")
+    return f"unknown ({shown})" if shown else "unknown"
 
 
 def _plain(value: Any) -> Any:

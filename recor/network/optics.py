@@ -76,4 +76,16 @@ def optical_budget(
         budget_db=budget_db,
         headroom_db=headroom,
         passes=None if headroom is None else headroom >= 0,
+        assumptions=_assumptions(route, connectors),
+    )
+
+
+def _assumptions(route: Route, connectors: int) -> tuple[str, ...]:
+    """What the budget takes for granted where the registry records nothing."""
+    return (
+        f"length {route.length_m / 1000:.2f} km measured along the drawn segments"
+        " (cable slack and loops are not recorded: the real fibre is longer)",
+        f"{route.joints} splice(s), one at each intermediate site; splices inside segments"
+        " are not recorded and not counted",
+        f"{connectors} connector(s) (one at each end unless told otherwise)",
     )

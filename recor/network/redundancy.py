@@ -140,7 +140,7 @@ def redundancy_report(
     clock = time.perf_counter()
     single = _single_homed(index, sites, level, cuts, settings)
     timings["single_homed_new_build"] = time.perf_counter() - clock
-    sites = sites.drop(columns=["_top", "_top_edge"])
+    sites = sites.drop(columns=["_top", "_top_edge", "_branch"])
     sites.insert(1, "name", [graph.nodes[c].get("name") for c in sites["code"]])
     single.insert(1, "name", [graph.nodes[c].get("name") for c in single["code"]])
     params = {"core": sorted(core_codes), "level": level, "core_kinds": settings.core_kinds}
@@ -206,6 +206,7 @@ def _site_table(
             "served": tree.served.astype(int),
             "_top": tree.top,
             "_top_edge": tree.top_edge,
+            "_branch": tree.branch,
         }
     )
     return gpd.GeoDataFrame(
@@ -230,7 +231,7 @@ def _single_homed(
     sites.loc[sites.index[chosen], "new_build_to"] = targets
     sites.loc[sites.index[chosen], "new_build_km"] = km
     ranked = sites.iloc[chosen].sort_values(["served", "new_build_km"], ascending=[False, True])
-    return ranked.drop(columns=["_top", "_top_edge"]).reset_index(drop=True)
+    return ranked.drop(columns=["_top", "_top_edge", "_branch"]).reset_index(drop=True)
 
 
 def _new_build(
@@ -238,14 +239,19 @@ def _new_build(
 ) -> tuple[list[str | None], list[float]]:
     """Nearest site (straight line) that would give each chosen site an independent path.
 
-    A candidate must reach the core without the chosen site's single points of failure:
-    not behind the same top dominator (or top bridge at edge level), not cut off by the
-    same shared-risk groups.
+    A candidate must reach the core without any of the chosen site's single points of
+    failure at the level asked: it is not one of them and is not behind one of them (not
+    in the dominator subtree of the site's top dominator, or of its top bridge at edge
+    level), and no shared-risk group that cuts the site off cuts it off too (srlg).
+    A site already cut off (0 paths) gets a first link only.
     """
     if not len(chosen):
         return [], []
     reach = (sites["edge_paths"] > 0).to_numpy()
-    top = sites["_top_edge" if level == "edge" else "_top"].to_numpy()
+    if level == "edge":
+        top = branch = sites["_top_edge"].to_numpy()
+    else:
+        top, branch = sites["_top"].to_numpy(), sites["_branch"].to_numpy()
     lost_masks = []
     if level == "srlg":
         for cut in cuts:
@@ -261,7 +267,7 @@ def _new_build(
         def usable(hits: np.ndarray, v: int = v, masks: list[np.ndarray] = masks) -> np.ndarray:
             ok = (hits != v) & reach[hits]
             if top[v] >= 0:
-                ok &= top[hits] != top[v]
+                ok &= branch[hits] != top[v]
             for mask in masks:
                 ok &= ~mask[hits]
             return ok

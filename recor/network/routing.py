@@ -29,6 +29,8 @@ __all__ = [
     "k_shortest_paths",
     "make_route",
     "shortest_path",
+    "unknown_free_segments",
+    "why_no_route",
 ]
 
 
@@ -62,7 +64,8 @@ class RouteConstraints:
     Parameters
     ----------
     min_free_fibres
-        Every segment must have at least this many free fibres (unknown counts fail).
+        Every segment must have at least this many free fibres. A segment whose free
+        fibres are unknown (no fibre count or no usage recorded) fails any minimum above 0.
     statuses
         Segment statuses allowed (None: whatever the graph holds).
     avoid_segments, avoid_sites, avoid_risk_groups
@@ -126,7 +129,9 @@ def shortest_path(
         weights = edge_weights(index, weight, constraints, keep_nodes=(s, t))
     found = dijkstra_path(index, s, t, weights)
     if found is None:
-        raise NotFound(f"no route from {index.nodes[s]} to {index.nodes[t]} {_why(constraints)}")
+        raise NotFound(
+            f"no route from {index.nodes[s]} to {index.nodes[t]} {why_no_route(constraints, index)}"
+        )
     nodes, edges, cost = found
     params = {"source": index.nodes[s], "target": index.nodes[t], "weight": _weight_name(weight)}
     return make_route(graph, index, nodes, edges, cost, params | constraints.as_dict())
@@ -180,24 +185,27 @@ def yen_paths(
     seen = {tuple(first[1])}
     candidates: list[tuple[float, int, list[int], list[int]]] = []
     tie = 0
+    spurs = SpurSearch(index, t, weights)
     while len(found) < k:
         nodes, edges, _ = found[-1]
         for j in range(len(edges)):
             root_edges = edges[:j]
-            w = weights.copy()
-            for _, other_edges, _ in found:
-                if other_edges[:j] == root_edges:
-                    w[other_edges[j]] = math.inf
-            for node in nodes[:j]:
-                w[index.incident(node)] = math.inf
-            spur = dijkstra_path(index, nodes[j], t, w)
+            banned = {
+                other_edges[j] for _, other_edges, _ in found if other_edges[:j] == root_edges
+            }
+            root_cost = float(weights[root_edges].sum())
+            # a spur costlier than the candidates still needed cannot make the k best
+            need = k - len(found)
+            bound = heapq.nsmallest(need, candidates)[-1][0] if len(candidates) >= need else None
+            limit = math.inf if bound is None else bound - root_cost
+            spur = spurs.path(nodes[j], set(nodes[:j]), banned, limit)
             if spur is None:
                 continue
             path_edges = root_edges + spur[1]
             if tuple(path_edges) in seen:
                 continue
             seen.add(tuple(path_edges))
-            cost = float(weights[root_edges].sum()) + spur[2]
+            cost = root_cost + spur[2]
             heapq.heappush(candidates, (cost, tie, nodes[:j] + spur[0], path_edges))
             tie += 1
         if not candidates:
@@ -205,6 +213,87 @@ def yen_paths(
         cost, _, path_nodes, path_edges = heapq.heappop(candidates)
         found.append((path_nodes, path_edges, cost))
         yield found[-1]
+
+
+class SpurSearch:
+    """Shortest paths to one target ``t`` avoiding a few sites and segments (Yen's spurs).
+
+    A* guided by the exact distance to ``t`` in the whole network (one compiled Dijkstra):
+    removing sites and segments only lengthens routes, so that distance is a consistent
+    lower bound and A* returns a shortest path while visiting little more than the detours
+    it compares. A search that visits more than ``max_visits`` sites (a removal that cuts a
+    large part off) falls back to the compiled bidirectional search, exact as well.
+    """
+
+    def __init__(
+        self, index: GraphIndex, t: int, weights: np.ndarray, max_visits: int = 20_000
+    ) -> None:
+        self.index, self.t, self.weights = index, t, weights
+        self.max_visits = max_visits
+        finite = np.isfinite(weights)
+        ceiling = 4.0 * float(weights[finite].sum()) + 1.0
+        dist = dijkstra(index.weighted_csr(weights, ceiling), indices=t)
+        # sites that reach t only through forbidden segments cannot reach it at all
+        self.to_target = np.where(dist >= ceiling, math.inf, dist).tolist()
+        self.cost = np.where(finite, weights, math.inf).tolist()
+
+    def path(
+        self,
+        source: int,
+        banned_nodes: set[int],
+        banned_edges: set[int],
+        limit: float = math.inf,
+    ) -> tuple[list[int], list[int], float] | None:
+        """Shortest ``(nodes, edges, cost)`` from ``source`` to ``t``, or None.
+
+        None also when every route costs more than ``limit`` (the search stops there).
+        """
+        start, neighbour, edge = self.index.adjacency()
+        h, cost, t = self.to_target, self.cost, self.t
+        if not h[source] <= limit:
+            return None
+        best = {source: 0.0}
+        via: dict[int, int] = {}
+        closed: set[int] = set()
+        heap = [(h[source], 0.0, source)]
+        while heap:
+            _, g, u = heapq.heappop(heap)
+            if u in closed:
+                continue
+            if u == t:
+                return self._unwind(source, via, g)
+            closed.add(u)
+            if len(closed) > self.max_visits:
+                return self._compiled(source, banned_nodes, banned_edges)
+            for i in range(start[u], start[u + 1]):
+                e, x = edge[i], neighbour[i]
+                if e in banned_edges or x in banned_nodes or x in closed:
+                    continue
+                ng = g + cost[e]
+                if ng < best.get(x, math.inf) and ng + h[x] <= limit:
+                    best[x] = ng
+                    via[x] = e
+                    heapq.heappush(heap, (ng + h[x], ng, x))
+        return None
+
+    def _unwind(
+        self, source: int, via: dict[int, int], cost: float
+    ) -> tuple[list[int], list[int], float]:
+        nodes, edges = [self.t], []
+        while nodes[-1] != source:
+            e = via[nodes[-1]]
+            edges.append(e)
+            nodes.append(self.index.other_end(e, nodes[-1]))
+        return nodes[::-1], edges[::-1], cost
+
+    def _compiled(
+        self, source: int, banned_nodes: set[int], banned_edges: set[int]
+    ) -> tuple[list[int], list[int], float] | None:
+        w = self.weights.copy()
+        w[list(banned_edges)] = math.inf
+        if banned_nodes:
+            w[self.index.edges_of_nodes(banned_nodes)] = math.inf
+        return dijkstra_path(self.index, source, self.t, w)
 
 
 def dijkstra_path(
@@ -304,7 +393,8 @@ def allowed_edges(
     """Boolean mask of the edges a route may use."""
     ok = np.ones(index.m, dtype=bool)
     c = constraints
-    if c.min_free_fibres is not None:
+    if c.min_free_fibres:
+        # unknown free fibres cannot be shown to satisfy a minimum: such segments are out
         ok &= np.nan_to_num(index.free, nan=-1.0) >= c.min_free_fibres
     if c.statuses is not None:
         ok &= np.isin(index.status.astype(str), [str(s) for s in c.statuses])
@@ -337,6 +427,7 @@ def make_route(
     """A :class:`Route` from index ids, with its geometry in travel order."""
     codes = [index.edges[e] for e in edges]
     free = index.free[edges] if edges else np.empty(0)
+    unknown = tuple(code for code, f in zip(codes, free.tolist(), strict=True) if math.isnan(f))
     groups = frozenset(g for e in edges for g in index.edge_groups[e])
     return Route(
         sites=tuple(index.nodes[n] for n in nodes),
@@ -344,9 +435,10 @@ def make_route(
         length_m=float(index.length[edges].sum()) if edges else 0.0,
         cost=cost,
         geometry=_route_line(index, nodes, edges),
-        min_free_fibres=None if not len(free) or np.isnan(free).any() else int(free.min()),
+        min_free_fibres=None if not len(free) or unknown else int(free.min()),
         risk_groups=groups,
         provenance=Provenance(graph_version(graph), parameters),
+        unknown_free_segments=unknown,
     )
 
 
@@ -393,7 +485,24 @@ def _weight_name(weight: Weight) -> Any:
     return weight if isinstance(weight, str) else vars(weight)
 
 
-def _why(constraints: RouteConstraints) -> str:
+def why_no_route(constraints: RouteConstraints, index: GraphIndex) -> str:
+    """Why no route exists: separate parts, or the constraints (naming unknown capacity)."""
     if constraints.is_empty():
         return "(they are in different connected parts of the network)"
-    return f"under the constraints {constraints.as_dict()}"
+    why = f"under the constraints {constraints.as_dict()}"
+    unknown = int(np.isnan(index.free).sum())
+    if constraints.min_free_fibres and unknown:
+        why += (
+            f"; {unknown} segment(s) of unknown free fibres (no fibre count or usage recorded)"
+            " were left out: they cannot be shown to have the minimum"
+        )
+    return why
+
+
+def unknown_free_segments(graph: nx.MultiGraph) -> list[str]:
+    """Codes of the segments whose free fibres are unknown (no count or no usage recorded).
+
+    A ``min_free_fibres`` constraint never uses them: unknown is not "enough".
+    """
+    index = graph_index(graph)
+    return [index.edges[e] for e in np.flatnonzero(np.isnan(index.free))]

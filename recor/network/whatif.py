@@ -18,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from recor.config import STORAGE_CRS, NetworkSettings
 from recor.errors import NotFound
 from recor.network._index import GraphIndex, graph_index
-from recor.network._structure import core_reach
+from recor.network._structure import core_reach, isolated_core
 from recor.network.graph import graph_version, resolve_site
 from recor.network.model import Provenance, WhatIfResult
 from recor.network.redundancy import core_sites
@@ -103,7 +103,11 @@ def what_if(
     -------
     WhatIfResult
         ``routes`` has one row per route: ``broken``, reroute length, ``stretch_pct``,
-        ``reroute_min_free_fibres`` (capacity left on the reroute) and the reroute geometry.
+        ``reroute_min_free_fibres`` (capacity left on the reroute; None when a segment of
+        the reroute has unknown free fibres, named in ``reroute_unknown_free``) and the
+        reroute geometry. ``core_isolated`` lists the core sites (core set and hosting
+        kinds: datacentres, CHATONs) left without a path to any other one. Fibre-km sums
+        count known fibres only; the ``unknown_*_km`` fields give the km left out.
     """
     settings = settings or NetworkSettings()
     index = graph_index(graph)
@@ -123,7 +127,11 @@ def what_if(
     else:
         pairs = [(resolve_site(graph, a), resolve_site(graph, b)) for a, b in routes]
         table = _routes_between(graph, index, pairs, alive)
-    free_km = np.nan_to_num(index.free) * index.length / 1000.0
+    km = index.length / 1000.0
+    known_free, known_count = ~np.isnan(index.free), ~np.isnan(index.fibres)
+    free_km = np.where(known_free, index.free, 0.0) * km
+    hosting = np.flatnonzero(np.isin(index.kind.astype(str), list(settings.hosting_kinds)))
+    isolated = isolated_core(index, np.concatenate([core_ids, hosting]), dead_e, dead_n)
     params = {
         "segments": sorted(index.edges[e] for e in dead_e),
         "risk_groups": sorted(risk_groups),
@@ -136,10 +144,14 @@ def what_if(
         cut_sites=tuple(index.nodes[v] for v in dead_n),
         sites_cut_off=_site_frame(graph, index, np.flatnonzero(lost)),
         routes=table,
-        fibre_km_lost=float((np.nan_to_num(index.fibres) * index.length)[~alive].sum() / 1000.0),
+        fibre_km_lost=float((np.where(known_count, index.fibres, 0.0) * km)[~alive].sum()),
         free_fibre_km_before=float(free_km.sum()),
         free_fibre_km_after=float(free_km[alive].sum()),
         provenance=Provenance(graph_version(graph), params),
+        core_isolated=_site_frame(graph, index, isolated),
+        unknown_count_km_lost=float(km[~alive & ~known_count].sum()),
+        unknown_free_km_before=float(km[~known_free].sum()),
+        unknown_free_km_after=float(km[alive & ~known_free].sum()),
     )
 
 
@@ -237,6 +249,7 @@ def _row(
         "reroute_length_m": new_len,
         "stretch_pct": (new_len - old_len) / old_len * 100.0 if old_len > 0 else math.nan,
         "reroute_min_free_fibres": reroute.min_free_fibres if reroute else None,
+        "reroute_unknown_free": reroute.unknown_free_segments if reroute else (),
         "reroute_segments": reroute.segments if reroute else (),
         "geometry": reroute.geometry if reroute else None,
     }
@@ -252,11 +265,13 @@ def _route_frame(rows: list[dict]) -> gpd.GeoDataFrame:
         "reroute_length_m",
         "stretch_pct",
         "reroute_min_free_fibres",
+        "reroute_unknown_free",
         "reroute_segments",
         "geometry",
     ]
     frame = pd.DataFrame(rows, columns=columns)
     frame["broken"] = frame["broken"].astype(bool)
+    frame["reroute_min_free_fibres"] = frame["reroute_min_free_fibres"].astype("Int64")
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=STORAGE_CRS)
 
 

@@ -17,6 +17,8 @@ from recor.network import (
     optical_budget,
     shortest_path,
 )
+from recor.network._index import graph_index
+from recor.network.routing import SpurSearch
 from tests.network.topology import X0, Y0, make_graph, random_graph
 
 #: Used by several tests (B sits 1 km north of the A-C line, D 1 km south)::
@@ -214,3 +216,37 @@ def test_a_route_from_a_site_to_itself_is_refused(square: nx.MultiGraph) -> None
         shortest_path(square, site, site)
     with pytest.raises(NotFound, match="to itself"):
         k_shortest_paths(square, site, site, 2)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_k_shortest_with_few_routes_asked_match_brute_force(seed: int, k: int) -> None:
+    """Small k prunes spur searches by the candidates already found: still the k cheapest."""
+    graph = random_graph(10, 19, seed)
+    routes = k_shortest_paths(graph, "S1", "S9", k)
+    brute = sorted(
+        sum(graph.edges[u, v, key]["length_m"] for u, v, key in path)
+        for path in nx.all_simple_edge_paths(graph, "S1", "S9")
+    )
+    assert [r.length_m for r in routes] == pytest.approx(brute[:k])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_spur_search_gives_the_compiled_answer_with_or_without_fallback(seed: int) -> None:
+    """A* spurs (guided by the distance to the target) vs the compiled search they fall back
+    to when they visit too much: same costs, whatever is removed."""
+    graph = random_graph(30, 55, seed)
+    index = graph_index(graph)
+    weights = index.length.copy()
+    rng = np.random.default_rng(seed)
+    t = index.node_id["S0"]
+    guided, fallback = SpurSearch(index, t, weights), SpurSearch(index, t, weights, max_visits=0)
+    for _ in range(40):
+        source = int(rng.integers(1, index.n))
+        nodes = set(rng.choice(index.n, 4).tolist()) - {source, t}
+        edges = set(rng.choice(index.m, 5).tolist())
+        a, b = guided.path(source, nodes, edges), fallback.path(source, nodes, edges)
+        assert (a is None) == (b is None)
+        if a is not None and b is not None:
+            assert a[2] == pytest.approx(b[2])
+            assert a[1][0] in index.incident(source) and not set(a[1]) & edges
