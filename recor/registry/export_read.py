@@ -20,6 +20,7 @@ __all__ = [
     "count_rows",
     "read_batches",
     "read_segment_risk_links",
+    "registry_extent",
 ]
 
 #: Relations a GIS client reads (``recor export qgis``): relation → (key column, geometry).
@@ -170,3 +171,14 @@ def count_rows(conn: psycopg.Connection, relation: str) -> int:
         raise ValueError(f"{relation!r} is not one of {', '.join(GIS_RELATIONS)}")
     query = sql.SQL("SELECT count(*) FROM recor.{}").format(sql.Identifier(relation))
     return int(conn.execute(query).fetchone()[0])
+
+
+def registry_extent(conn: psycopg.Connection) -> tuple[float, float, float, float] | None:
+    """``(xmin, ymin, xmax, ymax)`` (EPSG:2154) of the active sites, or None when empty."""
+    row = conn.execute(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)"
+        " FROM (SELECT ST_Extent(geom) AS e FROM recor.active_sites) AS x"
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
