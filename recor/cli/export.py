@@ -55,6 +55,8 @@ class ExportFormat:
 
     help: str
     write: Callable[[ExportRequest], list[Path]]
+    #: suffixes ``OUT`` may have (checked before reading anything); empty: ``OUT`` is a folder
+    suffixes: tuple[str, ...] = ()
     levels: tuple[str, ...] = ("internal",)
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
 
@@ -124,8 +126,12 @@ def _field(request: ExportRequest) -> list[Path]:
 
 #: Export formats: name → how to write it. A new format is one entry here.
 FORMATS: dict[str, ExportFormat] = {
-    "qgis": ExportFormat("QGIS project (.qgz) over the live registry", _qgis),
-    "gpkg": ExportFormat("GeoPackage snapshot that recor import takes back unchanged", _gpkg),
+    "qgis": ExportFormat(
+        "QGIS project (.qgz) over the live registry", _qgis, suffixes=(".qgz", ".qgs")
+    ),
+    "gpkg": ExportFormat(
+        "GeoPackage snapshot that recor import takes back unchanged", _gpkg, suffixes=(".gpkg",)
+    ),
     "ofds": ExportFormat(
         "Open Fibre Data Standard publication (folder: JSON package + GeoJSON)",
         _ofds,
@@ -134,6 +140,7 @@ FORMATS: dict[str, ExportFormat] = {
     "field": ExportFormat(
         "KML or GeoJSON (WGS84) of a route, a what-if or an area, for field teams",
         _field,
+        suffixes=(".kml", ".geojson", ".json"),
         add_arguments=_field_arguments,
     ),
 }
@@ -180,6 +187,10 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
             f"export {args.format}: --{level} is not available; this export is"
             f" {' or '.join(spec.levels)} only (--public applies to ofds: CHATON nodes"
             " coarsened, chambers and internal attributes left out)"
+        )
+    if spec.suffixes and args.out.suffix.lower() not in spec.suffixes:
+        raise ConfigurationError(
+            f"export {args.format}: OUT {args.out} should end in {' or '.join(spec.suffixes)}"
         )
     with registry.connect(settings.database) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ

@@ -18,6 +18,7 @@ from shapely.geometry.base import BaseGeometry
 
 from recor.config import STORAGE_CRS
 from recor.domain import SITE_KIND_LABELS_FR, STATUS_LABELS_FR
+from recor.errors import ConfigurationError
 from recor.network.model import Route, WhatIfResult
 
 __all__ = [
@@ -121,7 +122,7 @@ def write_field(features: gpd.GeoDataFrame, path: Path | str) -> Path:
     path = Path(path)
     driver = FIELD_FORMATS.get(path.suffix.lower())
     if driver is None:
-        raise ValueError(f"{path}: field exports are .kml or .geojson files")
+        raise ConfigurationError(f"{path}: field exports are .kml or .geojson files")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     out = features.to_crs(_WGS84)

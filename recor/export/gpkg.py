@@ -18,6 +18,7 @@ import pyogrio
 
 from recor import __version__
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SITE_COLUMNS
+from recor.errors import ConfigurationError
 from recor.export.snapshot import Snapshot
 
 __all__ = ["SNAPSHOT_LAYERS", "write_gpkg"]
@@ -45,7 +46,7 @@ def write_gpkg(snapshot: Snapshot, path: Path | str) -> Path:
     """
     path = Path(path)
     if path.suffix.lower() != ".gpkg":
-        raise ValueError(f"{path}: a GeoPackage snapshot is a .gpkg file")
+        raise ConfigurationError(f"{path}: a GeoPackage snapshot is a .gpkg file")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     sites = _with_json_extra(snapshot.sites[[*SITE_COLUMNS, "geometry"]])

@@ -108,7 +108,9 @@ def ofds_network(
     organisations = _organisations(shown_segments)
     nodes = _nodes(sites.loc[shown_sites.index], shown_sites)
     node_ids = {n["id"] for n in nodes}
-    spans = _spans(segments.loc[shown_segments.index], shown_segments, node_ids, organisations, level)
+    spans = _spans(
+        segments.loc[shown_segments.index], shown_segments, node_ids, organisations, level
+    )
     network: dict[str, Any] = {
         "id": str(uuid.uuid5(_NETWORK_NAMESPACE, f"recor/{level}")),
         "name": name if level == "public" else f"{name} (niveau interne)",
@@ -309,7 +311,10 @@ def _org_key(name: str) -> str:
 def _organisations(segments: gpd.GeoDataFrame) -> dict[str, tuple[str, set[str]]]:
     """Organisation name → (id, OFDS roles), from the owners and operators of the spans."""
     found: dict[str, tuple[str, set[str]]] = {}
-    for column, role in (("owner", "physicalInfrastructureProvider"), ("operator", "networkProvider")):
+    for column, role in (
+        ("owner", "physicalInfrastructureProvider"),
+        ("operator", "networkProvider"),
+    ):
         if column not in segments.columns:
             continue
         for value in segments[column].dropna().unique():

@@ -24,6 +24,7 @@ from shapely.geometry.base import BaseGeometry
 
 from recor import __version__
 from recor.config import STORAGE_CRS, MapSettings
+from recor.errors import ConfigurationError
 from recor.export import qgis_styles as styles
 from recor.registry.export_read import (
     ConnectionParameters,
@@ -207,7 +208,7 @@ def write_qgz(plan: QgisPlan, path: Path | str) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".qgz", ".qgs"):
-        raise ValueError(f"{path}: a QGIS project is a .qgz (or .qgs) file")
+        raise ConfigurationError(f"{path}: a QGIS project is a .qgz (or .qgs) file")
     path.parent.mkdir(parents=True, exist_ok=True)
     document = qgis_project(plan)
     ET.indent(document)
@@ -249,7 +250,9 @@ def _layer_tree(layers: tuple[QgisLayer, ...]) -> ET.Element:
     for layer in layers:
         group = groups.get(layer.group)
         if group is None:
-            checked = "Qt::Checked" if layer.group in ("Réseau", "Référentiels") else "Qt::Unchecked"
+            checked = (
+                "Qt::Checked" if layer.group in ("Réseau", "Référentiels") else "Qt::Unchecked"
+            )
             group = ET.SubElement(
                 tree, "layer-tree-group", {"name": layer.group, "checked": checked, "expanded": "1"}
             )
@@ -308,8 +311,10 @@ def _map_layer(plan: QgisPlan, layer: QgisLayer) -> ET.Element:
         "hasScaleBasedVisibilityFlag": "0",
     }
     if layer.geometry:
-        attributes["geometry"] = "Point" if layer.geometry == "Point" else (
-            "Line" if "Line" in layer.geometry else "Polygon"
+        attributes["geometry"] = (
+            "Point"
+            if layer.geometry == "Point"
+            else ("Line" if "Line" in layer.geometry else "Polygon")
         )
     element = ET.Element("maplayer", attributes)
     ET.SubElement(element, "id").text = layer.layer_id
@@ -335,7 +340,9 @@ def _map_layer(plan: QgisPlan, layer: QgisLayer) -> ET.Element:
         max_scale = 100000 if layer.kind == "sites" else 500000
         element.append(styles.labeling(layer.label_field, max_scale))
     element.append(styles.aliases(list(layer.fields)))
-    ET.SubElement(element, "previewExpression").text = f'"{layer.fields[1]}"' if layer.fields else ""
+    ET.SubElement(element, "previewExpression").text = (
+        f'"{layer.fields[1]}"' if layer.fields else ""
+    )
     return element
 
 

@@ -87,7 +87,9 @@ def _rgba(colour: str, alpha: int = 255) -> str:
 
 def _symbol_layer(parent: ET.Element, cls: str, props: dict[str, Any]) -> None:
     """One symbol layer, with its properties written in both QGIS 3 forms."""
-    layer = ET.SubElement(parent, "layer", {"class": cls, "enabled": "1", "pass": "0", "locked": "0"})
+    layer = ET.SubElement(
+        parent, "layer", {"class": cls, "enabled": "1", "pass": "0", "locked": "0"}
+    )
     options = ET.SubElement(layer, "Option", {"type": "Map"})
     for key, value in props.items():
         ET.SubElement(options, "Option", {"type": "QString", "name": key, "value": str(value)})
@@ -162,7 +164,9 @@ def _categorized(attr: str, categories: list[tuple[str, str, ET.Element]]) -> ET
     symbols = ET.SubElement(renderer, "symbols")
     for index, (value, label, symbol) in enumerate(categories):
         ET.SubElement(
-            cats, "category", {"value": value, "label": label, "symbol": str(index), "render": "true"}
+            cats,
+            "category",
+            {"value": value, "label": label, "symbol": str(index), "render": "true"},
         )
         symbol.set("name", str(index))
         symbols.append(symbol)
@@ -201,13 +205,20 @@ def segment_renderer(settings: MapSettings) -> ET.Element:
     index = 0
     for status, label in STATUS_LABELS_FR.items():
         parent = ET.SubElement(
-            root, "rule", {"key": f"status_{status}", "filter": f"\"status\" = '{status}'", "label": label}
+            root,
+            "rule",
+            {"key": f"status_{status}", "filter": f"\"status\" = '{status}'", "label": label},
         )
         for (test, capacity), width in zip(_capacity_rules(settings), widths, strict=False):
             ET.SubElement(
                 parent,
                 "rule",
-                {"key": f"{status}_{index}", "filter": test, "label": capacity, "symbol": str(index)},
+                {
+                    "key": f"{status}_{index}",
+                    "filter": test,
+                    "label": capacity,
+                    "symbol": str(index),
+                },
             )
             symbols.append(_line(str(index), STATUS_COLOURS[status], width, _DASH.get(status)))
             index += 1
@@ -216,7 +227,12 @@ def segment_renderer(settings: MapSettings) -> ET.Element:
 
 def risk_group_renderer() -> ET.Element:
     """Shared-risk groups by kind: a wide translucent band under the segments."""
-    colours = {"duct": "#762a83", "trench": "#9970ab", "bridge_crossing": "#e7298a", "other": "#525252"}
+    colours = {
+        "duct": "#762a83",
+        "trench": "#9970ab",
+        "bridge_crossing": "#e7298a",
+        "other": "#525252",
+    }
     return _categorized(
         "kind",
         [(k, RISK_KIND_LABELS_FR[k], _line("", colours[k], 9, alpha=110)) for k in colours],

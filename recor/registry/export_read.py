@@ -119,7 +119,7 @@ def read_batches(conn: psycopg.Connection, *, as_of: datetime | None = None) -> 
 def read_segment_risk_links(
     conn: psycopg.Connection, *, as_of: datetime | None = None
 ) -> pd.DataFrame:
-    """Active segment ↔ shared-risk group links (at ``as_of``): ``segment_code, risk_group_code``."""
+    """Active segment ↔ shared-risk group links at ``as_of``: ``segment_code, risk_group_code``."""
     query = sql.SQL(
         "SELECT s.code, r.code FROM {links} AS l"
         " JOIN {segments} AS s ON s.id = l.segment_id"
@@ -134,7 +134,7 @@ def read_segment_risk_links(
 
 
 def as_of_source(conn: psycopg.Connection, relation: str, as_of: datetime) -> str:
-    """SQL of a sub-query giving ``relation`` (``active_sites`` or ``active_segments``) at ``as_of``.
+    """SQL of a sub-query: ``relation`` (``active_sites``/``active_segments``) at ``as_of``.
 
     For GIS clients that accept a query as a layer source: same columns as the view.
     """
@@ -144,7 +144,9 @@ def as_of_source(conn: psycopg.Connection, relation: str, as_of: datetime) -> st
             " FROM {} AS s)"
         ).format(
             _versions(
-                "sites", ("id", "code", "name", "kind", "operator", "status", "source", "geom"), as_of
+                "sites",
+                ("id", "code", "name", "kind", "operator", "status", "source", "geom"),
+                as_of,
             )
         )
     elif relation == "active_segments":
