@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ import geopandas as gpd
 import psycopg
 import pytest
 import shapely
+from psycopg import sql
 
 from recor import registry
 from recor.cli import main
@@ -188,3 +190,24 @@ def _recor() -> list[str]:
     import sys
 
     return [sys.executable, "-m", "recor"]
+
+
+def test_a_reader_login_opens_every_layer(history_registry, pyqgis, tmp_path):
+    """A login granted only ``recor_reader`` sees every layer (views included), read-only."""
+    url, _ = history_registry
+    role = f"recor_test_reader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE recor_reader").format(
+            sql.Identifier(role)))  # fmt: skip
+    try:
+        reader_url = psycopg.conninfo.make_conninfo(url, user=role)
+        out = tmp_path / "reader.qgz"
+        assert main(["--database-url", reader_url, "export", "qgis", str(out)]) == 0
+        env = dict(os.environ) | {"PGUSER": role}
+        layers = _by_id(open_in_qgis(pyqgis, out, tmp_path, env))
+        assert all(layer["valid"] and layer["read_only"] for layer in layers.values())
+        assert layers["recor_risk_groups"]["count"] > 0
+        assert f"user='{role}'" in layers["recor_sites"]["source"]
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
