@@ -213,8 +213,10 @@ def _area_row(area: BaseGeometry, label: str) -> gpd.GeoDataFrame:
 
 
 def _features(parts: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
-    frame = pd.concat([p for p in parts if len(p)], ignore_index=True) if parts else None
-    if frame is None or not len(frame):
+    filled = [p for p in parts if len(p)]
+    if filled:
+        frame = pd.concat(filled, ignore_index=True)
+    else:
         frame = gpd.GeoDataFrame(columns=list(FIELD_COLUMNS), geometry=[], crs=STORAGE_CRS)
     for column in FIELD_COLUMNS:
         if column not in frame.columns:

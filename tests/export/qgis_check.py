@@ -16,9 +16,14 @@ opened = project.read(sys.argv[1])
 layers = []
 for layer in project.mapLayers().values():
     renderer = layer.renderer() if hasattr(layer, "renderer") else None
-    legend = []
+    legend, colours = [], []
     if renderer is not None:
         legend = [item.label() for item in renderer.legendSymbolItems()]
+        colours = [
+            [item.label(), item.symbol().color().name()]
+            for item in renderer.legendSymbolItems()
+            if item.symbol() is not None
+        ]
     labeling = layer.labeling() if hasattr(layer, "labeling") else None
     layers.append(
         {
@@ -31,6 +36,7 @@ for layer in project.mapLayers().values():
             "source": layer.source(),
             "renderer": renderer.type() if renderer is not None else None,
             "legend": legend,
+            "colours": colours,
             "labels": bool(labeling) and layer.labelsEnabled(),
             "aliases": {f.name(): f.alias() for f in layer.fields()},
             "temporal": bool(layer.temporalProperties().isActive()),

@@ -117,3 +117,13 @@ def test_field_export_says_what_is_missing(sample_registry_url, tmp_path, capsys
             "--area", AREA_WKT]  # fmt: skip
     assert main(args) == 2
     assert ".kml or .geojson" in capsys.readouterr().err
+
+
+def test_an_area_with_nothing_in_it_gives_only_the_area(sample_registry_url, tmp_path):
+    empty = (
+        "POLYGON((700000 6600000, 701000 6600000, 701000 6601000, 700000 6601000, 700000 6600000))"
+    )
+    out = tmp_path / "empty.geojson"
+    _export(sample_registry_url, out, "--area", empty)
+    features = json.loads(out.read_text("utf-8"))["features"]
+    assert [f["properties"]["feature"] for f in features] == ["area"]

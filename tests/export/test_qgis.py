@@ -18,7 +18,9 @@ from psycopg import sql
 
 from recor import registry
 from recor.cli import main
+from recor.domain import SITE_KIND_LABELS_FR
 from recor.export import qgis
+from recor.maps.styles import SITE_SYMBOLS, STATUS_COLOURS
 from recor.registry import Delivery
 from recor.registry.export_read import count_rows
 from tests.export.builders import load
@@ -118,6 +120,11 @@ def test_project_speaks_french_and_draws_like_the_maps(history_registry, pyqgis,
     assert {"En service", "En projet", "Capacité inconnue", "Plus de 144 fibres"} <= set(
         segments["legend"]
     )
+    kinds = dict(sites["colours"])
+    for kind, label in SITE_KIND_LABELS_FR.items():
+        assert kinds[label] == SITE_SYMBOLS[kind]["fillColor"]
+    line_colours = {colour for _, colour in segments["colours"]}
+    assert line_colours == set(STATUS_COLOURS.values())
     assert sites["aliases"]["name"] == "Nom" and segments["aliases"]["fibre_count"] == (
         "Nombre de fibres"
     )

@@ -13,33 +13,35 @@ CREATE VIEW recor.risk_group_lines AS
     WHERE NOT r.retired
     GROUP BY r.id;
 
--- One row per version; `version_key` (code and start of validity) identifies it for clients
--- that need a unique column; `valid_to` is NULL for the current version.
+-- One row per version in which the row existed (retired periods are left out, so a time
+-- slider shows exactly what the registry held); `version_key` (code and start of validity)
+-- identifies it for clients that need a unique column; `valid_to` is NULL for the current
+-- version.
 CREATE VIEW recor.site_versions AS
     SELECT code || '@' || to_char(valid_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')
                AS version_key,
-           id, code, name, kind, operator, status, source, retired, geom,
+           id, code, name, kind, operator, status, source, geom,
            valid_from, NULL::timestamptz AS valid_to, batch_id, NULL::bigint AS ended_by_batch
-    FROM recor.sites
+    FROM recor.sites WHERE NOT retired
     UNION ALL
     SELECT code || '@' || to_char(valid_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
-           id, code, name, kind, operator, status, source, retired, geom,
+           id, code, name, kind, operator, status, source, geom,
            valid_from, valid_to, batch_id, ended_by_batch
-    FROM recor.sites_history;
+    FROM recor.sites_history WHERE NOT retired;
 
 CREATE VIEW recor.segment_versions AS
     SELECT code || '@' || to_char(valid_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')
                AS version_key,
            id, code, fibre_count, fibres_used, cable_type, installation, status, owner,
-           operator, commissioned_on, source, retired, length_m, geom,
+           operator, commissioned_on, source, length_m, geom,
            valid_from, NULL::timestamptz AS valid_to, batch_id, NULL::bigint AS ended_by_batch
-    FROM recor.segments
+    FROM recor.segments WHERE NOT retired
     UNION ALL
     SELECT code || '@' || to_char(valid_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
            id, code, fibre_count, fibres_used, cable_type, installation, status, owner,
-           operator, commissioned_on, source, retired, length_m, geom,
+           operator, commissioned_on, source, length_m, geom,
            valid_from, valid_to, batch_id, ended_by_batch
-    FROM recor.segments_history;
+    FROM recor.segments_history WHERE NOT retired;
 
 GRANT SELECT ON recor.risk_group_lines, recor.site_versions, recor.segment_versions
     TO recor_reader;
