@@ -5,9 +5,10 @@
 :func:`write_ofds` writes the JSON package and both GeoJSON files. The ``public`` level (the
 default of a publication) applies the map rules of :mod:`recor.maps.privacy`: CHATON nodes
 at the centre of their grid cell and their spans cut at its edge, chambers and junctions left
-out (a span ending at one gives no ``start``/``end`` for that end), only public attributes;
-the network's ``accuracyDetails`` says so. Unknown values (fibre counts, dates, owners) are
-left out, never given as 0.
+out (a span ending at one gives no ``start``/``end`` for that end), CHATON node ids named
+after their cell rather than their code, only public attributes; the network's
+``accuracyDetails`` says so. Unknown values (fibre counts, dates, owners) are left out,
+never given as 0.
 """
 
 from __future__ import annotations
@@ -106,8 +107,8 @@ def ofds_network(
     else:
         shown_sites, shown_segments = sites, segments
     organisations = _organisations(shown_segments)
-    nodes = _nodes(sites.loc[shown_sites.index], shown_sites)
-    node_ids = {n["id"] for n in nodes}
+    node_ids = _node_ids(sites.loc[shown_sites.index], level, coarsen_m)
+    nodes = _nodes(sites.loc[shown_sites.index], shown_sites, node_ids)
     spans = _spans(
         segments.loc[shown_segments.index], shown_segments, node_ids, organisations, level
     )
@@ -204,7 +205,8 @@ def _accuracy_details(level: Level, coarsen_m: float, snapshot: Snapshot) -> str
             f" bénévole) sont placés au centre de leur maille de {coarsen_m / 1000:g} km et"
             " leurs tronçons s'arrêtent au bord de cette maille ; les chambres et jonctions"
             " (détail des fourreaux) ne sont pas publiées (un tronçon qui y aboutit n'a pas"
-            " d'extrémité start/end de ce côté) ; seuls les attributs publics sont donnés."
+            " d'extrémité start/end de ce côté) ; les nœuds CHATON sont identifiés par leur"
+            " maille, non par leur code ; seuls les attributs publics sont donnés."
         )
     else:
         text += " Niveau interne : toutes les positions et attributs, à ne pas publier."
@@ -231,13 +233,30 @@ def _route(geom: Any) -> dict[str, Any] | None:
     return {"type": "LineString", "coordinates": coords}
 
 
-def _nodes(original: gpd.GeoDataFrame, shown: gpd.GeoDataFrame) -> list[dict]:
+def _node_ids(sites: gpd.GeoDataFrame, level: Level, coarsen_m: float) -> dict[str, str]:
+    """Site code → OFDS node id: the code, except public CHATON nodes (named by their cell)."""
+    ids = {str(code): str(code) for code in sites["code"]}
+    if level != "public":
+        return ids
+    chaton = sites[sites["kind"] == SiteKind.CHATON]
+    cells = np.floor(shapely.get_coordinates(chaton.geometry.to_numpy()) / coarsen_m)
+    seen: dict[str, int] = {}
+    for code, (cx, cy) in zip(chaton["code"], cells.astype(int).tolist(), strict=True):
+        base = f"CHATON-{cx}-{cy}"
+        seen[base] = seen.get(base, 0) + 1
+        ids[str(code)] = base if seen[base] == 1 else f"{base}-{seen[base]}"
+    return ids
+
+
+def _nodes(
+    original: gpd.GeoDataFrame, shown: gpd.GeoDataFrame, node_ids: dict[str, str]
+) -> list[dict]:
     locations = _lonlat(shown.geometry)
     nodes = []
     for (_, row), (_, out), geom in zip(
         original.iterrows(), shown.iterrows(), locations, strict=True
     ):
-        node: dict[str, Any] = {"id": str(row["code"])}
+        node: dict[str, Any] = {"id": node_ids[str(row["code"])]}
         label = out.get("name") or row["name"]
         if label:
             node["name"] = str(label)
@@ -253,7 +272,7 @@ def _nodes(original: gpd.GeoDataFrame, shown: gpd.GeoDataFrame) -> list[dict]:
 def _spans(
     original: gpd.GeoDataFrame,
     shown: gpd.GeoDataFrame,
-    node_ids: set[str],
+    node_ids: dict[str, str],
     organisations: dict[str, tuple[str, set[str]]],
     level: Level,
 ) -> list[dict]:
@@ -268,7 +287,7 @@ def _spans(
             span["status"] = _STATUS[row["status"]]
         for end, column in (("start", "site_a"), ("end", "site_b")):
             if row[column] in node_ids:
-                span[end] = str(row[column])
+                span[end] = node_ids[row[column]]
         span["directed"] = False
         span["route"] = route
         span["darkFibre"] = True

@@ -94,14 +94,17 @@ def test_public_level_coarsens_chaton_and_leaves_out_chambers_and_internal_field
 
     hidden = sites.loc[sites["kind"].isin(["chamber", "junction"]), "code"]
     assert len(hidden) and not set(hidden) & set(nodes)
-    assert set(nodes) == set(sites.loc[~sites["kind"].isin(["chamber", "junction"]), "code"])
+    shown = sites.loc[~sites["kind"].isin(["chamber", "junction", "chaton"]), "code"]
+    assert set(nodes) - set(shown) == {n for n in nodes if n.startswith("CHATON-")}
+    assert len(nodes) == len(shown) + (sites["kind"] == "chaton").sum()
     cell = MapSettings().public_coarsen_m
     for _, chaton in sites[sites["kind"] == "chaton"].iterrows():
         x, y = chaton.geometry.x, chaton.geometry.y
         centre = _TO_WGS84.transform((np.floor(x / cell) + 0.5) * cell,
                                      (np.floor(y / cell) + 0.5) * cell)  # fmt: skip
         exact = _TO_WGS84.transform(x, y)
-        published = nodes[chaton["code"]]
+        published = nodes[f"CHATON-{int(np.floor(x / cell))}-{int(np.floor(y / cell))}"]
+        assert chaton["code"] not in nodes
         assert published["location"]["coordinates"] == pytest.approx(list(centre), abs=1e-6)
         assert published["location"]["coordinates"] != pytest.approx(list(exact), abs=1e-5)
         assert published["name"] == "Nœud CHATON"
