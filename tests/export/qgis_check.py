@@ -7,7 +7,9 @@ Run by the tests with Debian's ``/usr/bin/python3`` (``python3-qgis``), never im
 import json
 import sys
 
-from qgis.core import QgsApplication, QgsProject
+from qgis.core import QgsApplication, QgsMapRendererSequentialJob, QgsMapSettings, QgsProject
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtGui import QColor
 
 app = QgsApplication([], False)
 app.initQgis()
@@ -52,6 +54,28 @@ relations = [
     }
     for r in project.relationManager().relations().values()
 ]
+
+
+def drawn_colours(ids: tuple[str, ...], size: int = 300) -> dict[str, int]:
+    """Pixels of each colour when the layers ``ids`` are drawn at the project's extent."""
+    settings = QgsMapSettings()
+    settings.setLayers([project.mapLayer(i) for i in ids if project.mapLayer(i) is not None])
+    settings.setDestinationCrs(project.crs())
+    settings.setExtent(project.viewSettings().defaultViewExtent())
+    settings.setOutputSize(QSize(size, size))
+    settings.setBackgroundColor(QColor(255, 255, 255))
+    job = QgsMapRendererSequentialJob(settings)
+    job.start()
+    job.waitForFinished()
+    image = job.renderedImage()
+    counts: dict[str, int] = {}
+    for x in range(size):
+        for y in range(size):
+            name = QColor(image.pixel(x, y)).name()
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 print(
     json.dumps(
         {
@@ -60,6 +84,7 @@ print(
             "title": project.title(),
             "layers": layers,
             "relations": relations,
+            "drawn": drawn_colours(("recor_sites", "recor_segments")),
         }
     )
 )

@@ -111,7 +111,8 @@ def test_project_speaks_french_and_draws_like_the_maps(history_registry, pyqgis,
     url, _ = history_registry
     out = tmp_path / "recor.qgz"
     assert main(["--database-url", url, "export", "qgis", str(out)]) == 0
-    layers = _by_id(open_in_qgis(pyqgis, out, tmp_path))
+    seen = open_in_qgis(pyqgis, out, tmp_path)
+    layers = _by_id(seen)
 
     sites, segments = layers["recor_sites"], layers["recor_segments"]
     assert sites["renderer"] == "categorizedSymbol" and sites["labels"]
@@ -129,6 +130,9 @@ def test_project_speaks_french_and_draws_like_the_maps(history_registry, pyqgis,
         "Nombre de fibres"
     )
     assert layers["recor_reference_departements"]["name"] == "Départements"
+    drawn = seen["drawn"]
+    assert sum(n for colour, n in drawn.items() if colour != "#ffffff") > 1000
+    assert drawn.get(SITE_SYMBOLS["pop"]["fillColor"], 0) > 0
 
 
 def test_segments_are_related_to_their_end_sites(history_registry, pyqgis, tmp_path):
