@@ -13,7 +13,6 @@ never given as 0.
 
 from __future__ import annotations
 
-import copy
 import json
 import uuid
 from datetime import UTC, datetime
@@ -146,15 +145,14 @@ def ofds_geojson(network: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
     orgs = {o["id"]: o for o in network.get("organisations", [])}
     nodes_by_id = {n["id"]: n for n in network["nodes"]}
 
+    # Shallow copies sharing the expanded objects: the collections are only serialised.
     def expand(obj: dict[str, Any]) -> dict[str, Any]:
-        out = copy.deepcopy(obj)
+        out = dict(obj)
         for key in ("physicalInfrastructureProvider", "supplier"):
             if key in out:
-                out[key] = copy.deepcopy(orgs.get(out[key]["id"], out[key]))
+                out[key] = orgs.get(out[key]["id"], out[key])
         if "networkProviders" in out:
-            out["networkProviders"] = [
-                copy.deepcopy(orgs.get(o["id"], o)) for o in out["networkProviders"]
-            ]
+            out["networkProviders"] = [orgs.get(o["id"], o) for o in out["networkProviders"]]
         return out
 
     node_features = []
@@ -169,7 +167,7 @@ def ofds_geojson(network: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
         geometry = props.pop("route", None)
         for end in ("start", "end"):
             if end in props:
-                props[end] = copy.deepcopy(nodes_by_id[props[end]])
+                props[end] = nodes_by_id[props[end]]
         props |= {"network": meta, "featureType": "span"}
         span_features.append({"type": "Feature", "geometry": geometry, "properties": props})
     return (
@@ -190,8 +188,20 @@ def write_ofds(network: dict[str, Any], folder: Path | str) -> dict[str, Path]:
     }
     documents = {"package": {"networks": [network]}, "nodes": nodes, "spans": spans}
     for key, path in paths.items():
-        path.write_text(json.dumps(documents[key], ensure_ascii=False, indent=1), "utf-8")
+        with path.open("w", encoding="utf-8") as out:
+            if key == "package":
+                out.write(_dumps(documents[key]))
+                continue
+            # One feature at a time: the C encoder's speed without the whole file in memory.
+            out.write('{"type":"FeatureCollection","features":[')
+            for index, feature in enumerate(documents[key]["features"]):
+                out.write(("," if index else "") + _dumps(feature))
+            out.write("]}")
     return paths
+
+
+def _dumps(document: Any) -> str:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
 
 def _accuracy_details(level: Level, coarsen_m: float, snapshot: Snapshot) -> str:
