@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages recor needs, for the PostgreSQL server that is running (or installed) here:
 # PostGIS and pgRouting for its major version, GDAL's ogr2ogr (import benchmark reference),
-# Chromium and its driver (map tests). Starts the local server when it is down.
+# Chromium and its driver (map tests), PyQGIS and its PostGIS provider (QGIS export tests).
+# Starts the local server when it is down.
 # Idempotent: when everything is present it installs nothing and only checks.
 set -euo pipefail
 
@@ -45,6 +46,8 @@ wanted=(
     gdal-bin
     chromium
     chromium-driver
+    python3-qgis
+    qgis-providers
 )
 missing=()
 for package in "${wanted[@]}"; do
