@@ -19,6 +19,7 @@ __all__ = [
     "Field",
     "check_code",
     "check_message",
+    "code_labels",
     "code_lists",
     "fields",
     "identifier",
@@ -105,6 +106,15 @@ def code_lists() -> dict[str, frozenset[str]]:
     for row in _rows("lists.csv"):
         out.setdefault(row["list"], set()).add(row["code"])
     return {name: frozenset(codes) for name, codes in out.items()}
+
+
+@cache
+def code_labels() -> dict[str, dict[str, str]]:
+    """Every ``l_*`` list → code → its label (``libelle``)."""
+    out: dict[str, dict[str, str]] = {}
+    for row in _rows("lists.csv"):
+        out.setdefault(row["list"], {})[row["code"]] = row["libelle"]
+    return out
 
 
 @cache

@@ -1,0 +1,3 @@
+"""Exports of the registry's content in exchange formats."""
+
+__all__: list[str] = []
