@@ -16,7 +16,7 @@ __all__ = ["main"]
 
 #: Each module registers its sub-commands with ``register(subparsers)``; a registered parser
 #: sets ``handler(args, settings) -> int`` as its default.
-_COMMAND_MODULES = ("db", "demo", "imports", "network", "maps")
+_COMMAND_MODULES = ("db", "demo", "imports", "network", "maps", "gracethd_export")
 
 
 def build_parser() -> argparse.ArgumentParser:

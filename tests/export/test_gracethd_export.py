@@ -110,3 +110,20 @@ def test_cli_arguments() -> None:
     args = parser.parse_args(["out", "--as-of", "2026-01-01T00:00:00+00:00",
                               "--area", "POLYGON((0 0,1 0,1 1,0 0))"])  # fmt: skip
     assert args.out == Path("out") and args.area.area == 0.5
+
+
+def test_cli_writes_the_set_as_of_a_time(
+    registry_url: str, gracethd_templates: Path, tmp_path: Path, capsys
+) -> None:
+    from recor.cli import main
+
+    delivery = write_delivery(gracethd_templates, tmp_path / "g", gracethd_tables())
+    assert main(["--database-url", registry_url, "import", str(delivery), "--quiet"]) == 0
+    out = tmp_path / "export"
+    assert main(["--database-url", registry_url, "export-gracethd", str(out)]) == 0
+    assert "t_cheminement" in capsys.readouterr().out
+    assert len(prepare_import([out]).delivery.segments) == 2
+    before = tmp_path / "before"
+    code = main(["--database-url", registry_url, "export-gracethd", str(before),
+                 "--as-of", "2000-01-01T00:00:00+00:00"])  # fmt: skip
+    assert code == 0 and prepare_import([before]).delivery is None
