@@ -65,8 +65,10 @@ def store_gracethd_tables(
     counts = EntityCounts()
     current = dict(
         conn.execute(
-            "SELECT DISTINCT ON (table_name) table_name, digest"
-            " FROM recor.gracethd_table_versions ORDER BY table_name, batch_id DESC"
+            "SELECT DISTINCT ON (v.table_name) v.table_name, v.digest"
+            " FROM recor.gracethd_table_versions v"
+            " JOIN recor.import_batches b ON b.id = v.batch_id WHERE b.undone_by IS NULL"
+            " ORDER BY v.table_name, v.batch_id DESC"
         ).fetchall()
     )
     for name, frame in tables.items():
@@ -103,15 +105,19 @@ def read_gracethd_tables(
 ) -> dict[str, pd.DataFrame]:
     """The current version of every kept table (as of a past time when given), by name.
 
+    A version made by a batch that was undone (before ``as_of``) no longer counts.
+
     Values are text as delivered (None when empty); spatial tables are GeoDataFrames in
     EPSG:2154 with their geometry in ``geometry``.
     """
     versions = conn.execute(
         "SELECT DISTINCT ON (v.table_name) v.table_name, v.batch_id"
         " FROM recor.gracethd_table_versions v JOIN recor.import_batches b ON b.id = v.batch_id"
-        " WHERE %s::timestamptz IS NULL OR b.started_at <= %s::timestamptz"
+        " LEFT JOIN recor.import_batches u ON u.id = b.undone_by"
+        " WHERE (%(as_of)s::timestamptz IS NULL OR b.started_at <= %(as_of)s::timestamptz)"
+        "   AND (u.id IS NULL OR u.started_at > %(as_of)s::timestamptz)"
         " ORDER BY v.table_name, v.batch_id DESC",
-        (as_of, as_of),
+        {"as_of": as_of},
     ).fetchall()
     out: dict[str, pd.DataFrame] = {}
     for name, batch_id in versions:

@@ -205,3 +205,18 @@ def test_delivered_tables_are_kept_with_the_batch(
     assert kept["t_zpbo"].geometry.iloc[0].equals(gracethd_tables()["t_zpbo"][0]["geometry"])
     again = import_paths(conn, folder)
     assert again.summary.batch_id is None and not again.summary.changes_anything()
+
+
+@pytest.mark.db
+def test_undoing_a_batch_restores_the_previous_kept_tables(
+    conn, gracethd_templates: Path, tmp_path: Path
+) -> None:
+    from recor import registry
+
+    assert import_paths(conn, _delivery(gracethd_templates, tmp_path / "a")).loaded
+    renamed = {("t_ebp", 0, "bp_etiquet"): "BPE Saran"}
+    second = import_paths(conn, _delivery(gracethd_templates, tmp_path / "b", changes=renamed))
+    assert second.summary.gracethd_tables.changed == ["t_ebp"]
+    assert read_gracethd_tables(conn)["t_ebp"]["bp_etiquet"].iloc[0] == "BPE Saran"
+    registry.undo_batch(conn, second.summary.batch_id, user="test")
+    assert read_gracethd_tables(conn)["t_ebp"]["bp_etiquet"].iloc[0] != "BPE Saran"
