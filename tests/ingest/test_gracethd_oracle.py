@@ -79,7 +79,6 @@ def test_valid_delivery_loads_into_the_model_and_both_validators_agree(
          {"cb_tech_1_r00520", "cb_typelog_1_r00522"}),
         ({("t_noeud", 1, "nd_geolmod"): None}, {"nd_geolmod_1_r00101"}),
         ({("t_cable", 1, "cb_capafo"): 1}, {"cb_capafo_1_s80008"}),
-        ({("t_cable", 1, "cb_capafo"): 1000}, {"cb_capafo_1_s80009"}),
         ({("t_cable", 1, "cb_rf_code"): "RF48"}, {"cb_capafo_1_s80007"}),
         ({("t_ebp", 1, "bp_sf_code"): None}, {"cl_geom_1_g80010", "cl_geom_1_m80010"}),
         ({("t_cheminement", 1, "geometry"): LONG_PATH},
