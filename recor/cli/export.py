@@ -24,7 +24,9 @@ from recor.config import Settings
 from recor.errors import ConfigurationError
 from recor.export import field as field_export
 from recor.export import gpkg, ofds, qgis
+from recor.export.gracethd import gracethd_frames, write_gracethd
 from recor.export.snapshot import Snapshot, read_snapshot
+from recor.registry.gracethd_store import read_gracethd_tables
 
 __all__ = ["FORMATS", "ExportFormat", "ExportRequest", "parse_as_of", "register"]
 
@@ -124,6 +126,15 @@ def _field(request: ExportRequest) -> list[Path]:
     return [field_export.write_field(features, request.out)]
 
 
+def _gracethd(request: ExportRequest) -> list[Path]:
+    # Tables kept from GraceTHD deliveries, brought up to date with the registry's own rows;
+    # the area is closed over references inside gracethd_frames, so the whole snapshot goes in.
+    kept = read_gracethd_tables(request.conn, as_of=request.as_of)
+    whole = request.snapshot(whole=True)
+    tables = gracethd_frames(kept, whole.sites, whole.segments, area=request.area)
+    return write_gracethd(tables, request.out)
+
+
 #: Export formats: name → how to write it. A new format is one entry here.
 FORMATS: dict[str, ExportFormat] = {
     "qgis": ExportFormat(
@@ -142,6 +153,9 @@ FORMATS: dict[str, ExportFormat] = {
         _field,
         suffixes=(".kml", ".geojson", ".json"),
         add_arguments=_field_arguments,
+    ),
+    "gracethd": ExportFormat(
+        "GraceTHD v2.0.1 exchange set (folder: shapefiles, ; CSV, lists)", _gracethd
     ),
 }
 

@@ -16,7 +16,8 @@ from recor.ingest.rules import Severity, rule
 __all__ = ["FINDING_COLUMNS", "Findings", "describe_finding"]
 
 #: ``feature`` is the feature's index in its file (the FID of a shapefile, from 0), -1 when
-#: the finding concerns the whole file or field; ``code`` is the feature's code when known.
+#: the finding concerns the whole file or field; ``code`` is the feature's code when known;
+#: ``check`` is the matching GraceTHD-Check code (e.g. ``cm_avct_1_r00423``) when there is one.
 FINDING_COLUMNS: tuple[str, ...] = (
     "severity",
     "rule",
@@ -26,6 +27,7 @@ FINDING_COLUMNS: tuple[str, ...] = (
     "field",
     "value",
     "message",
+    "check",
 )
 
 
@@ -52,6 +54,7 @@ class Findings:
         field: str = "",
         value: object = "",
         severity: Severity | None = None,
+        check: str = "",
     ) -> None:
         """Add one finding."""
         self.add_frame(
@@ -65,6 +68,7 @@ class Findings:
                     "field": [field],
                     "value": [_short(value)],
                     "message": [message],
+                    "check": [check],
                 }
             )
         )
@@ -79,6 +83,7 @@ class Findings:
         field: str = "",
         values: pd.Series | str | None = None,
         severity: Severity | None = None,
+        check: str = "",
     ) -> int:
         """Add one finding per selected row of ``frame``; returns how many were added.
 
@@ -107,6 +112,7 @@ class Findings:
                 "field": field,
                 "value": _text(values, count).str.slice(0, 200),
                 "message": _text(message, count),
+                "check": check,
             }
         )
         self.add_frame(part)
@@ -115,6 +121,7 @@ class Findings:
     def add_frame(self, part: pd.DataFrame) -> None:
         """Add findings already shaped as :data:`FINDING_COLUMNS`."""
         if len(part):
+            part = part if "check" in part.columns else part.assign(check="")
             self._parts.append(part.loc[:, list(FINDING_COLUMNS)])
 
     def extend(self, other: Findings) -> None:
@@ -161,4 +168,6 @@ def describe_finding(row: pd.Series | dict) -> str:
     if row["field"]:
         where += f", champ {row['field']}"
     value = f" valeur {row['value']!r}" if row["value"] else ""
-    return f"[{row['rule']}] {where}:{value} {row['message']}"
+    check = row.get("check", "") if hasattr(row, "get") else ""
+    rule_id = f"{row['rule']} / GraceTHD-Check {check}" if check else row["rule"]
+    return f"[{rule_id}] {where}:{value} {row['message']}"

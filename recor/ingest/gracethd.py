@@ -1,10 +1,13 @@
-"""GraceTHD v2 deliveries → registry sites, segments and shared-risk groups.
+"""GraceTHD v2.0.1 deliveries → registry sites, segments and shared-risk groups.
 
-``t_noeud`` (+ ``t_sitetech``) become sites, ``t_cheminement`` segments joined by
+Every one of the model's 33 tables is read (folder or zip) and checked
+(:mod:`recor.ingest.gracethd_checks`, :mod:`recor.ingest.gracethd_geo`). ``t_noeud``
+(+ ``t_sitetech``) become sites, ``t_cheminement`` segments joined by
 ``cm_ndcode1``/``cm_ndcode2``; cables (``t_cable``) reach the cheminements they run through
 by ``t_cab_cond`` (cable → duct) and ``t_cond_chem`` (duct → cheminement), which gives each
 segment its fibre count and used fibres; each duct over several cheminements becomes a
-shared-risk group. Checks are in :mod:`recor.ingest.gracethd_checks`.
+shared-risk group. Every delivered table is also returned whole (``gracethd_tables``), so
+what the registry does not model is kept with the batch and can be written back.
 """
 
 from __future__ import annotations
@@ -16,22 +19,16 @@ from pyproj import CRS
 
 from recor.config import STORAGE_CRS, ImportSettings
 from recor.domain import RiskKind
+from recor.ingest import gracethd_standard as std
 from recor.ingest.findings import Findings
 from recor.ingest.geometry import check_geometries
-from recor.ingest.gracethd_checks import IDENTIFIERS, as_codes, check_gracethd
+from recor.ingest.gracethd_checks import CheckOptions, as_codes, check_gracethd_tables
+from recor.ingest.gracethd_geo import check_addresses, check_line_ends, check_zones
 from recor.ingest.profiles import Profile
 from recor.ingest.readers import read_layer, to_storage_crs
 from recor.ingest.sources import LayerSource
 
-__all__ = ["read_gracethd"]
-
-_TABLES = ("t_noeud", "t_cheminement", "t_cableline", "t_cable", "t_cab_cond", "t_cond_chem",
-           "t_conduite", "t_sitetech")  # fmt: skip
-_SPATIAL = {"t_noeud": "point", "t_cheminement": "line", "t_cableline": "line"}
-_PSEUDO_CODES = {
-    "t_cab_cond": ("cc_cb_code", "cc_cd_code"),
-    "t_cond_chem": ("dm_cd_code", "dm_cm_code"),
-}
+__all__ = ["read_gracethd", "read_gracethd_tables"]
 
 
 def read_gracethd(
@@ -49,12 +46,17 @@ def read_gracethd(
     dict
         ``sites``, ``segments`` (with ``declared_length``), ``risk_groups`` and
         ``segment_risk_groups`` frames, each with provenance columns, as the generic
-        readers produce them.
+        readers produce them, and ``gracethd_tables``: one frame per delivered table.
     """
-    tables, lists = _read_tables(layers, findings, override)
-    check_gracethd(tables, lists, findings, tolerance=settings.snap_tolerance_m)
-    if "t_noeud" not in tables or "t_cheminement" not in tables:
-        return {}
+    tables = read_gracethd_tables(layers, findings, override)
+    options = CheckOptions.from_profile(profile.options, findings)
+    check_gracethd_tables(tables, options, findings)
+    check_line_ends(tables, options, findings, tolerance=settings.snap_tolerance_m)
+    check_zones(tables, options, findings)
+    check_addresses(tables, options, findings)
+    kept = [_kept(name, frame) for name, frame in tables.items()]
+    if not len(tables.get("t_noeud", ())) or "t_cheminement" not in tables:
+        return {"gracethd_tables": kept}
     opts = profile.options
     segments = _segments(tables, opts)
     sites = _sites(tables, segments, opts, profile.source)
@@ -62,31 +64,39 @@ def read_gracethd(
     sites = check_geometries(sites, "point", findings, settings)
     segments = check_geometries(segments, "line", findings, settings)
     risk_groups, links = _risk_groups(tables, profile.source, findings)
-    frames: dict[str, list[pd.DataFrame]] = {"sites": [sites], "segments": [segments]}
+    frames: dict[str, list[pd.DataFrame]] = {
+        "sites": [sites], "segments": [segments], "gracethd_tables": kept,
+    }  # fmt: skip
     if risk_groups is not None:
         frames["risk_groups"] = [risk_groups]
         frames["segment_risk_groups"] = [links]
     return frames
 
 
-def _read_tables(
-    layers: list[LayerSource], findings: Findings, override: CRS | None
-) -> tuple[dict[str, pd.DataFrame], dict[str, set[str]]]:
+def read_gracethd_tables(
+    layers: list[LayerSource], findings: Findings, override: CRS | None = None
+) -> dict[str, pd.DataFrame]:
+    """Every delivered table of the model, by name (empty tables included).
+
+    Spatial tables are in EPSG:2154 with their geometry in ``geometry``; CSV values are
+    text with empty cells as None; each frame has provenance (``_file``, ``_feature``) and
+    ``code`` (its identifier, or both keys of a link table joined by ``/``).
+    """
+    known = set(std.tables())
     tables: dict[str, pd.DataFrame] = {}
-    lists: dict[str, set[str]] = {}
     for source in layers:
-        if source.name.startswith("l_") and source.kind == "csv":
-            table = pd.read_csv(source.path, sep=";", dtype=str, keep_default_na=False)
-            if "code" in table:
-                lists[source.name] = set(table["code"].str.strip())
-            continue
-        if source.name not in _TABLES:
+        if source.name not in known:
+            if not source.name.startswith("l_"):
+                findings.add(
+                    "SRC-LAYER-IGNORED", "fichier hors du modèle GraceTHD v2.0.1",
+                    file=source.display,
+                )  # fmt: skip
             continue
         raw = read_layer(source, findings, allow_empty=True)
         if raw is None:
             continue
         frame = raw.frame
-        if source.name in _SPATIAL:
+        if any(f.is_geometry for f in std.fields()[source.name]):
             if not raw.has_geometry:
                 findings.add("GEOM-NULL", "table sans géométrie", file=source.display)
                 continue
@@ -96,15 +106,30 @@ def _read_tables(
             frame = (
                 frame.rename_geometry("geometry") if frame.geometry.name != "geometry" else frame
             )
-        frame = frame.replace("", None) if source.kind == "csv" else frame
-        if source.name in IDENTIFIERS and IDENTIFIERS[source.name] in frame:
-            frame["code"] = frame[IDENTIFIERS[source.name]].astype(object)
-        elif source.name in _PSEUDO_CODES:
-            a, b = _PSEUDO_CODES[source.name]
-            if a in frame and b in frame:
-                frame["code"] = frame[a].astype(str) + "/" + frame[b].astype(str)
-        tables[source.name] = frame
-    return tables, lists
+        if source.kind == "csv":
+            frame = frame.replace("", None)
+        tables[source.name] = frame.assign(code=_codes(source.name, frame))
+    return tables
+
+
+def _codes(table: str, frame: pd.DataFrame) -> pd.Series:
+    key = std.identifier(table)
+    keys = [key] if key else [f.name for f in std.fields()[table] if f.primary_key]
+    if not all(k in frame for k in keys):
+        return pd.Series("", index=frame.index, dtype=object)
+    parts = [as_codes(frame[k]).fillna("") for k in keys]
+    out = parts[0]
+    for part in parts[1:]:
+        out = out + "/" + part
+    return out.astype(object)
+
+
+def _kept(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """A delivered table as kept with the batch: model fields as delivered, geometry."""
+    columns = [c for c in frame.columns if c not in {"code", "_file", "_feature"}]
+    out = pd.DataFrame(frame[columns]).copy()
+    out.attrs["table"] = name
+    return out
 
 
 def _status(frame: pd.DataFrame, avct: str, statut: str, opts: dict, default: str) -> pd.Series:
@@ -197,12 +222,17 @@ def _cable_fibres(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     grouped = runs.groupby("dm_cm_code")
     out = pd.DataFrame(
         {
-            "fibre_count": grouped["cb_capafo"].sum(min_count=1),
-            "fibres_used": grouped["cb_fo_util"].sum(min_count=1),
+            # one cable of unknown capacity makes the segment's capacity unknown, not smaller
+            "fibre_count": grouped["cb_capafo"].agg(_known_sum),
+            "fibres_used": grouped["cb_fo_util"].agg(_known_sum),
             "cable_type": grouped["cb_code"].agg(lambda codes: ", ".join(sorted(codes))),
         }
     )
     return out
+
+
+def _known_sum(values: pd.Series) -> float:
+    return float(values.sum()) if values.notna().all() else np.nan
 
 
 def _sites(

@@ -1,105 +1,78 @@
-"""GraceTHD v2 delivery checks, after the national GraceTHD-Check tool, in pure Python.
+"""GraceTHD v2.0.1 delivery checks on tables and attributes, from the standard's own data.
 
-Rules (ids in :mod:`recor.ingest.rules`): mandatory tables and fields by phase (``*_statut``),
-values from the delivery's own ``l_*.csv`` lists, resolved references, unique identifiers,
-cable capacity (``cb_capafo`` 2–780, ``cb_fo_util`` ≤ capacity, one capacity per cable
-reference), cheminement and cable-line ends on nodes.
+Obligations of tables and attributes by phase and network type, field types and lengths,
+every code list, every table reference, unique identifiers and cable capacities, as
+GraceTHD-Check configures them (:mod:`recor.ingest.gracethd_standard`). The geometric,
+business, zone and address rules are in :mod:`recor.ingest.gracethd_geo`. Each finding
+carries GraceTHD-Check's code of the same check when there is one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
-import shapely
 
+from recor.ingest import gracethd_standard as std
 from recor.ingest.findings import Findings
 
-__all__ = ["PHASES", "as_codes", "check_gracethd", "delivery_phase"]
+__all__ = [
+    "CheckOptions",
+    "as_codes",
+    "blank",
+    "check_gracethd_tables",
+    "delivery_phase",
+    "row_phases",
+    "statut_field",
+]
 
-#: Study phases of l_statut, in order.
-PHASES: tuple[str, ...] = ("PRE", "DIA", "AVP", "PRO", "ACT", "EXE", "TVX", "REC", "MCO")
-
-#: table → identifier column.
-IDENTIFIERS = {
-    "t_noeud": "nd_code",
-    "t_cheminement": "cm_code",
-    "t_cable": "cb_code",
-    "t_conduite": "cd_code",
-    "t_sitetech": "st_code",
-    "t_cableline": "cl_code",
-}
-
-#: Mandatory fields: table → {field: first phase from which it is mandatory}.
-REQUIRED: dict[str, dict[str, str]] = {
-    "t_noeud": {"nd_code": "PRE", "nd_type": "PRE"},
-    "t_cheminement": {
-        "cm_code": "PRE", "cm_ndcode1": "PRE", "cm_ndcode2": "PRE", "cm_statut": "PRE",
-        "cm_avct": "PRE", "cm_typ_imp": "AVP", "cm_typelog": "PRO", "cm_long": "EXE",
-    },
-    "t_cable": {
-        "cb_code": "PRE", "cb_statut": "PRE", "cb_capafo": "PRE", "cb_nd1": "AVP", "cb_nd2": "AVP",
-        "cb_avct": "PRE", "cb_typephy": "PRO", "cb_fo_util": "EXE", "cb_lgreel": "REC",
-    },
-    "t_sitetech": {"st_code": "PRE", "st_nd_code": "PRE", "st_statut": "PRE", "st_typelog": "PRE"},
-    "t_conduite": {"cd_code": "PRE", "cd_statut": "PRE", "cd_type": "EXE"},
-    "t_cab_cond": {"cc_cb_code": "PRE", "cc_cd_code": "PRE"},
-    "t_cond_chem": {"dm_cd_code": "PRE", "dm_cm_code": "PRE"},
-    "t_cableline": {"cl_code": "PRE", "cl_cb_code": "PRE"},
-}  # fmt: skip
-
-#: Tables mandatory from a phase on (ducts and cable–duct links from EXE).
-REQUIRED_TABLES: dict[str, str] = {
-    "t_noeud": "PRE",
-    "t_cheminement": "PRE",
-    "t_cable": "AVP",
-    "t_conduite": "EXE",
-    "t_cab_cond": "EXE",
-    "t_cond_chem": "EXE",
-}
-
-#: Enumerated fields → code list.
-LISTS: dict[tuple[str, str], str] = {
-    ("t_noeud", "nd_type"): "l_noeud_type",
-    ("t_cheminement", "cm_statut"): "l_statut",
-    ("t_cheminement", "cm_avct"): "l_avancement",
-    ("t_cheminement", "cm_typ_imp"): "l_implantation_type",
-    ("t_cheminement", "cm_typelog"): "l_infra_type_log",
-    ("t_cheminement", "cm_etat"): "l_etat_type",
-    ("t_cable", "cb_statut"): "l_statut",
-    ("t_cable", "cb_avct"): "l_avancement",
-    ("t_cable", "cb_etat"): "l_etat_type",
-    ("t_cable", "cb_typephy"): "l_cable_type",
-    ("t_cable", "cb_proptyp"): "l_propriete_type",
-    ("t_sitetech", "st_statut"): "l_statut",
-    ("t_sitetech", "st_avct"): "l_avancement",
-    ("t_sitetech", "st_typelog"): "l_site_type_log",
-    ("t_sitetech", "st_typephy"): "l_site_type_phy",
-    ("t_conduite", "cd_statut"): "l_statut",
-    ("t_conduite", "cd_avct"): "l_avancement",
-    ("t_conduite", "cd_type"): "l_conduite_type",
-}
-
-#: References: (table, field) → (target table, identifier).
-REFERENCES: dict[tuple[str, str], str] = {
-    ("t_cheminement", "cm_ndcode1"): "t_noeud",
-    ("t_cheminement", "cm_ndcode2"): "t_noeud",
-    ("t_cable", "cb_nd1"): "t_noeud",
-    ("t_cable", "cb_nd2"): "t_noeud",
-    ("t_sitetech", "st_nd_code"): "t_noeud",
-    ("t_cableline", "cl_cb_code"): "t_cable",
-    ("t_cab_cond", "cc_cb_code"): "t_cable",
-    ("t_cab_cond", "cc_cd_code"): "t_conduite",
-    ("t_cond_chem", "dm_cd_code"): "t_conduite",
-    ("t_cond_chem", "dm_cm_code"): "t_cheminement",
-}
-
-_STATUT_FIELD = {"t_cheminement": "cm_statut", "t_cable": "cb_statut", "t_sitetech": "st_statut",
-                 "t_conduite": "cd_statut"}  # fmt: skip
+_INTEGER = {"INTEGER", "BIGINT"}
+_TRUE_FALSE = {"t", "f", "true", "false", "0", "1", "oui", "non", "o", "n", "y", "yes", "no"}
 
 
-def _rank(values: pd.Series) -> np.ndarray:
-    order = {p: i for i, p in enumerate(PHASES)}
-    return values.map(order).fillna(-1).to_numpy(dtype=int)
+@dataclass(frozen=True)
+class CheckOptions:
+    """How to check: network type, phase (None: each object's ``*_statut``), thresholds."""
+
+    network: str = std.DEFAULT_NETWORK
+    phase: str | None = None
+    thresholds: Mapping[str, float] = field(default_factory=std.thresholds)
+
+    @classmethod
+    def from_profile(cls, options: Mapping[str, object], findings: Findings) -> CheckOptions:
+        """Options from a profile's ``gracethd_network``, ``gracethd_phase``, ``thresholds``.
+
+        Unknown values become ``SRC-PROFILE`` findings naming what is accepted.
+        """
+        network = str(options.get("gracethd_network") or std.DEFAULT_NETWORK)
+        if network not in std.network_types():
+            findings.add(
+                "SRC-PROFILE", "type de réseau inconnu de la configuration GraceTHD-Check "
+                f"(connus : {', '.join(std.network_types())})",
+                field="gracethd_network", value=network,
+            )  # fmt: skip
+            network = std.DEFAULT_NETWORK
+        phase = options.get("gracethd_phase")
+        phase = str(phase).upper() if phase else None
+        if phase is not None and phase not in std.PHASES:
+            findings.add(
+                "SRC-PROFILE", f"phase inconnue (l_statut : {', '.join(std.PHASES)})",
+                field="gracethd_phase", value=phase,
+            )  # fmt: skip
+            phase = None
+        limits = dict(std.thresholds())
+        for name, value in dict(options.get("thresholds") or {}).items():  # type: ignore[call-overload]
+            if name not in limits or not isinstance(value, int | float):
+                findings.add(
+                    "SRC-PROFILE", "seuil inconnu de t_ct_conf ou non numérique "
+                    f"(seuils : {', '.join(sorted(limits))})",
+                    field="thresholds", value=f"{name}={value}",
+                )  # fmt: skip
+                continue
+            limits[name] = float(value)
+        return cls(network=network, phase=phase, thresholds=limits)
 
 
 def as_codes(series: pd.Series) -> pd.Series:
@@ -113,175 +86,251 @@ def as_codes(series: pd.Series) -> pd.Series:
     return series.astype(object).map(text, na_action="ignore").astype(object)
 
 
-def _blank(series: pd.Series) -> np.ndarray:
+def blank(series: pd.Series) -> np.ndarray:
+    """True where a value is missing or only spaces."""
     return (series.isna() | (series.astype(str).str.strip() == "")).to_numpy()
 
 
-def delivery_phase(tables: dict[str, pd.DataFrame]) -> str | None:
+def statut_field(table: str) -> str | None:
+    """The ``*_statut`` field of a table (its phase), None when it has none."""
+    return next((f.name for f in std.fields().get(table, ()) if f.ref_table == "l_statut"), None)
+
+
+def delivery_phase(tables: Mapping[str, pd.DataFrame]) -> str | None:
     """The most advanced phase declared by the delivery's objects (None if none is)."""
-    ranks = [
-        _rank(tables[t][f]).max(initial=-1)
-        for t, f in _STATUT_FIELD.items()
-        if t in tables and f in tables[t] and len(tables[t])
-    ]
-    best = max(ranks, default=-1)
-    return PHASES[best] if best >= 0 else None
+    order = {p: i for i, p in enumerate(std.PHASES)}
+    best = -1
+    for table, frame in tables.items():
+        statut = statut_field(table)
+        if statut and statut in frame and len(frame):
+            ranks = as_codes(frame[statut]).map(order).dropna()
+            best = max(best, int(ranks.max()) if len(ranks) else -1)
+    return std.PHASES[best] if best >= 0 else None
 
 
-def check_gracethd(
-    tables: dict[str, pd.DataFrame],
-    lists: dict[str, set[str]],
-    findings: Findings,
-    *,
-    tolerance: float,
-) -> str | None:
-    """Run every GraceTHD rule on the delivery's tables; returns the delivery's phase."""
-    phase = delivery_phase(tables)
+def row_phases(
+    tables: Mapping[str, pd.DataFrame], options: CheckOptions, phase: str
+) -> dict[str, pd.Series]:
+    """Per table, each row's phase: the chosen one, else its ``*_statut``, else ``phase``."""
+    out = {}
+    for table, frame in tables.items():
+        statut = statut_field(table)
+        if options.phase is not None or statut is None or statut not in frame:
+            out[table] = pd.Series(options.phase or phase, index=frame.index, dtype=object)
+            continue
+        own = as_codes(frame[statut])
+        out[table] = own.where(own.isin(std.PHASES), phase).astype(object)
+    return out
+
+
+def check_gracethd_tables(
+    tables: Mapping[str, pd.DataFrame], options: CheckOptions, findings: Findings
+) -> str:
+    """Run the table and attribute rules on a delivery; returns the delivery's phase.
+
+    ``tables`` holds every delivered ``t_*`` table (possibly empty) with provenance columns
+    ``_file``/``_feature`` and ``code``; spatial tables carry their geometry in ``geometry``.
+    """
+    phase = options.phase or delivery_phase(tables)
     if phase is None:
         findings.add(
-            "GTHD-STATUT", "aucun objet n'indique sa phase (*_statut) : contrôles de la phase PRE"
+            "GTHD-STATUT",
+            "aucun objet n'indique sa phase (*_statut) et aucune phase n'est choisie : "
+            "contrôles de la phase PRE",
         )
-    phase_rank = PHASES.index(phase) if phase else 0
-    for table, first in REQUIRED_TABLES.items():
-        if phase_rank >= PHASES.index(first) and (table not in tables or not len(tables[table])):
+        phase = "PRE"
+    for table in std.tables():
+        if std.table_obligation(options.network, table, phase) == "O" and not len(
+            tables.get(table, ())
+        ):
             findings.add(
                 "GTHD-TABLE-MISSING",
-                f"table {table} absente ou vide alors qu'elle est obligatoire à partir de la "
-                f"phase {first} (livraison en phase {phase})",
-                file=f"{table}",
+                f"table {table} absente ou vide, obligatoire en phase {phase} "
+                f"(réseau {options.network})",
+                file=table,
             )
+    phases = row_phases(tables, options, phase)
     for table, frame in tables.items():
-        _check_required(table, frame, findings)
-        _check_lists(table, frame, lists, findings)
+        if not len(frame):
+            continue
+        _check_unknown_fields(table, frame, findings)
+        _check_required(table, frame, phases[table], options, findings)
+        _check_types(table, frame, findings)
+        _check_lists(table, frame, findings)
         _check_duplicates(table, frame, findings)
     _check_references(tables, findings)
-    if "t_cable" in tables:
-        _check_capacity(tables["t_cable"], findings)
-    _check_ends(tables, findings, tolerance)
+    if "t_cable" in tables and len(tables["t_cable"]):
+        _check_capacity(tables["t_cable"], options, findings)
     return phase
 
 
-def _check_required(table: str, frame: pd.DataFrame, findings: Findings) -> None:
-    statut = _STATUT_FIELD.get(table)
-    rank = _rank(frame[statut]) if statut and statut in frame else np.full(len(frame), 0)
-    for field, first in REQUIRED.get(table, {}).items():
-        values = (
-            frame[field] if field in frame else pd.Series(None, index=frame.index, dtype=object)
-        )
-        missing = _blank(values) & (np.maximum(rank, 0) >= PHASES.index(first))
-        findings.add_rows(
-            frame, missing, "GTHD-FIELD-REQUIRED",
-            f"champ obligatoire à partir de la phase {first}", field=field,
+def _values(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name == "geom":
+        if "geometry" not in frame:
+            return pd.Series(None, index=frame.index, dtype=object)
+        geoms = frame["geometry"]
+        return geoms.where(~(geoms.isna() | geoms.is_empty), None).astype(object)
+    if name in frame:
+        return frame[name]
+    return pd.Series(None, index=frame.index, dtype=object)
+
+
+def _check_unknown_fields(table: str, frame: pd.DataFrame, findings: Findings) -> None:
+    known = {f.name for f in std.fields()[table]} | {"geometry", "code", "_file", "_feature"}
+    for name in (c for c in frame.columns if c not in known):
+        findings.add(
+            "GTHD-FIELD-UNKNOWN", f"champ absent du modèle GraceTHD v2.0.1 pour {table}",
+            file=str(frame["_file"].iloc[0]), field=str(name),
         )  # fmt: skip
 
 
-def _check_lists(
-    table: str, frame: pd.DataFrame, lists: dict[str, set[str]], findings: Findings
+def _check_required(
+    table: str, frame: pd.DataFrame, phases: pd.Series, options: CheckOptions, findings: Findings
 ) -> None:
-    for (list_table, field), list_name in LISTS.items():
-        if list_table != table or field not in frame or list_name not in lists:
+    for item in std.fields()[table]:
+        mandatory = phases.map(
+            {p: std.obligation(options.network, table, item.name, p) == "O" for p in std.PHASES}
+        ).to_numpy(dtype=bool)
+        if not mandatory.any():
             continue
-        values = as_codes(frame[field])
-        wrong = ~_blank(frame[field]) & ~values.isin(lists[list_name]).to_numpy()
+        missing = blank(_values(frame, item.name)) & mandatory
         findings.add_rows(
-            frame, wrong, "GTHD-LIST",
-            f"valeur absente de la liste {list_name}.csv de la livraison", field=field,
+            frame, missing, "GTHD-FIELD-REQUIRED",
+            "champ obligatoire en phase " + phases.astype(str)
+            + f" (réseau {options.network}) non renseigné",
+            field=item.name, values="", check=std.check_code(table, item.name),
+        )  # fmt: skip
+
+
+def _check_types(table: str, frame: pd.DataFrame, findings: Findings) -> None:
+    for item in std.fields()[table]:
+        if item.name not in frame or item.is_geometry:
+            continue
+        values = frame[item.name]
+        text = values.astype(object).where(~pd.Series(blank(values), index=frame.index))
+        text = text[text.map(lambda v: isinstance(v, str))].str.strip()
+        if not len(text):
+            continue
+        bad = _unreadable(text, item.type)
+        if bad is not None and bad.any():
+            mask = frame.index.isin(text.index[bad.to_numpy()])
+            findings.add_rows(
+                frame, mask, "GTHD-TYPE",
+                f"valeur illisible pour un champ {item.type} du modèle", field=item.name,
+            )  # fmt: skip
+        if item.type == "VARCHAR" and item.length:
+            long = frame.index.isin(text.index[(text.str.len() > item.length).to_numpy()])
+            findings.add_rows(
+                frame, long, "GTHD-TOO-LONG",
+                f"plus de {item.length} caractères (VARCHAR({item.length}) du modèle)",
+                field=item.name,
+            )  # fmt: skip
+
+
+def _unreadable(text: pd.Series, kind: str) -> pd.Series | None:
+    if kind in _INTEGER or kind == "NUMERIC":
+        numbers = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+        bad = numbers.isna()
+        if kind in _INTEGER:
+            bad |= numbers.notna() & (numbers % 1 != 0)
+        return bad
+    if kind in {"DATE", "TIMESTAMP"}:
+        return pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=False).isna()
+    if kind == "BOOLEAN":
+        return ~text.str.lower().isin(_TRUE_FALSE)
+    return None
+
+
+def _check_lists(table: str, frame: pd.DataFrame, findings: Findings) -> None:
+    lists = std.code_lists()
+    for item in std.fields()[table]:
+        if not item.ref_table.startswith("l_") or item.name not in frame:
+            continue
+        values = frame[item.name]
+        wrong = ~blank(values) & ~as_codes(values).isin(lists[item.ref_table]).to_numpy()
+        findings.add_rows(
+            frame, wrong, "GTHD-LIST", f"valeur absente de la liste {item.ref_table}",
+            field=item.name,
         )  # fmt: skip
 
 
 def _check_duplicates(table: str, frame: pd.DataFrame, findings: Findings) -> None:
-    field = IDENTIFIERS.get(table)
-    if field is None or field not in frame:
-        return
-    codes = frame[field]
-    dup = (codes.duplicated(keep=False) & ~pd.Series(_blank(codes), index=frame.index)).to_numpy()
-    findings.add_rows(frame, dup, "GTHD-CODE-DUP", f"identifiant {field} en double", field=field)
-
-
-def _check_references(tables: dict[str, pd.DataFrame], findings: Findings) -> None:
-    for (table, field), target in REFERENCES.items():
-        if table not in tables or field not in tables[table]:
+    items = std.fields()[table]
+    keys = [f.name for f in items if f.primary_key]
+    groups = [keys] if len(keys) > 1 else []
+    groups += [[f.name] for f in items if (f.primary_key and len(keys) == 1) or f.unique]
+    for group in groups:
+        if not all(name in frame for name in group):
             continue
-        frame = tables[table]
-        known = tables[target][IDENTIFIERS[target]] if target in tables else pd.Series(dtype=object)
-        values = frame[field]
-        unresolved = ~_blank(values) & ~values.isin(set(known.dropna())).to_numpy()
+        values = frame[group].astype(object).apply(lambda c: as_codes(c))
+        filled = ~np.column_stack([blank(frame[name]) for name in group]).any(axis=1)
+        dup = values.duplicated(keep=False).to_numpy() & filled
         findings.add_rows(
-            frame, unresolved, "GTHD-REF",
-            f"référence inconnue : absente de {target}.{IDENTIFIERS[target]}", field=field,
+            frame, dup, "GTHD-CODE-DUP",
+            f"{' + '.join(group)} en double dans {table} (clé du modèle)", field=group[0],
         )  # fmt: skip
 
 
-def _check_capacity(cables: pd.DataFrame, findings: Findings) -> None:
-    capacity = pd.to_numeric(cables.get("cb_capafo"), errors="coerce")
-    used = pd.to_numeric(cables.get("cb_fo_util"), errors="coerce")
-    bad = (capacity.notna() & ((capacity < 2) | (capacity > 780))).to_numpy()
-    findings.add_rows(
-        cables, bad, "GTHD-CAPAFO", "capacité attendue entre 2 et 780 fibres", field="cb_capafo"
-    )
-    not_number = (
-        (~_blank(cables["cb_capafo"]) & capacity.isna().to_numpy())
-        if "cb_capafo" in cables
-        else None
-    )
-    if not_number is not None:
-        findings.add_rows(cables, not_number, "ATTR-TYPE", "nombre attendu", field="cb_capafo")
-    if used is not None and "cb_fo_util" in cables:
-        over = (used > capacity).fillna(False).to_numpy(dtype=bool)
+def _check_references(tables: Mapping[str, pd.DataFrame], findings: Findings) -> None:
+    for table, frame in tables.items():
+        if not len(frame):
+            continue
+        for item in std.fields()[table]:
+            if not item.ref_table.startswith("t_") or item.name not in frame:
+                continue
+            target = tables.get(item.ref_table)
+            known = (
+                set(as_codes(target[item.ref_field]).dropna())
+                if target is not None and item.ref_field in target
+                else set()
+            )
+            values = frame[item.name]
+            unresolved = ~blank(values) & ~as_codes(values).isin(known).to_numpy()
+            findings.add_rows(
+                frame, unresolved, "GTHD-REF",
+                f"référence inconnue : absente de {item.ref_table}.{item.ref_field}",
+                field=item.name,
+            )  # fmt: skip
+
+
+def _check_capacity(cables: pd.DataFrame, options: CheckOptions, findings: Findings) -> None:
+    low, high = options.thresholds["ct_1_cbcapamin"], options.thresholds["ct_1_cbcapamax"]
+    capacity = _numbers(cables, "cb_capafo")
+    used = _numbers(cables, "cb_fo_util")
+    for bad, bound, suffix in (
+        (capacity < low, f"inférieure au minimum {low:g} (ct_1_cbcapamin)", "s80008"),
+        (capacity > high, f"supérieure au maximum {high:g} (ct_1_cbcapamax)", "s80009"),
+    ):
         findings.add_rows(
-            cables, over, "GTHD-FO-UTIL", "cb_fo_util supérieur à cb_capafo", field="cb_fo_util"
-        )
+            cables, bad.fillna(False).to_numpy(dtype=bool), "GTHD-CAPAFO", f"capacité {bound}",
+            field="cb_capafo", check=std.check_code("t_cable", "cb_capafo", suffix),
+        )  # fmt: skip
+    # Only where both are numbers: an unreadable capacity is a GTHD-TYPE finding, not an excess.
+    over = (used > capacity).fillna(False).to_numpy(dtype=bool)
+    findings.add_rows(
+        cables, over, "GTHD-FO-UTIL", "cb_fo_util (" + used.map(_number_text)
+        + ") supérieur à cb_capafo (" + capacity.map(_number_text) + ")", field="cb_fo_util",
+    )  # fmt: skip
     if "cb_rf_code" in cables:
-        ref = cables["cb_rf_code"].where(
-            ~pd.Series(_blank(cables["cb_rf_code"]), index=cables.index)
-        )
-        spread = capacity.groupby(ref).transform("nunique")
+        ref = as_codes(cables["cb_rf_code"]).where(~pd.Series(blank(cables["cb_rf_code"]),
+                                                              index=cables.index))  # fmt: skip
+        spread = capacity.groupby(ref).transform(lambda c: c.dropna().nunique())
         mixed = (ref.notna() & (spread > 1)).to_numpy()
         findings.add_rows(
             cables, mixed, "GTHD-RF-CAPA",
-            "d'autres câbles de la même référence ont une autre capacité", field="cb_capafo",
+            "d'autres câbles de la référence " + ref.astype(str) + " ont une autre capacité",
+            field="cb_capafo", check=std.check_code("t_cable", "cb_capafo", "s80007"),
         )  # fmt: skip
 
 
-def _check_ends(tables: dict[str, pd.DataFrame], findings: Findings, tolerance: float) -> None:
-    nodes = tables.get("t_noeud")
-    if nodes is None or "geometry" not in nodes or not len(nodes):
-        return
-    where = pd.Series(
-        np.asarray(nodes.geometry.array, dtype=object), index=nodes["nd_code"].to_numpy()
-    )
-    where = where[~where.index.duplicated()]
-    paths = tables.get("t_cheminement")
-    if paths is not None and "geometry" in paths and len(paths):
-        lines = np.asarray(paths.geometry.array, dtype=object)
-        start, end = shapely.get_point(lines, 0), shapely.get_point(lines, -1)
-        n1, n2 = (
-            paths[f].map(where).astype(object).where(lambda s: s.notna(), None).to_numpy()
-            for f in ("cm_ndcode1", "cm_ndcode2")
-        )
-        with np.errstate(invalid="ignore"):
-            direct = np.maximum(shapely.distance(start, n1), shapely.distance(end, n2))
-            swapped = np.maximum(shapely.distance(start, n2), shapely.distance(end, n1))
-            gap = np.fmin(direct, swapped)
-        off = np.isfinite(gap) & (gap > tolerance)
-        findings.add_rows(
-            paths, off, "GTHD-CM-END", "extrémité du cheminement hors de son nœud (cm_ndcode1/2)",
-            field="cm_ndcode1",
-            values=pd.Series(np.round(gap, 2), index=paths.index).astype(str) + " m",
-        )  # fmt: skip
-    cable_lines = tables.get("t_cableline")
-    if cable_lines is not None and "geometry" in cable_lines and len(cable_lines):
-        tree = shapely.STRtree(np.asarray(where.to_numpy(), dtype=object))
-        lines = np.asarray(cable_lines.geometry.array, dtype=object)
-        ok = ~shapely.is_missing(lines)
-        off = np.zeros(len(lines), dtype=bool)
-        for position in (0, -1):
-            points = shapely.get_point(lines[ok], position)
-            near = tree.query_nearest(points, max_distance=tolerance, all_matches=False)
-            hit = np.zeros(len(points), dtype=bool)
-            hit[near[0]] = True
-            off[np.flatnonzero(ok)[~hit]] = True
-        findings.add_rows(
-            cable_lines, off, "GTHD-CL-END", "extrémité de câble (t_cableline) hors de tout nœud",
-            field="geometry", values="",
-        )  # fmt: skip
+def _numbers(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name not in frame:
+        return pd.Series(np.nan, index=frame.index)
+    values = frame[name]
+    if values.dtype == object:
+        values = values.astype(str).str.strip().str.replace(",", ".", regex=False)
+    return pd.to_numeric(values, errors="coerce")
+
+
+def _number_text(value: float) -> str:
+    return f"{value:g}"

@@ -478,6 +478,7 @@ def _check_and_build(
         segment_risk_groups=None
         if links_frame is None
         else links_frame[list(SEGMENT_RISK_COLUMNS)],
+        gracethd_tables={f.attrs["table"]: f for f in frames.get("gracethd_tables", [])} or None,
     )
 
 

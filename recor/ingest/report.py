@@ -142,12 +142,17 @@ def _rule_section(rule_id: str, group: pd.DataFrame) -> str:
         feature = "—" if int(row.feature) < 0 else str(int(row.feature))
         out.append(
             f"<tr><td>{e(str(row.file))}</td><td>{feature}</td><td>{e(str(row.code))}</td>"
-            f"<td>{e(str(row.field))}</td><td>{e(str(row.value))}</td><td>{e(str(row.message))}</td></tr>"
+            f"<td>{e(str(row.field))}</td><td>{e(str(row.value))}</td><td>{e(str(row.message))}{_check(row)}</td></tr>"
         )
     out.append("</table>")
     if len(group) > _ROWS_PER_RULE:
         out.append(f"<p>… et {len(group) - _ROWS_PER_RULE} autres (voir le rapport CSV).</p>")
     return "".join(out)
+
+
+def _check(row: object) -> str:
+    code = str(getattr(row, "check", "") or "")
+    return f" <small>(GraceTHD-Check {html.escape(code)})</small>" if code else ""
 
 
 def write_html(path: str | Path, findings: pd.DataFrame, **kwargs: object) -> Path:

@@ -106,13 +106,38 @@ RULES: dict[str, Rule] = {
         Rule("GTHD-LIST", _E, "GraceTHD : valeur absente de la liste l_*"),
         Rule("GTHD-REF", _E, "GraceTHD : référence vers un objet inexistant"),
         Rule("GTHD-CODE-DUP", _E, "GraceTHD : identifiant en double"),
-        Rule("GTHD-CAPAFO", _E, "GraceTHD : capacité de câble hors 2–780 fibres"),
+        Rule("GTHD-CAPAFO", _E, "GraceTHD : capacité de câble hors des seuils (t_ct_conf)"),
         Rule("GTHD-FO-UTIL", _E, "GraceTHD : fibres utilisées supérieures à la capacité"),
         Rule("GTHD-RF-CAPA", _E, "GraceTHD : câbles d'une même référence de capacités différentes"),
         Rule("GTHD-CM-END", _E, "GraceTHD : extrémité de cheminement hors de son nœud"),
         Rule("GTHD-CL-END", _E, "GraceTHD : extrémité de câble hors d'un nœud"),
         Rule("GTHD-STATUT", _W, "GraceTHD : phase (statut) absente ou hétérogène"),
         Rule("GTHD-CABLE-PATH", _W, "GraceTHD : câble sans cheminement connu"),
+        Rule("GTHD-TYPE", _E, "GraceTHD : valeur illisible pour le type du champ"),
+        Rule("GTHD-TOO-LONG", _E, "GraceTHD : texte plus long que le champ du modèle"),
+        Rule("GTHD-FIELD-UNKNOWN", _W, "GraceTHD : champ hors du modèle v2.0.1"),
+        Rule("GTHD-CL-NODE", _E, "GraceTHD : extrémité de câble sur aucun nœud"),
+        Rule(
+            "GTHD-CL-BUSINESS", _E, "GraceTHD : extrémité de câble sans BPE, local technique ni PTO"
+        ),
+        Rule(
+            "GTHD-CM-NODE", _E, "GraceTHD : extrémité de cheminement sur aucun nœud ni cheminement"
+        ),
+        Rule(
+            "GTHD-CM-BUSINESS",
+            _E,
+            "GraceTHD : extrémité de cheminement sans site, point technique ni SUF",
+        ),
+        Rule("GTHD-ZONE-NESTING", _E, "GraceTHD : zone hors de sa zone parente"),
+        Rule("GTHD-ZONE-OVERLAP", _E, "GraceTHD : zones de même niveau superposées"),
+        Rule("GTHD-ZONE-FAR", _E, "GraceTHD : équipement éloigné de sa zone"),
+        Rule("GTHD-AD-DUP", _W, "GraceTHD : identifiant BAN ou HEXACLE en double"),
+        Rule(
+            "GTHD-AD-COUNT",
+            _W,
+            "GraceTHD : nombre de logements ou prises incohérent avec l'adresse",
+        ),
+        Rule("GTHD-SUF-FAR", _E, "GraceTHD : SUF éloigné de son adresse"),
         # Registry
         Rule("REG-REFUSED", _E, "Le registre a refusé la livraison"),
         Rule("REG-UNCERTAIN", _E, "Connexion perdue à la validation : écriture non vérifiable"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -54,6 +55,8 @@ class Delivery:
     segments: gpd.GeoDataFrame
     risk_groups: pd.DataFrame | None = None
     segment_risk_groups: pd.DataFrame | None = None
+    #: GraceTHD tables as delivered (name → frame), kept with the batch (migration 0006).
+    gracethd_tables: Mapping[str, pd.DataFrame] | None = None
 
 
 @dataclass(frozen=True)
@@ -105,12 +108,19 @@ class LoadSummary:
     links: EntityCounts = field(default_factory=EntityCounts)
     #: set when the connection dropped at commit and the server confirmed the commit
     commit_note: str = ""
+    gracethd_tables: EntityCounts = field(default_factory=EntityCounts)
 
     def changes_anything(self) -> bool:
         """True when some row was added, changed or retired."""
         return any(
             counts.added or counts.changed or counts.retired
-            for counts in (self.sites, self.segments, self.risk_groups, self.links)
+            for counts in (
+                self.sites,
+                self.segments,
+                self.risk_groups,
+                self.links,
+                self.gracethd_tables,
+            )
         )
 
     def counts(self) -> dict[str, dict[str, int]]:
@@ -120,6 +130,7 @@ class LoadSummary:
             "segments": self.segments.as_dict(),
             "risk_groups": self.risk_groups.as_dict(),
             "risk_links": self.links.as_dict(),
+            "gracethd_tables": self.gracethd_tables.as_dict(),
         }
 
 

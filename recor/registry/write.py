@@ -24,6 +24,7 @@ from psycopg import sql
 from recor.config import STORAGE_CRS
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUMNS, SITE_COLUMNS
 from recor.errors import RegistryError
+from recor.registry.gracethd_store import store_gracethd_tables
 from recor.registry.lock import LockWait, writing
 from recor.registry.model import BatchInfo, Delivery, EntityCounts, LoadSummary, ReplaceScope
 
@@ -147,6 +148,10 @@ def load_delivery(
             if delivery.risk_groups is not None:
                 summary.risk_groups = _merge_risk_groups(conn)
                 summary.links = _merge_links(conn, replace=delivery.segment_risk_groups is not None)
+            if delivery.gracethd_tables:
+                summary.gracethd_tables = store_gracethd_tables(
+                    conn, batch_id, delivery.gracethd_tables
+                )
             if replace_scope is not None and not replace_scope.is_empty():
                 _retire_out_of_scope(conn, summary, replace_scope, delivery.risk_groups is not None)
             finish_batch(conn, batch_id, summary, outcome="loaded")

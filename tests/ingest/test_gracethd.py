@@ -116,10 +116,12 @@ def test_gracethd_exe_delivery_without_duct_links_refused(
 def test_gracethd_delivery_with_empty_optional_tables_is_accepted(
     gracethd_templates: Path, tmp_path: Path
 ) -> None:
-    """The official templates carry every table; unused ones stay empty, as at AVP."""
+    """The templates carry every table; those the AVP grid does not require stay empty."""
     avp = gracethd_tables(phase="AVP")
-    for table in ("t_cableline", "t_sitetech", "t_cab_cond", "t_cond_chem", "t_conduite"):
+    for table in ("t_cab_cond", "t_cond_chem", "t_conduite", "t_fibre", "t_position", "t_ropt"):
         avp[table] = []
+    for row in avp["t_masque"]:
+        row["mq_cd_code"] = None
     prepared = prepare_import([write_gracethd(gracethd_templates, tmp_path / "avp", avp)])
     assert not prepared.refused, prepared.errors().to_string()
     assert len(prepared.delivery.segments) == 2
@@ -133,7 +135,9 @@ def test_gracethd_cheminement_end_off_its_node_refused(
         [(N1[0], N1[1] + 30), (620_000.0, 6_755_000.0)]
     )
     prepared = prepare_import([write_gracethd(gracethd_templates, tmp_path / "g", tables)])
-    assert _rows(prepared, "GTHD-CM-END").iloc[0]["code"] == "CM1"
+    row = _rows(prepared, "GTHD-CM-END").iloc[0]
+    assert (row["code"], row["field"]) == ("CM1", "cm_ndcode1")
+    assert row["value"] == "ND1 à 30.00 m" and "extrémité début" in row["message"]
 
 
 @pytest.mark.db

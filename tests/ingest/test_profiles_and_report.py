@@ -102,6 +102,7 @@ def test_html_report_is_french_grouped_and_escaped() -> None:
                 "fibres",
                 "-1",
                 "nombre de fibres négatif",
+                "",
             ]
         ],
         columns=list(FINDING_COLUMNS),
