@@ -13,10 +13,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUMNS, SITE_COLUMNS
 from recor.errors import ConfigurationError
+from recor.ingest.limits import load_yaml
 
 __all__ = [
     "ENTITIES",
@@ -119,12 +118,14 @@ def load_profile(name_or_path: str | Path) -> Profile:
                 f"profile {name_or_path!r}: neither a built-in profile "
                 f"({', '.join(builtin_profiles())}) nor a file"
             )
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:  # bounded: load_yaml refuses more than 1 MiB
+            text = handle.read((1 << 20) + 1).decode("utf-8", errors="replace")
+    data = load_yaml(text, f"profile {origin}")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"profile {origin}: invalid YAML: {exc}") from exc
-    return _parse_profile(data, origin)
+        return _parse_profile(data, origin)
+    except (AttributeError, TypeError, ValueError) as exc:
+        # a value of the wrong shape (a list where a mapping is expected, a number for a name)
+        raise ConfigurationError(f"profile {origin}: malformed ({exc})") from None
 
 
 def _parse_profile(data: Any, origin: str) -> Profile:

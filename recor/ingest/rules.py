@@ -53,6 +53,16 @@ RULES: dict[str, Rule] = {
         Rule("SRC-LAYER-IGNORED", _W, "Couche non reconnue par le profil, ignorée"),
         Rule("SRC-ENCODING", _I, "Encodage des caractères détecté (pas de .cpg)"),
         Rule("SRC-PROFILE", _E, "Profil de correspondance invalide"),
+        # Hostile or broken files (refused before or while a parser reads them)
+        Rule("SRC-SPECIAL-FILE", _E, "Fichier spécial ou lien hors de la livraison, non lu"),
+        Rule("SRC-TOO-LARGE", _E, "Fichier trop volumineux"),
+        Rule("SRC-TOO-DEEP", _E, "JSON trop profondément imbriqué"),
+        Rule("SRC-TIMEOUT", _E, "Temps de lecture épuisé"),
+        Rule("SRC-ZIP-CORRUPT", _E, "Archive zip endommagée (CRC, en-tête, fin tronquée)"),
+        Rule("SRC-ZIP-ENCRYPTED", _E, "Archive zip chiffrée"),
+        Rule("SRC-CSV-ROW", _E, "Ligne CSV mal formée (cellules en trop ou manquantes)"),
+        Rule("SRC-ENCODING-INVALID", _E, "Octets invalides dans l'encodage du fichier"),
+        Rule("SRC-REPORT-SKIPPED", _I, "Rapport d'import recor ignoré dans la livraison"),
         # Coordinate reference systems
         Rule("CRS-MISSING", _E, "Système de coordonnées absent"),
         Rule("CRS-OVERRIDE", _W, "Système de coordonnées imposé par --crs"),
@@ -60,6 +70,7 @@ RULES: dict[str, Rule] = {
         Rule("CRS-EXTENT", _E, "Coordonnées hors de l'emprise régionale"),
         # Geometry
         Rule("GEOM-NULL", _E, "Géométrie absente ou vide"),
+        Rule("GEOM-NON-FINITE", _E, "Coordonnée infinie ou NaN"),
         Rule("GEOM-TYPE", _E, "Type de géométrie inattendu"),
         Rule("GEOM-Z-DROPPED", _W, "Coordonnées Z/M supprimées"),
         Rule("GEOM-MULTI-MERGED", _W, "Multi-ligne contiguë fusionnée"),
@@ -82,6 +93,7 @@ RULES: dict[str, Rule] = {
         Rule("TOPO-DUPLICATE", _W, "Tronçons en double (même tracé)"),
         Rule("TOPO-OVERLAP", _W, "Tronçons superposés"),
         Rule("TOPO-CROSSING", _W, "Croisement sans nœud"),
+        Rule("TOPO-SITE-STACKED", _W, "Sites superposés (même position)"),
         # Attributes
         Rule("ATTR-REQUIRED", _E, "Champ obligatoire vide"),
         Rule("ATTR-TYPE", _E, "Valeur de type incorrect"),
@@ -93,6 +105,8 @@ RULES: dict[str, Rule] = {
         Rule("ATTR-TEXT-TOO-LONG", _E, "Texte trop long"),
         Rule("ATTR-FIELD-COLLISION", _E, "Nom de champ en conflit avec une colonne du registre"),
         Rule("ATTR-EXTRA-KEPT", _I, "Champs non reconnus conservés dans « extra »"),
+        Rule("ATTR-FIELD-DUP", _E, "Deux champs de même nom à la casse près"),
+        Rule("ATTR-CONTROL-CHAR", _E, "Caractère de contrôle (NUL, échappement…) dans un texte"),
         # GraceTHD (after GraceTHD-Check)
         Rule("GTHD-TABLE-MISSING", _E, "GraceTHD : table obligatoire absente pour la phase"),
         Rule("GTHD-FIELD-REQUIRED", _E, "GraceTHD : champ obligatoire pour la phase non renseigné"),
@@ -108,6 +122,7 @@ RULES: dict[str, Rule] = {
         Rule("GTHD-CABLE-PATH", _W, "GraceTHD : câble sans cheminement connu"),
         # Registry
         Rule("REG-REFUSED", _E, "Le registre a refusé la livraison"),
+        Rule("REG-UNAVAILABLE", _E, "Registre injoignable pendant l'import"),
     )
 }
 
