@@ -48,8 +48,8 @@ def unsafe_zip_members(archive: zipfile.ZipFile) -> list[str]:
     for info in archive.infolist():
         name = info.filename.replace("\\", "/")
         parts = PurePosixPath(name).parts
-        mode = info.external_attr >> 16
-        special = bool(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+        kind = stat.S_IFMT(info.external_attr >> 16)  # 0 when the archiver gave no type
+        special = kind not in (0, stat.S_IFREG, stat.S_IFDIR)
         absolute = name.startswith("/") or (len(name) > 1 and name[1] == ":")
         folded = name.lower().rstrip("/")
         if absolute or ".." in parts or special or folded in seen or "\x00" in name:

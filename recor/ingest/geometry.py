@@ -62,16 +62,19 @@ def check_geometries(
 def _drop_non_finite(
     frame: pd.DataFrame, geoms: np.ndarray, findings: Findings
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Refuse geometries with an infinite or NaN coordinate: set to None, and their mask."""
-    coords, index = shapely.get_coordinates(geoms, include_z=True, return_index=True)
-    finite = np.isfinite(coords) | np.isnan(coords) & (np.arange(coords.shape[1]) == 2)
-    bad_coords = ~finite.all(axis=1)
+    """Refuse geometries with a NaN coordinate: set to None, and their mask.
+
+    Infinite coordinates are left to :func:`check_extent`, which says where they come from
+    (delivered so, or a reprojection from a wrong declared CRS).
+    """
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    bad_coords = np.isnan(coords).any(axis=1)
     if not bad_coords.any():
         return geoms, np.zeros(len(geoms), dtype=bool)
     bad = np.bincount(index[bad_coords], minlength=len(geoms)) > 0
     wkt = pd.Series(shapely.to_wkt(np.where(bad, geoms, None)), index=frame.index)
     findings.add_rows(
-        frame, bad, "GEOM-NON-FINITE", "coordonnée infinie ou NaN : géométrie refusée",
+        frame, bad, "GEOM-NON-FINITE", "coordonnée NaN (non numérique) : géométrie refusée",
         field="geometry", values=wkt.str.slice(0, 80),
     )  # fmt: skip
     return np.where(bad, None, geoms), bad
@@ -247,8 +250,9 @@ def check_extent(
     hint = np.select(
         [~np.isfinite(bounds).all(axis=1), degrees, swapped],
         [
-            "coordonnées non reprojetables depuis le CRS déclaré (voir CRS-REPROJECTED) : "
-            "coordonnées en mètres déclarées en degrés ? (vérifier le .prj ou --crs)",
+            "coordonnée infinie, livrée ainsi ou non reprojetable depuis le CRS déclaré "
+            "(voir CRS-REPROJECTED) : coordonnées en mètres déclarées en degrés ? "
+            "(vérifier le .prj ou --crs)",
             "coordonnées en degrés déclarées en mètres ? (vérifier le .prj ou --crs)",
             "axes X/Y inversés ?",
         ],

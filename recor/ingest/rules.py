@@ -70,7 +70,7 @@ RULES: dict[str, Rule] = {
         Rule("CRS-EXTENT", _E, "Coordonnées hors de l'emprise régionale"),
         # Geometry
         Rule("GEOM-NULL", _E, "Géométrie absente ou vide"),
-        Rule("GEOM-NON-FINITE", _E, "Coordonnée infinie ou NaN"),
+        Rule("GEOM-NON-FINITE", _E, "Coordonnée NaN (non numérique)"),
         Rule("GEOM-TYPE", _E, "Type de géométrie inattendu"),
         Rule("GEOM-Z-DROPPED", _W, "Coordonnées Z/M supprimées"),
         Rule("GEOM-MULTI-MERGED", _W, "Multi-ligne contiguë fusionnée"),

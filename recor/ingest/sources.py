@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import os
+import shutil
 import struct
 import tempfile
 from contextlib import AbstractContextManager
@@ -20,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 
 import pyogrio
+from pyogrio.util import vsi_path
 
 from recor.config import ImportSettings
 from recor.ingest.archives import ZipLimits, extract_zip, unsafe_zip_members
@@ -205,19 +207,42 @@ class DeliveryFiles:
                     other = _sibling(path, sidecar)
                     if other is not None:
                         self._fingerprint(other, other.name)
+        readable = self._gdal_safe(path)
         if suffix == ".gpkg":
             try:
-                names = [str(row[0]) for row in pyogrio.list_layers(path)]
+                names = [str(row[0]) for row in pyogrio.list_layers(readable)]
             except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
                 self.findings.add("SRC-UNREADABLE", _gdal_message(exc), file=display)
                 return
             for name in names:
                 self.layers.append(
-                    LayerSource(path, f"{display}!{name}", name.lower(), "gpkg", name)
+                    LayerSource(readable, f"{display}!{name}", name.lower(), "gpkg", name)
                 )
             return
         kind = {".json": "geojson", ".geojson": "geojson"}.get(suffix, suffix.lstrip("."))
-        self.layers.append(LayerSource(path, display, path.stem.lower(), kind))
+        self.layers.append(LayerSource(readable, display, path.stem.lower(), kind))
+
+    def _gdal_safe(self, path: Path) -> Path:
+        """``path``, or a private alias when pyogrio would read its name as a URI.
+
+        pyogrio parses paths as URIs: ``a;b.shp`` would open ``a``, ``x!y`` an archive
+        member. Such a file (with its sidecars) is hard-linked, or copied, under a plain
+        name into the private folder.
+        """
+        if vsi_path(str(path)) == str(path):
+            return path
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="recor-import-")
+        folder = Path(self._tmp.name) / f"alias{len(list(Path(self._tmp.name).iterdir()))}"
+        folder.mkdir()
+        for part in path.parent.iterdir():
+            if part.stem == path.stem and part.is_file() and not part.is_symlink():
+                target = folder / f"layer{part.suffix}"
+                try:
+                    os.link(part, target)
+                except OSError:
+                    shutil.copyfile(part, target)
+        return folder / f"layer{path.suffix}"
 
     def _fingerprint(self, path: Path, display: str) -> None:
         self.source_files.append(
