@@ -38,7 +38,7 @@ from recor.ingest.limits import first_undecodable, time_is_up
 from recor.ingest.rawchecks import check_geojson, check_gpkg_text
 from recor.ingest.sources import LayerSource, _sibling, check_shapefile, detect_encoding
 
-__all__ = ["RawLayer", "read_layer", "read_layer_chunks", "to_storage_crs"]
+__all__ = ["RawLayer", "read_layer", "read_layer_chunks", "read_table", "to_storage_crs"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ _PARSER_ERRORS = (
     MemoryError,
     pd.errors.ParserError,
     pd.errors.EmptyDataError,
+    # pyogrio 0.13's get_crs when GDAL cannot export the CRS of a damaged .prj
+    UnboundLocalError,
 )
 _XY_COLUMNS = (("x", "y"), ("lon", "lat"), ("longitude", "latitude"), ("easting", "northing"))
 
@@ -142,12 +144,31 @@ def read_layer_chunks(
         yield layer
 
 
+def read_table(source: LayerSource, findings: Findings) -> pd.DataFrame | None:
+    """A CSV table without geometry (e.g. a GraceTHD ``l_*.csv`` list), as strings.
+
+    Empty cells stay ``""``. None (with findings naming the line or byte) when the file is
+    not a well-formed table in its encoding, or holds control characters.
+    """
+    encoding = _encoding(source, findings)
+    if encoding is None or not _raw_checks(source, encoding, findings):
+        return None
+    table = _csv_table(source, encoding, findings, keep_empty=True)
+    if table is None:
+        return None
+    frame = table.assign(_file=source.display, _feature=np.arange(len(table)))
+    check_cells(frame, findings)
+    return table
+
+
 def _raw_checks(source: LayerSource, encoding: str, findings: Findings) -> bool:
     """Checks of the raw file that a parser would fail on or silently get wrong."""
     settings = ImportSettings()
     if source.kind in {"shp", "dbf"}:
         table = source.path if source.kind == "dbf" else _sibling(source.path, ".dbf")
-        return table is not None and check_dbf(table, source.display, encoding, findings)
+        if table is None or not check_dbf(table, source.display, encoding, findings):
+            return False
+        return source.kind == "dbf" or _prj_readable(source, findings)
     if source.kind == "geojson":
         return check_geojson(source.path, source.display, findings, settings.max_json_depth)
     if source.kind == "gpkg":
@@ -165,6 +186,20 @@ def _raw_checks(source: LayerSource, encoding: str, findings: Findings) -> bool:
             )
             return False
     return True
+
+
+def _prj_readable(source: LayerSource, findings: Findings) -> bool:
+    """False (with a finding) when a ``.prj`` is present but is no CRS (GDAL trips on it)."""
+    prj = _sibling(source.path, ".prj")
+    if prj is None or _sidecar_crs(source.path) is not None:
+        return True
+    findings.add(
+        "CRS-MISSING",
+        f"le fichier {prj.name} ne décrit aucun système de coordonnées lisible",
+        file=source.display,
+        field=".prj",
+    )
+    return False
 
 
 def _line_of(path: Path, offset: int) -> int:
@@ -374,7 +409,9 @@ def _wkt_depth(cells: np.ndarray) -> np.ndarray:
     return np.where(lengths > 0, depth, 0)
 
 
-def _csv_table(source: LayerSource, encoding: str, findings: Findings) -> pd.DataFrame | None:
+def _csv_table(
+    source: LayerSource, encoding: str, findings: Findings, *, keep_empty: bool = False
+) -> pd.DataFrame | None:
     """The CSV as strings; None (with findings naming the line) when it is not a table.
 
     Rows with more cells than the header (pandas' error) or fewer (missing cells, told
@@ -418,7 +455,7 @@ def _csv_table(source: LayerSource, encoding: str, findings: Findings) -> pd.Dat
         )
     if ragged:
         return None
-    return table.replace("", None)
+    return table if keep_empty else table.replace("", None)
 
 
 def _sidecar_crs(path: Path) -> CRS | None:
