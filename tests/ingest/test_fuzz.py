@@ -42,9 +42,9 @@ from tests.ingest.ingest_builders import A_XY, segment_frame, site_frame
 
 SEED = 20261130
 #: Mutants per delivery kind and mutation: (byte flips, truncations).
-FLIPS, CUTS = 30, 12
+FLIPS, CUTS = 20, 8
 #: One mutant in this many goes through the registry as well.
-REGISTRY_EVERY = 9
+REGISTRY_EVERY = 12
 #: Seconds one mutant may take before the watchdog kills the run.
 HANG_SECONDS = 60
 
