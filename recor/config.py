@@ -62,6 +62,18 @@ class ImportSettings:
     max_unzipped_mb: int = 8_192
     #: how long an import or an undo waits for another writer's lock before giving up (s)
     lock_timeout_s: float = 300.0
+    #: ... and one unpacking to more than 64 MB and this many times its own size (zip bomb)
+    max_zip_ratio: float = 100.0
+    max_zip_members: int = 10_000
+    #: a delivered (or extracted) file larger than this is refused unread
+    max_file_mb: int = 8_192
+    #: JSON (GeoJSON, ``extra`` cells) nested deeper than this is refused before parsing
+    max_json_depth: int = 64
+    #: profiles: YAML size, and values once anchors/aliases are expanded ("billion laughs")
+    max_profile_kb: int = 1_024
+    max_profile_nodes: int = 100_000
+    #: the reading stage (extraction, checks of raw files, reading) gives up after this
+    max_read_seconds: float = 3_600.0
 
 
 @dataclass(frozen=True)

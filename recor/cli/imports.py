@@ -21,7 +21,7 @@ from recor.ingest.report import write_csv, write_html
 from recor.registry.lock import LockHolder, LockWait
 from recor.registry.model import ReplaceScope
 
-__all__ = ["parse_replace_scope", "register"]
+__all__ = ["parse_replace_scope", "register", "report_paths"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -180,15 +180,22 @@ def _verdict(result: ImportResult) -> str:
     return f"Livraison chargée : lot n° {result.summary.batch_id}.{lost}"
 
 
+def report_paths(path: Path) -> tuple[Path, Path]:
+    """``--report`` as (HTML, CSV): ``x.csv``, ``x.html`` or ``x`` all give both, distinct."""
+    html = path if path.suffix.lower() in {".html", ".htm"} else path.with_suffix(".html")
+    return html, path.with_suffix(".csv")
+
+
 def _write_reports(result: ImportResult, path: Path) -> None:
     findings = result.prepared.findings
+    html, csv = report_paths(path)
     write_html(
-        path, findings, title="Rapport d'import RECOR", verdict=_verdict(result),
+        html, findings, title="Rapport d'import RECOR", verdict=_verdict(result),
         counts=result.summary.counts() if result.summary else None,
         files=[f.__dict__ for f in result.prepared.source_files],
         diff_map=result.diff_map(), retired=result.retired_codes(),
     )  # fmt: skip
-    write_csv(path.with_suffix(".csv"), findings)
+    write_csv(csv, findings)
 
 
 def _print_result(result: ImportResult, *, quiet: bool) -> None:

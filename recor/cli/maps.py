@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from recor import registry
 from recor.cli._args import circle
 from recor.config import Settings
-from recor.errors import ConfigurationError, NotFound
+from recor.errors import ConfigurationError, ImportRefused, NotFound
 from recor.maps import build
 from recor.maps.boundaries import file_sha256, read_boundaries
 from recor.maps.coverage_map import coverage_map
@@ -91,7 +92,14 @@ def _map_path(out: Path | None, kind: str, settings: Settings) -> Path:
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     if not args.file.exists():
         raise NotFound(f"reference file {args.file} does not exist")
-    areas = read_boundaries(args.file, args.kind, layer=args.layer)
+    if not args.file.is_file():
+        print(f"recor: refused: {args.file} is not a regular file", file=sys.stderr)
+        return 1
+    try:
+        areas = read_boundaries(args.file, args.kind, layer=args.layer)
+    except ImportRefused as exc:
+        print(f"recor: refused, nothing was written: {exc}", file=sys.stderr)
+        return 1
     with registry.connect(settings.database) as conn:
         done = write_reference(
             conn,

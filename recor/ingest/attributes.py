@@ -10,6 +10,7 @@ from recor.ingest.mapping import ENUMS
 
 __all__ = ["check_attributes", "check_codes_against_registry"]
 
+_INT32_MAX = 2**31 - 1
 _REQUIRED = {
     "sites": ("code",),
     "segments": ("code",),
@@ -49,6 +50,12 @@ def _check_fibres(frame: pd.DataFrame, findings: Findings) -> None:
     for column, values in (("fibre_count", count), ("fibres_used", used)):
         negative = (values < 0).fillna(False).to_numpy(dtype=bool)
         findings.add_rows(frame, negative, "ATTR-RANGE", "nombre de fibres négatif", field=column)
+        # the registry's columns are 32-bit integers: a larger value would be stored wrapped
+        huge = (values > _INT32_MAX).fillna(False).to_numpy(dtype=bool)
+        message = f"nombre de fibres au-delà de {_INT32_MAX:,} (entier 32 bits)"
+        findings.add_rows(
+            frame, huge, "ATTR-RANGE", message, field=column, values=values.astype(str)
+        )
     over = (used > count).fillna(False).to_numpy(dtype=bool)
     message = "fibres utilisées (" + used.astype(str) + ") > capacité (" + count.astype(str) + ")"
     findings.add_rows(frame, over, "ATTR-FIBRES-USED", message, field="fibres_used")

@@ -33,7 +33,8 @@ FINDING_COLUMNS: tuple[str, ...] = (
 
 def _text(values: object, length: int) -> pd.Series:
     if isinstance(values, pd.Series):
-        return values.astype(object).where(values.notna(), "").astype(str).reset_index(drop=True)
+        values = values.astype(object)  # a GeoSeries' notna() would warn about empty geometries
+        return values.where(values.notna(), "").astype(str).reset_index(drop=True)
     return pd.Series([str(values)] * length, dtype=str)
 
 

@@ -16,7 +16,7 @@ import shapely
 from recor.config import ImportSettings
 from recor.ingest.findings import Findings
 
-__all__ = ["check_extent", "check_geometries", "check_lengths"]
+__all__ = ["check_extent", "check_geometries", "check_lengths", "check_stacked_sites"]
 
 _LINE, _MULTILINE, _POINT, _MULTIPOINT = 1, 5, 0, 4
 _TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
@@ -44,7 +44,8 @@ def check_geometries(
         out-of-region findings quote these coordinates, the ones the user can look up.
     """
     geoms = np.asarray(frame.geometry.array, dtype=object)
-    null = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    geoms, non_finite = _drop_non_finite(frame, geoms, findings)
+    null = (shapely.is_missing(geoms) | shapely.is_empty(geoms)) & ~non_finite
     findings.add_rows(frame, null, "GEOM-NULL", "géométrie absente ou vide", field="geometry")
     geoms = np.where(null, None, geoms)
     has_zm = shapely.has_z(geoms) | shapely.has_m(geoms)
@@ -64,6 +65,62 @@ def check_geometries(
     out = frame.copy(deep=False)
     out[out.geometry.name] = gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs)
     return check_extent(out, findings, settings, delivered=delivered)
+
+
+def _drop_non_finite(
+    frame: pd.DataFrame, geoms: np.ndarray, findings: Findings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Refuse geometries with a NaN coordinate: set to None, and their mask.
+
+    Infinite coordinates are left to :func:`check_extent`, which says where they come from
+    (delivered so, or a reprojection from a wrong declared CRS).
+    """
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    bad_coords = np.isnan(coords).any(axis=1)
+    if not bad_coords.any():
+        return geoms, np.zeros(len(geoms), dtype=bool)
+    bad = np.bincount(index[bad_coords], minlength=len(geoms)) > 0
+    wkt = pd.Series(shapely.to_wkt(np.where(bad, geoms, None)), index=frame.index)
+    findings.add_rows(
+        frame, bad, "GEOM-NON-FINITE", "coordonnée NaN (non numérique) : géométrie refusée",
+        field="geometry", values=wkt.str.slice(0, 80),
+    )  # fmt: skip
+    return np.where(bad, None, geoms), bad
+
+
+def check_stacked_sites(sites: gpd.GeoDataFrame, findings: Findings) -> None:
+    """Warn about sites delivered at exactly the same position (to the millimetre).
+
+    Each stacked site is named with how many share its position and one other code there:
+    segment ends at that point could snap to any of them.
+    """
+    geoms = np.asarray(sites.geometry.array, dtype=object)
+    present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    if present.sum() < 2:
+        return
+    xy = np.round(shapely.get_coordinates(geoms[present]) * 1000).astype(np.int64)
+    _, group, counts = np.unique(xy, axis=0, return_inverse=True, return_counts=True)
+    group = group.ravel()
+    stacked_rows = counts[group] > 1
+    if not stacked_rows.any():
+        return
+    rows = np.flatnonzero(present)
+    codes = sites["code"].astype(str).to_numpy()[rows]
+    order = np.argsort(group, kind="stable")
+    first = np.full(len(counts), -1)
+    first[group[order[::-1]]] = order[::-1]
+    second = np.full(len(counts), -1)
+    later = order[np.r_[False, group[order][1:] == group[order][:-1]]]
+    second[group[later[::-1]]] = later[::-1]
+    other = np.where(first[group] == np.arange(len(group)), second[group], first[group])
+    flags = np.zeros(len(sites), dtype=bool)
+    flags[rows[stacked_rows]] = True
+    message = pd.Series("", index=sites.index, dtype=object)
+    message.iloc[rows[stacked_rows]] = [
+        f"{counts[g]} sites à la même position, dont {codes[o]}"
+        for g, o in zip(group[stacked_rows], other[stacked_rows], strict=True)
+    ]
+    findings.add_rows(sites, flags, "TOPO-SITE-STACKED", message, field="geometry")
 
 
 def _lines(
@@ -207,8 +264,9 @@ def check_extent(
     hint = np.select(
         [~np.isfinite(bounds).all(axis=1), degrees, swapped],
         [
-            "coordonnées non reprojetables depuis le CRS déclaré (voir CRS-REPROJECTED) : "
-            "coordonnées en mètres déclarées en degrés ? (vérifier le .prj ou --crs)",
+            "coordonnée infinie, livrée ainsi ou non reprojetable depuis le CRS déclaré "
+            "(voir CRS-REPROJECTED) : coordonnées en mètres déclarées en degrés ? "
+            "(vérifier le .prj ou --crs)",
             "coordonnées en degrés déclarées en mètres ? (vérifier le .prj ou --crs)",
             "axes X/Y inversés ?",
         ],

@@ -203,8 +203,12 @@ def _segments(tables: dict[str, pd.DataFrame], opts: dict) -> gpd.GeoDataFrame:
 def _cable_fibres(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Per cheminement code: total and used fibres of the cables in its ducts."""
     empty = pd.DataFrame(columns=["fibre_count", "fibres_used", "cable_type"])
-    needed = ("t_cable", "t_cab_cond", "t_cond_chem")
-    if not all(t in tables and len(tables[t]) for t in needed):
+    needed = {
+        "t_cable": {"cb_code", "cb_capafo", "cb_fo_util"},
+        "t_cab_cond": {"cc_cb_code", "cc_cd_code"},
+        "t_cond_chem": {"dm_cd_code", "dm_cm_code"},
+    }  # a missing column is reported by the GraceTHD checks (GTHD-FIELD-REQUIRED)
+    if not all(t in tables and len(tables[t]) and c <= set(tables[t]) for t, c in needed.items()):
         return empty
     cables = tables["t_cable"][["cb_code", "cb_capafo", "cb_fo_util"]].copy()
     cables["cb_capafo"] = pd.to_numeric(cables["cb_capafo"], errors="coerce")
@@ -329,7 +333,7 @@ def _risk_groups(
         }
     )
     cables = tables.get("t_cable")
-    if cables is not None and "t_cab_cond" in tables:
+    if cables is not None and "cc_cb_code" in tables.get("t_cab_cond", ()):
         placed = set(tables["t_cab_cond"]["cc_cb_code"].dropna())
         lost = ~cables["cb_code"].isin(placed).to_numpy()
         findings.add_rows(

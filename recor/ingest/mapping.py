@@ -37,6 +37,12 @@ _INTEGERS = {"fibre_count", "fibres_used"}
 _FLOATS = {"declared_length"}
 _DATES = {"commissioned_on"}
 _NULLABLE_TEXT = {"site_a", "site_b"}
+#: The registry's integer columns are 32-bit: a larger value would be stored wrapped.
+_INT32_MAX = 2**31 - 1
+_RANGE_MESSAGE = {
+    True: f"hors de la plage des entiers du registre (±{_INT32_MAX:,})",
+    False: "nombre infini : valeur finie attendue",
+}
 #: Written by some tools for an empty number or date (pandas' "NaT", "nan", SQL "NULL").
 _NULL_TOKENS = ("", "nat", "nan", "none", "null")
 
@@ -315,6 +321,12 @@ def _numbers(
     findings.add_rows(
         raw, bad, "ATTR-TYPE", "nombre attendu", field=field, values=values.astype(object)
     )
+    limit = _INT32_MAX if integer else np.inf
+    beyond = (numbers.notna() & ~(numbers.abs() <= limit)).to_numpy()
+    findings.add_rows(
+        raw, beyond, "ATTR-RANGE", _RANGE_MESSAGE[integer], field=field, values=numbers.astype(str)
+    )
+    numbers = numbers.where(~beyond)
     if not integer:
         return numbers
     fractional = (numbers.notna() & (numbers % 1 != 0)).to_numpy()
@@ -365,8 +377,10 @@ def _extra(
         parsed: list[dict | None] = []
         for text in uniques:
             try:
-                value = json.loads(text) if isinstance(text, str) else text
-            except json.JSONDecodeError:
+                value = (
+                    json.loads(text, parse_constant=_no_constant) if isinstance(text, str) else text
+                )
+            except (ValueError, RecursionError):  # not JSON, NaN/Infinity, or nested too deep
                 value = None
             parsed.append(value if isinstance(value, dict) else None)
         bad = np.array([p is None for p in parsed], dtype=bool)
@@ -392,6 +406,10 @@ def _extra(
                 for i in np.flatnonzero(col_present):
                     base[i][column] = values[i]
     return pd.Series(base, index=raw.index, dtype=object)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _jsonable(series: pd.Series, *, json_text: bool = False) -> np.ndarray:
@@ -427,6 +445,6 @@ def _parsed_json(text: str) -> object:
     if not stripped.startswith(("{", "[")):
         return text
     try:
-        return json.loads(stripped)
-    except json.JSONDecodeError:
+        return json.loads(stripped, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # not JSON, NaN/Infinity, or nested beyond reason
         return text

@@ -27,7 +27,7 @@ from recor.ingest.attributes import check_attributes, check_codes_against_regist
 from recor.ingest.delivery_checks import check_disconnected_parts, check_site_statuses
 from recor.ingest.diffmap import diff_map_svg
 from recor.ingest.findings import Findings, describe_finding
-from recor.ingest.geometry import check_geometries, check_lengths
+from recor.ingest.geometry import check_geometries, check_lengths, check_stacked_sites
 from recor.ingest.mapping import map_layer
 from recor.ingest.profiles import CODE_FIELDS, LayerRule, Profile, load_profile
 from recor.ingest.readers import RawLayer, read_layer_chunks, to_storage_crs
@@ -214,7 +214,10 @@ def prepare_import(
     limit = settings.max_unzipped_mb * 1024 * 1024
     names = [layer] if isinstance(layer, str) else list(layer or ())
     delivered = ", ".join(Path(p).name for p in paths)
-    with DeliveryFiles(tuple(Path(p) for p in paths), findings, limit) as files:
+    refused = _refused_profile(profile, findings)
+    if refused is not None:
+        return PreparedImport(None, findings.frame(), (), refused, tuple(str(p) for p in paths))
+    with DeliveryFiles(tuple(Path(p) for p in paths), findings, limit, limits=settings) as files:
         layers = select_layers(files.layers, names, findings, delivered)
         chosen = _choose_profile(profile, [s.name for s in layers])
         say("lecture")
@@ -266,6 +269,21 @@ def _override_crs(crs: str | int | None) -> CRS | None:
             f"--crs {crs!r}: système de coordonnées inconnu (attendu : un code EPSG, "
             "par ex. 2154 ou EPSG:4326)"
         ) from exc
+
+
+def _refused_profile(profile: str | Path | Profile, findings: Findings) -> str | None:
+    """A profile file that cannot be used is a refusal (SRC-PROFILE); its name, else None.
+
+    An unknown built-in name stays a usage error (:class:`ConfigurationError`).
+    """
+    if isinstance(profile, Profile) or str(profile) == "auto" or not Path(profile).is_file():
+        return None
+    try:
+        load_profile(profile)
+    except ConfigurationError as exc:
+        findings.add("SRC-PROFILE", str(exc), file=str(profile), field="profile")
+        return str(profile)
+    return None
 
 
 def _choose_profile(profile: str | Path | Profile, names: list[str]) -> Profile:
@@ -454,9 +472,19 @@ def _check_and_build(
     if links_frame is not None:
         check_attributes(links_frame, "segment_risk_groups", findings)
     check_lengths(segments, findings, settings)
+    check_stacked_sites(sites, findings)
     context = RegistryContext()
     if registry is not None:
-        context = registry(_bbox(sites, segments, settings.snap_tolerance_m))
+        try:
+            context = registry(_bbox(sites, segments, settings.snap_tolerance_m))
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            findings.add(
+                "REG-UNAVAILABLE",
+                f"connexion au registre perdue pendant la lecture des sites existants ({exc}) ;"
+                " rien n'a été écrit",
+                file=delivered,
+            )
+            return None
         check_codes_against_registry(sites, context.sites, findings)
         check_codes_against_registry(segments, context.segments, findings)
     say("topologie")

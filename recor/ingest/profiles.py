@@ -14,12 +14,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUMNS, SITE_COLUMNS
 from recor.errors import ConfigurationError
+from recor.ingest.limits import load_yaml
 
 __all__ = [
     "CODE_FIELDS",
@@ -203,8 +203,16 @@ def load_profile(name_or_path: str | Path, *, _seen: tuple[str, ...] = ()) -> Pr
             sibling = Path(name_or_path).parent / base_name
             base_name = str(sibling) if sibling.is_file() else base_name
         base = load_profile(base_name, _seen=(*_seen, origin))
+        return _parsed(data, origin, base)
+    return _parsed(data, origin, None)
+
+
+def _parsed(data: Any, origin: str, base: Profile | None) -> Profile:
+    try:
         return _parse_profile(data, origin, base)
-    return _parse_profile(data, origin, None)
+    except (AttributeError, TypeError, ValueError) as exc:
+        # a value of the wrong shape (a list where a mapping is expected, a number for a name)
+        raise ConfigurationError(f"profile {origin}: malformed ({exc})") from None
 
 
 def _read_yaml(name_or_path: str | Path) -> Any:
@@ -219,11 +227,9 @@ def _read_yaml(name_or_path: str | Path) -> Any:
                 f"profile {name_or_path!r}: neither a built-in profile "
                 f"({', '.join(builtin_profiles())}) nor a file"
             )
-        text = path.read_text(encoding="utf-8")
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"profile {origin}: invalid YAML: {exc}") from exc
+        with path.open("rb") as handle:  # bounded: load_yaml refuses more than 1 MiB
+            text = handle.read((1 << 20) + 1).decode("utf-8", errors="replace")
+    return load_yaml(text, f"profile {origin}")
 
 
 def _parse_profile(data: Any, origin: str, base: Profile | None) -> Profile:

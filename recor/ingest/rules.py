@@ -58,6 +58,16 @@ RULES: dict[str, Rule] = {
         Rule("PROFILE-COLUMN-MISSING", _E, "Colonne requise par le profil absente de la couche"),
         Rule("PROFILE-COLUMN-ABSENT", _W, "Colonne nommée par le profil absente : champ inconnu"),
         Rule("PROFILE-ROWS-FILTERED", _I, "Entités écartées par le filtre « where » du profil"),
+        # Hostile or broken files (refused before or while a parser reads them)
+        Rule("SRC-SPECIAL-FILE", _E, "Fichier spécial ou lien hors de la livraison, non lu"),
+        Rule("SRC-TOO-LARGE", _E, "Fichier trop volumineux"),
+        Rule("SRC-TOO-DEEP", _E, "JSON trop profondément imbriqué"),
+        Rule("SRC-TIMEOUT", _E, "Temps de lecture épuisé"),
+        Rule("SRC-ZIP-CORRUPT", _E, "Archive zip endommagée (CRC, en-tête, fin tronquée)"),
+        Rule("SRC-ZIP-ENCRYPTED", _E, "Archive zip chiffrée"),
+        Rule("SRC-CSV-ROW", _E, "Ligne CSV mal formée (cellules en trop ou manquantes)"),
+        Rule("SRC-ENCODING-INVALID", _E, "Octets invalides dans l'encodage du fichier"),
+        Rule("SRC-REPORT-SKIPPED", _I, "Rapport d'import recor ignoré dans la livraison"),
         # Coordinate reference systems
         Rule("CRS-MISSING", _E, "Système de coordonnées absent"),
         Rule("CRS-OVERRIDE", _W, "Système de coordonnées imposé par --crs"),
@@ -65,6 +75,7 @@ RULES: dict[str, Rule] = {
         Rule("CRS-EXTENT", _E, "Coordonnées hors de l'emprise régionale"),
         # Geometry
         Rule("GEOM-NULL", _E, "Géométrie absente ou vide"),
+        Rule("GEOM-NON-FINITE", _E, "Coordonnée NaN (non numérique)"),
         Rule("GEOM-TYPE", _E, "Type de géométrie inattendu"),
         Rule("GEOM-Z-DROPPED", _W, "Coordonnées Z/M supprimées"),
         Rule("GEOM-MULTI-MERGED", _W, "Multi-ligne contiguë fusionnée"),
@@ -89,6 +100,7 @@ RULES: dict[str, Rule] = {
         Rule("TOPO-CROSSING", _W, "Croisement sans nœud"),
         Rule("TOPO-STATUS-MISMATCH", _W, "Tronçon en service sur un site non en service"),
         Rule("TOPO-DISCONNECTED", _W, "Livraison en plusieurs parties non reliées"),
+        Rule("TOPO-SITE-STACKED", _W, "Sites superposés (même position)"),
         # Attributes
         Rule("ATTR-REQUIRED", _E, "Champ obligatoire vide"),
         Rule("ATTR-TYPE", _E, "Valeur de type incorrect"),
@@ -100,6 +112,8 @@ RULES: dict[str, Rule] = {
         Rule("ATTR-TEXT-TOO-LONG", _E, "Texte trop long"),
         Rule("ATTR-FIELD-COLLISION", _E, "Nom de champ en conflit avec une colonne du registre"),
         Rule("ATTR-EXTRA-KEPT", _I, "Champs non reconnus conservés dans « extra »"),
+        Rule("ATTR-FIELD-DUP", _E, "Deux champs de même nom à la casse près"),
+        Rule("ATTR-CONTROL-CHAR", _E, "Caractère de contrôle (NUL, échappement…) dans un texte"),
         # GraceTHD (after GraceTHD-Check)
         Rule("GTHD-TABLE-MISSING", _E, "GraceTHD : table obligatoire absente pour la phase"),
         Rule("GTHD-FIELD-REQUIRED", _E, "GraceTHD : champ obligatoire pour la phase non renseigné"),
@@ -141,6 +155,7 @@ RULES: dict[str, Rule] = {
         # Registry
         Rule("REG-REFUSED", _E, "Le registre a refusé la livraison"),
         Rule("REG-UNCERTAIN", _E, "Connexion perdue à la validation : écriture non vérifiable"),
+        Rule("REG-UNAVAILABLE", _E, "Registre injoignable pendant l'import"),
     )
 }
 

@@ -1,26 +1,32 @@
 """Delivered files: folders and zips opened safely, layers listed, files fingerprinted.
 
-A zip is never extracted blindly: every member name is checked first (no absolute path, no
-``..``, no link) and the archive is refused whole if one is unsafe; good archives are
-extracted into a private temporary folder that disappears with the :class:`DeliveryFiles`.
+Only regular files are opened: FIFOs, sockets and devices are refused (reading one blocks),
+and a symbolic link inside a delivered folder is followed only when it stays in that folder.
+A zip is never extracted blindly (:mod:`recor.ingest.archives`): it is checked whole first,
+then streamed to a private temporary folder that disappears with the :class:`DeliveryFiles`.
+A CSV report of an earlier ``recor import --report`` lying in the folder is skipped.
 """
 
 from __future__ import annotations
 
 import codecs
 import hashlib
-import stat
+import os
+import shutil
 import struct
 import tempfile
-import zipfile
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import TracebackType
 
 import pyogrio
+from pyogrio.util import vsi_path
 
 from recor.config import ImportSettings
-from recor.ingest.findings import Findings
+from recor.ingest.archives import ZipLimits, extract_zip, unsafe_zip_members
+from recor.ingest.findings import FINDING_COLUMNS, Findings
+from recor.ingest.limits import file_problem, read_deadline
 from recor.registry.model import SourceFile
 
 __all__ = [
@@ -28,6 +34,7 @@ __all__ = [
     "LayerSource",
     "check_shapefile",
     "detect_encoding",
+    "is_recor_report",
     "sha256_file",
     "unsafe_zip_members",
 ]
@@ -35,6 +42,7 @@ __all__ = [
 #: File extensions read as layers.
 LAYER_SUFFIXES = {".shp", ".gpkg", ".geojson", ".json", ".csv", ".dbf"}
 _SHP_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
+_REPORT_HEADER = ";".join(FINDING_COLUMNS).encode("ascii")
 
 
 @dataclass(frozen=True)
@@ -52,8 +60,9 @@ class LayerSource:
 class DeliveryFiles:
     """The layers of the delivered paths, as a context manager owning any extraction folder.
 
-    Problems (missing file, unsafe zip) become findings rather than exceptions, so one
-    report lists them all.
+    Problems (missing file, special file, link out of the delivery, unsafe or damaged zip)
+    become findings rather than exceptions, so one report lists them all. While open, the
+    reading stage is bounded in time (``limits.max_read_seconds``).
     """
 
     paths: tuple[Path, ...]
@@ -61,9 +70,13 @@ class DeliveryFiles:
     max_unzipped_bytes: int = ImportSettings().max_unzipped_mb * 1024 * 1024
     layers: list[LayerSource] = field(default_factory=list)
     source_files: list[SourceFile] = field(default_factory=list)
+    limits: ImportSettings = field(default_factory=ImportSettings)
     _tmp: tempfile.TemporaryDirectory[str] | None = None
+    _deadline: AbstractContextManager[None] | None = None
 
     def __enter__(self) -> DeliveryFiles:
+        self._deadline = read_deadline(self.limits.max_read_seconds)
+        self._deadline.__enter__()
         for path in self.paths:
             self._open(Path(path))
         return self
@@ -74,15 +87,24 @@ class DeliveryFiles:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._deadline is not None:
+            self._deadline.__exit__(exc_type, exc, tb)
+            self._deadline = None
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
 
     def _open(self, path: Path) -> None:
-        if not path.exists():
+        if not os.path.lexists(path):
             self.findings.add("SRC-NOT-FOUND", "chemin introuvable", file=str(path))
+            return
+        problem = file_problem(path)
+        if problem is not None:
+            self.findings.add("SRC-SPECIAL-FILE", problem, file=str(path))
         elif path.is_dir():
             self._add_folder(path, path.name)
+        elif not self._size_ok(path, path.name):
+            return
         elif path.suffix.lower() == ".zip":
             self._fingerprint(path, path.name)
             self._add_zip(path)
@@ -95,52 +117,86 @@ class DeliveryFiles:
                 file=str(path),
             )
 
+    def _size_ok(self, path: Path, display: str) -> bool:
+        size = path.stat().st_size
+        limit = self.limits.max_file_mb * 2**20
+        if size > limit:
+            self.findings.add(
+                "SRC-TOO-LARGE",
+                f"{size / 2**20:,.0f} Mo, au-delà de la limite de {limit / 2**20:,.0f} Mo "
+                "par fichier (RECOR_IMPORTS_MAX_FILE_MB)",
+                file=display,
+                value=size,
+            )
+            return False
+        return True
+
     def _add_zip(self, path: Path) -> None:
-        try:
-            archive = zipfile.ZipFile(path)
-        except zipfile.BadZipFile as exc:
-            self.findings.add("SRC-UNREADABLE", f"archive zip illisible : {exc}", file=path.name)
-            return
-        with archive:
-            unsafe = unsafe_zip_members(archive)
-            for name in unsafe:
-                self.findings.add(
-                    "SRC-ZIP-UNSAFE",
-                    "membre refusé : chemin absolu, « .. » ou lien ; rien n'a été extrait",
-                    file=path.name,
-                    field="member",
-                    value=name,
-                )
-            if unsafe:
-                return
-            unpacked = sum(info.file_size for info in archive.infolist())
-            if unpacked > self.max_unzipped_bytes:
-                self.findings.add(
-                    "SRC-ZIP-TOO-LARGE",
-                    f"{unpacked / 2**20:,.0f} Mo une fois décompressée, au-delà de la limite de "
-                    f"{self.max_unzipped_bytes / 2**20:,.0f} Mo ; rien n'a été extrait",
-                    file=path.name,
-                )
-                return
-            if self._tmp is None:
-                self._tmp = tempfile.TemporaryDirectory(prefix="recor-import-")
-            target = Path(self._tmp.name) / f"zip{len(list(Path(self._tmp.name).iterdir()))}"
-            target.mkdir()
-            archive.extractall(target)
-        self._add_folder(target, path.name, fingerprint=False)
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="recor-import-")
+        target = Path(self._tmp.name) / f"zip{len(list(Path(self._tmp.name).iterdir()))}"
+        target.mkdir()
+        limits = ZipLimits(
+            max_bytes=self.max_unzipped_bytes,
+            max_ratio=self.limits.max_zip_ratio,
+            max_members=self.limits.max_zip_members,
+        )
+        if extract_zip(path, target, limits, self.findings):
+            self._add_folder(target, path.name, fingerprint=False)
 
     def _add_folder(self, folder: Path, display: str, *, fingerprint: bool = True) -> None:
-        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        files, refused = self._walk(folder, display)
         if fingerprint:
             for file in files:
                 self._fingerprint(file, f"{display}/{file.relative_to(folder).as_posix()}")
         for file in files:
             if file.suffix.lower() not in LAYER_SUFFIXES:
                 continue
+            shown = f"{display}/{file.relative_to(folder).as_posix()}"
             if file.suffix.lower() == ".dbf" and _sibling(file, ".shp") is not None:
                 continue
-            shown = f"{display}/{file.relative_to(folder).as_posix()}"
+            if file.suffix.lower() == ".csv" and is_recor_report(file):
+                self.findings.add(
+                    "SRC-REPORT-SKIPPED",
+                    "rapport d'import de recor (en-tête des constats) : ignoré, pas une couche",
+                    file=shown,
+                )
+                continue
+            parts = {file.with_suffix(s).name.lower() for s in (*_SHP_SIDECARS, ".shp")}
+            if file.suffix.lower() == ".shp" and parts & refused:
+                continue
             self._add_file(file, shown, fingerprint=False)
+
+    def _walk(self, folder: Path, display: str) -> tuple[list[Path], set[str]]:
+        """Regular files under ``folder``; links out of it and special files become findings.
+
+        Returns the files, and the lower-case names of refused entries (a Shapefile one of
+        whose parts is refused is not read).
+        """
+        files: list[Path] = []
+        refused: set[str] = set()
+        for current, dirs, names in os.walk(folder, followlinks=False):
+            base = Path(current)
+            for name in sorted(dirs):
+                if (base / name).is_symlink():
+                    refused.add(name.lower())
+                    self._refuse(base / name, folder, display, "lien vers un dossier : non suivi")
+            for name in sorted(names):
+                path = base / name
+                problem = file_problem(path, root=folder)
+                if problem is None and not path.is_file():
+                    problem = "lien vers un dossier : non suivi"
+                if problem is not None:
+                    refused.add(name.lower())
+                    self._refuse(path, folder, display, problem)
+                elif self._size_ok(path, f"{display}/{path.relative_to(folder).as_posix()}"):
+                    files.append(path)
+        return sorted(files), refused
+
+    def _refuse(self, path: Path, folder: Path, display: str, problem: str) -> None:
+        self.findings.add(
+            "SRC-SPECIAL-FILE", problem, file=f"{display}/{path.relative_to(folder).as_posix()}"
+        )
 
     def _add_file(self, path: Path, display: str, *, fingerprint: bool) -> None:
         suffix = path.suffix.lower()
@@ -151,19 +207,42 @@ class DeliveryFiles:
                     other = _sibling(path, sidecar)
                     if other is not None:
                         self._fingerprint(other, other.name)
+        readable = self._gdal_safe(path)
         if suffix == ".gpkg":
             try:
-                names = [str(row[0]) for row in pyogrio.list_layers(path)]
-            except pyogrio.errors.DataSourceError as exc:
+                names = [str(row[0]) for row in pyogrio.list_layers(readable)]
+            except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
                 self.findings.add("SRC-UNREADABLE", _gdal_message(exc), file=display)
                 return
             for name in names:
                 self.layers.append(
-                    LayerSource(path, f"{display}!{name}", name.lower(), "gpkg", name)
+                    LayerSource(readable, f"{display}!{name}", name.lower(), "gpkg", name)
                 )
             return
         kind = {".json": "geojson", ".geojson": "geojson"}.get(suffix, suffix.lstrip("."))
-        self.layers.append(LayerSource(path, display, path.stem.lower(), kind))
+        self.layers.append(LayerSource(readable, display, path.stem.lower(), kind))
+
+    def _gdal_safe(self, path: Path) -> Path:
+        """``path``, or a private alias when pyogrio would read its name as a URI.
+
+        pyogrio parses paths as URIs: ``a;b.shp`` would open ``a``, ``x!y`` an archive
+        member. Such a file (with its sidecars) is hard-linked, or copied, under a plain
+        name into the private folder.
+        """
+        if vsi_path(str(path)) == str(path):
+            return path
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="recor-import-")
+        folder = Path(self._tmp.name) / f"alias{len(list(Path(self._tmp.name).iterdir()))}"
+        folder.mkdir()
+        for part in path.parent.iterdir():
+            if part.stem == path.stem and part.is_file() and not part.is_symlink():
+                target = folder / f"layer{part.suffix}"
+                try:
+                    os.link(part, target)
+                except OSError:
+                    shutil.copyfile(part, target)
+        return folder / f"layer{path.suffix}"
 
     def _fingerprint(self, path: Path, display: str) -> None:
         self.source_files.append(
@@ -171,17 +250,11 @@ class DeliveryFiles:
         )
 
 
-def unsafe_zip_members(archive: zipfile.ZipFile) -> list[str]:
-    """Names of members that would land outside the extraction folder (or are links)."""
-    unsafe = []
-    for info in archive.infolist():
-        name = info.filename.replace("\\", "/")
-        parts = PurePosixPath(name).parts
-        is_link = stat.S_ISLNK(info.external_attr >> 16)
-        absolute = name.startswith("/") or (len(name) > 1 and name[1] == ":")
-        if absolute or ".." in parts or is_link:
-            unsafe.append(info.filename)
-    return unsafe
+def is_recor_report(path: Path) -> bool:
+    """True when ``path`` is a CSV report written by ``recor import --report``."""
+    with path.open("rb") as handle:
+        first = handle.read(len(_REPORT_HEADER) + 8)
+    return first.removeprefix(b"\xef\xbb\xbf").startswith(_REPORT_HEADER)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -194,10 +267,13 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def _sibling(path: Path, suffix: str) -> Path | None:
-    """The file next to ``path`` with another suffix, whatever the case of the suffix."""
+    """The regular file next to ``path`` with another suffix, whatever the case of the suffix.
+
+    A FIFO, device or link out of the folder is not a sidecar (reading it could block).
+    """
     for candidate in (path.with_suffix(suffix), path.with_suffix(suffix.upper())):
-        if candidate.exists():
-            return candidate
+        if os.path.lexists(candidate) and file_problem(candidate, root=path.parent) is None:
+            return candidate if candidate.is_file() else None
     return None
 
 
@@ -280,7 +356,8 @@ def detect_encoding(path: Path, chunk: int = 1 << 24) -> tuple[str, bool]:
     """
     cpg = _sibling(path, ".cpg")
     if cpg is not None:
-        declared = cpg.read_text(encoding="ascii", errors="replace").strip()
+        with cpg.open("rb") as handle:
+            declared = handle.read(64).decode("ascii", errors="replace").strip()
         return _CPG_ALIASES.get(declared.lower(), declared), False
     utf8 = codecs.getincrementaldecoder("utf-8")()
     undefined_seen = False

@@ -95,8 +95,10 @@ def build_topology(
     out[out.geometry.name] = gpd.GeoSeries(new_lines, index=segments.index, crs=STORAGE_CRS)
     site_a = out["site_a"].to_numpy(dtype=object).copy()
     site_b = out["site_b"].to_numpy(dtype=object).copy()
-    site_a[rows] = np.where(idx[0] >= 0, all_codes[np.maximum(idx[0], 0)], site_a[rows])
-    site_b[rows] = np.where(idx[1] >= 0, all_codes[np.maximum(idx[1], 0)], site_b[rows])
+    # a trailing None keeps the lookup valid when no site exists at all (index -1 → None)
+    codes = np.append(np.asarray(all_codes, dtype=object), None)
+    site_a[rows] = np.where(idx[0] >= 0, codes[idx[0]], site_a[rows])
+    site_b[rows] = np.where(idx[1] >= 0, codes[idx[1]], site_b[rows])
     out["site_a"], out["site_b"] = site_a, site_b
     loop = pd.notna(site_a) & (site_a == site_b)
     findings.add_rows(

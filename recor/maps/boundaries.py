@@ -68,7 +68,15 @@ def read_boundaries(path: Path | str, kind: str, *, layer: str | None = None) ->
         No CRS, no code field, empty or non-polygon features, duplicate codes.
     """
     source = Path(path)
-    frame = pyogrio.read_dataframe(source, layer=layer)
+    try:
+        frame = pyogrio.read_dataframe(source, layer=layer)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+            pyogrio.errors.FieldError, pyogrio.errors.FeatureError,
+            pyogrio.errors.GeometryError, OSError, UnicodeError) as exc:  # fmt: skip
+        first = str(exc).strip().splitlines()
+        raise ImportRefused(f"{source.name}: unreadable ({first[0] if first else exc!r})") from None
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
+        raise ImportRefused(f"{source.name}: no geometry; expected polygons (GeoJSON, Shapefile)")
     if frame.crs is None:
         raise ImportRefused(f"{source.name}: no coordinate reference system (.prj missing?)")
     columns = [c for c in frame.columns if c != "geometry"]

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
+import psycopg
 import pyogrio
 import pytest
 import shapely
 
 from recor import registry
+from recor.cli import main
 from recor.config import ImportSettings
 from recor.ingest.pipeline import import_paths, prepare_import
 from tests.ingest.ingest_builders import A_XY, B_XY, C_XY, WriteDelivery, segment_frame, site_frame
@@ -466,3 +477,391 @@ def test_duplicate_code_across_files_names_the_other_occurrence(
     messages = dict(zip(dups["file"], dups["message"], strict=True))
     assert messages["a/sites.shp"].endswith("l'entité 0 de b/sites.shp")
     assert messages["b/sites.shp"].endswith("l'entité 0 de a/sites.shp")
+
+
+# --- Hostile and broken deliveries (issue 9): every one is a refusal with a report -------------
+
+
+def _shp(tmp_path: Path, name: str = "livraison", **frames) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    for layer, build in (("sites", site_frame), ("segments", segment_frame)):
+        frame = frames.get(layer, build())
+        pyogrio.write_dataframe(frame, folder / f"{layer}.shp", encoding="UTF-8")
+    return folder
+
+
+def _zip_of(folder: Path, target: Path) -> Path:
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for file in sorted(folder.iterdir()):
+            zf.write(file, f"livraison/{file.name}")
+    return target
+
+
+def _geojson(
+    path: Path, properties: str, geometry: str = '{"type":"Point","coordinates":[1.9,47.9]}'
+):
+    path.write_text(
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":'
+        + properties
+        + ',"geometry":'
+        + geometry
+        + "}]}",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _dbf_byte_flip(tmp_path: Path) -> list[str]:
+    folder = _shp(tmp_path, sites=site_frame(name=["Orléans é", "b", "c"]))
+    dbf = folder / "sites.dbf"
+    data = bytearray(dbf.read_bytes())
+    data[data.index("é".encode())] = 0xFF
+    dbf.write_bytes(bytes(data))
+    return [str(folder)]
+
+
+def _dbf_truncated(tmp_path: Path) -> list[str]:
+    folder = _shp(tmp_path)
+    dbf = folder / "sites.dbf"
+    dbf.write_bytes(dbf.read_bytes()[:-60])  # the header still announces 3 records
+    return [str(folder)]
+
+
+def _zip_bad_crc(tmp_path: Path) -> list[str]:
+    archive = tmp_path / "crc.zip"
+    with zipfile.ZipFile(archive, "w") as zf:  # stored: the flipped byte reaches the CRC check
+        for file in sorted(_shp(tmp_path).iterdir()):
+            zf.write(file, file.name)
+    data = bytearray(archive.read_bytes())
+    data[data.index("Orléans".encode())] ^= 0x20
+    archive.write_bytes(bytes(data))
+    return [str(archive)]
+
+
+def _zip_bad_magic(tmp_path: Path) -> list[str]:
+    archive = _zip_of(_shp(tmp_path), tmp_path / "magic.zip")
+    data = bytearray(archive.read_bytes())
+    data[0:4] = b"XXXX"  # the first local header's signature
+    archive.write_bytes(bytes(data))
+    return [str(archive)]
+
+
+def _zip_encrypted(tmp_path: Path) -> list[str]:
+    archive = _zip_of(_shp(tmp_path), tmp_path / "enc.zip")
+    data = bytearray(archive.read_bytes())
+    for signature, flag in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.find(signature)
+        while at >= 0:
+            data[at + flag] |= 0x1
+            at = data.find(signature, at + 4)
+    archive.write_bytes(bytes(data))
+    return [str(archive)]
+
+
+def _zip_bomb(tmp_path: Path) -> list[str]:
+    archive = tmp_path / "bomb.zip"
+    with (
+        zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf,
+        zf.open("livraison/sites.csv", "w") as member,
+    ):
+        for _ in range(100):  # 100 MB of zeros, about 100 kB zipped
+            member.write(b"0" * (1 << 20))
+    return [str(archive)]
+
+
+def _csv(tmp_path: Path, text: str, name: str = "sites.csv") -> list[str]:
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return [str(path), "--crs", "2154"]
+
+
+def _fifo(tmp_path: Path) -> list[str]:
+    folder = _shp(tmp_path)
+    os.mkfifo(folder / "sites.csv")
+    return [str(folder)]
+
+
+def _link_out(tmp_path: Path) -> list[str]:
+    folder = _shp(tmp_path)
+    (folder / "passwd.csv").symlink_to("/etc/passwd")
+    return [str(folder)]
+
+
+def _profile(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "profil.yaml"
+    path.write_text(text, encoding="utf-8")
+    return [str(_shp(tmp_path)), "--profile", str(path)]
+
+
+def _billion_laughs() -> str:
+    text, previous = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n', "a"
+    for name in "bcdefghi":
+        text += f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]\n"
+        previous = name
+    return text + "name: *i\n"
+
+
+def _dbf_nul(tmp_path: Path) -> list[str]:
+    folder = _shp(tmp_path, sites=site_frame(name=["AxB", "b", "c"]))
+    dbf = folder / "sites.dbf"
+    data = bytearray(dbf.read_bytes())
+    data[data.index(b"AxB") + 1] = 0
+    dbf.write_bytes(bytes(data))
+    return [str(folder)]
+
+
+def _gpkg_escape(tmp_path: Path) -> list[str]:
+    path = tmp_path / "livraison.gpkg"
+    pyogrio.write_dataframe(site_frame(name=["a", "\x1b[2J efface", "c"]), path, layer="sites")
+    pyogrio.write_dataframe(segment_frame(), path, layer="segments")
+    return [str(path)]
+
+
+_DEEP = "[" * 100_000 + "]" * 100_000
+
+#: (class, builder, rule, file ends with, feature, field) — every one must be refused.
+HOSTILE = [
+    ("dbf byte flip (UTF-8)", _dbf_byte_flip, "SRC-ENCODING-INVALID", "sites.shp", 0, "name"),
+    ("dbf truncated, header intact", _dbf_truncated, "SRC-SHP-TRUNCATED", "sites.shp", 2, "octet"),
+    (".cpg naming no encoding", lambda t: _cpg(t, "KLINGON"), "SRC-ENCODING-INVALID", "sites.shp",
+     -1, ".cpg"),
+    ("zip bad CRC", _zip_bad_crc, "SRC-ZIP-CORRUPT", "crc.zip", -1, ""),
+    ("zip bad magic", _zip_bad_magic, "SRC-ZIP-CORRUPT", "magic.zip", -1, ""),
+    ("zip encrypted member", _zip_encrypted, "SRC-ZIP-ENCRYPTED", "enc.zip", -1, "member"),
+    ("zip bomb (100 MB of zeros)", _zip_bomb, "SRC-ZIP-TOO-LARGE", "bomb.zip", -1, ""),
+    ("csv row too long", lambda t: _csv(t, "code;x;y\nA;619000;6755000\nB;620000;6755000;9;9\n"),
+     "SRC-CSV-ROW", "sites.csv", 1, "ligne"),
+    ("csv row too short", lambda t: _csv(t, "code;x;y\nA;619000;6755000\nB;620000\n"),
+     "SRC-CSV-ROW", "sites.csv", 1, "ligne"),
+    ("csv empty", lambda t: _csv(t, ""), "SRC-EMPTY", "sites.csv", -1, ""),
+    ("csv unclosed quote", lambda t: _csv(t, 'code;name;x;y\nA;"Orl;619000;6755000\nB;b;1;2\n'),
+     "SRC-CSV-ROW", "sites.csv", -1, "ligne"),
+    ("csv empty WKT cell", lambda t: _csv(t, "code;wkt\nA;\nB;POINT (620000 6755000)\n"),
+     "GEOM-NULL", "sites.csv", 0, "geometry"),
+    ("WKT nested 100,000 deep", lambda t: _csv(
+        t, "code;wkt\nA;" + "GEOMETRYCOLLECTION (" * 100_000 + "POINT (1 2)" + ")" * 100_000 + "\n"
+    ), "GEOM-NULL", "sites.csv", 0, "wkt"),
+    ("one-vertex line", lambda t: [str(_geojson(
+        t / "segments.geojson", '{"code":"T"}', '{"type":"LineString","coordinates":[[1.9,47.9]]}'
+    ))], "GEOM-INVALID", "segments.geojson", 0, "geometry"),
+    ("infinite coordinate", lambda t: _csv(t, "code;wkt\nA;POINT (Infinity 6755000)\n"),
+     "CRS-EXTENT", "sites.csv", 0, "geometry"),
+    ("NaN coordinate", lambda t: [str(_geojson(
+        t / "sites.geojson", '{"code":"A"}', '{"type":"Point","coordinates":[NaN, 47.9]}'
+    ))], "GEOM-NON-FINITE", "sites.geojson", 0, "geometry"),
+    ("GeoJSON nested 100,000 deep", lambda t: [str(_geojson(
+        t / "sites.geojson", '{"code":"A","x":' + _DEEP + "}"
+    ))], "SRC-TOO-DEEP", "sites.geojson", -1, "octet"),
+    ("JSON string nested 100,000 deep", lambda t: _csv(
+        t, f"code;x;y;extra\nA;619000;6755000;{_DEEP}\n"
+    ), "ATTR-TYPE", "sites.csv", 0, "extra"),
+    ("profile of the wrong shape", lambda t: _profile(t, "name: p\nlayers: [1, 2]\n"),
+     "SRC-PROFILE", "profil.yaml", -1, "profile"),
+    ("billion laughs profile", lambda t: _profile(t, _billion_laughs()), "SRC-PROFILE",
+     "profil.yaml", -1, "profile"),
+    ("FIFO in the delivery", _fifo, "SRC-SPECIAL-FILE", "sites.csv", -1, ""),
+    ("symlink out of the delivery", _link_out, "SRC-SPECIAL-FILE", "passwd.csv", -1, ""),
+    ("fibre count beyond 32 bits", lambda t: [str(_shp(
+        t, segments=segment_frame(fibres=[99_999_999_999, 24])
+    ))], "ATTR-RANGE", "segments.shp", 0, "fibres"),
+    ("columns Name and name", lambda t: [str(_geojson(
+        t / "sites.geojson", '{"code":"A","name":"a","Name":"B"}'
+    ))], "ATTR-FIELD-DUP", "sites.geojson", -1, "Name"),
+    ("NUL in a GeoJSON text", lambda t: [str(_geojson(
+        t / "sites.geojson", '{"code":"A","name":"A\\u0000B"}'
+    ))], "ATTR-CONTROL-CHAR", "sites.geojson", 0, "name"),
+    ("NUL in a dbf text", _dbf_nul, "ATTR-CONTROL-CHAR", "sites.shp", 0, "name"),
+    ("NUL in a CSV text", lambda t: _csv(t, "code;name;x;y\nA;A\x00B;619000;6755000\n"),
+     "ATTR-CONTROL-CHAR", "sites.csv", 0, "name"),
+    ("escape sequence in a GeoPackage text", _gpkg_escape, "ATTR-CONTROL-CHAR",
+     "livraison.gpkg!sites", 1, "name"),
+]  # fmt: skip
+
+
+def _cpg(tmp_path: Path, encoding: str) -> list[str]:
+    folder = _shp(tmp_path)
+    (folder / "sites.cpg").write_text(encoding, encoding="ascii")
+    return [str(folder)]
+
+
+@pytest.fixture
+def no_hang() -> Iterator[None]:
+    """Fail (instead of hanging the suite) when one import takes more than 60 s."""
+
+    def timeout(*_: object) -> None:
+        raise TimeoutError("the import hung")
+
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.db
+@pytest.mark.parametrize(
+    ("build", "rule_id", "file", "feature", "field"),
+    [case[1:] for case in HOSTILE],
+    ids=[case[0] for case in HOSTILE],
+)
+def test_hostile_delivery_is_refused_with_a_report_and_nothing_written(
+    registry_url: str, tmp_path: Path, no_hang: None, build, rule_id, file, feature, field,
+    capsys: pytest.CaptureFixture,
+) -> None:  # fmt: skip
+    argv = build(tmp_path)
+    report = tmp_path / "rapport.html"
+    code = main(
+        ["--database-url", registry_url, "import", *argv, "--quiet", "--report", str(report)]
+    )
+    assert code == 1, capsys.readouterr().err
+    assert "Livraison refusée" in report.read_text(encoding="utf-8")
+    rows = pd.read_csv(report.with_suffix(".csv"), sep=";", encoding="utf-8-sig", dtype=str,
+                       keep_default_na=False)  # fmt: skip
+    match = rows[(rows["rule"] == rule_id) & (rows["severity"] == "error")]
+    assert len(match), rows.to_string()
+    first = match.iloc[0]
+    assert first["file"].endswith(file) and int(first["feature"]) == feature, first.to_dict()
+    assert first["field"] == field, first.to_dict()
+    assert "Traceback" not in capsys.readouterr().err
+    with registry.connect(registry_url, autocommit=True) as conn:
+        assert not len(registry.list_batches(conn)) and not len(registry.read_sites(conn))
+
+
+def test_latin1_dbf_without_cpg_is_read_as_latin1(tmp_path: Path) -> None:
+    """A byte undefined in Windows-1252 makes the table Latin-1; GDAL must be told so."""
+    folder = tmp_path / "latin1"
+    folder.mkdir()
+    sites = site_frame(name=["Orléans\x81", "Bourges", "Blois"])
+    pyogrio.write_dataframe(sites, folder / "sites.shp", encoding="ISO-8859-1")
+    pyogrio.write_dataframe(segment_frame(), folder / "segments.shp")
+    (folder / "sites.cpg").unlink()
+    prepared = prepare_import([folder])
+    assert not prepared.refused, prepared.errors()
+    assert prepared.delivery.sites.set_index("code").loc["S-A", "name"] == "Orléans\x81"
+    assert _error(prepared, "SRC-ENCODING")["value"] == "latin-1"
+
+
+def test_a_million_to_one_zip_is_refused_before_extraction_in_little_memory(
+    tmp_path: Path,
+) -> None:
+    """A 1 MB zip of 1 GiB of zeros: refused from its declared sizes, in a child process."""
+    archive = tmp_path / "bomb.zip"
+    with (
+        zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf,
+        zf.open("livraison/segments.csv", "w", force_zip64=True) as member,
+    ):
+        for _ in range(1024):
+            member.write(b"0" * (1 << 20))
+    assert archive.stat().st_size < 2 << 20
+    script = (
+        "import resource, sys\n"
+        "from recor.ingest.pipeline import prepare_import\n"
+        "p = prepare_import([sys.argv[1]])\n"
+        "print(sorted(set(p.findings['rule'])), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(archive)], capture_output=True, text=True, env=env,
+        timeout=120, check=True,
+    )  # fmt: skip
+    rules, peak_kb = done.stdout.rsplit(" ", 1)
+    assert "SRC-ZIP-TOO-LARGE" in rules
+    assert int(peak_kb) < 400 * 1024  # the interpreter and its libraries, not the archive
+
+
+def test_zip_member_names_are_checked_for_specials_and_duplicates(tmp_path: Path) -> None:
+    archive = tmp_path / "specials.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        fifo = zipfile.ZipInfo("livraison/pipe.csv")
+        fifo.external_attr = (stat.S_IFIFO | 0o644) << 16
+        zf.writestr(fifo, "")
+        zf.writestr("livraison/sites.csv", "code;x;y\n")
+        zf.writestr("livraison/SITES.csv", "code;x;y\n")
+    prepared = prepare_import([archive])
+    unsafe = prepared.findings[prepared.findings["rule"] == "SRC-ZIP-UNSAFE"]
+    assert set(unsafe["value"]) == {"livraison/pipe.csv", "livraison/SITES.csv"}
+    assert prepared.refused
+
+
+def test_file_names_with_uri_characters_are_read(tmp_path: Path) -> None:
+    """pyogrio reads paths as URIs: ``a;b.shp`` would open ``a``."""
+    folder = _shp(tmp_path, name="x;y")
+    for part in list(folder.iterdir()):
+        part.rename(folder / part.name.replace("sites", "si;tes"))
+    gpkg = tmp_path / "a;b!c.gpkg"
+    pyogrio.write_dataframe(site_frame(), tmp_path / "plain.gpkg", layer="sites")
+    (tmp_path / "plain.gpkg").rename(gpkg)
+    for paths in ([folder], [gpkg]):
+        prepared = prepare_import(paths)
+        assert len(prepared.delivery.sites) == 3, prepared.errors()
+
+
+def test_symlink_inside_the_delivery_is_followed(tmp_path: Path) -> None:
+    folder = _shp(tmp_path)
+    (folder / "copie").mkdir()
+    for part in folder.glob("sites.*"):
+        part.rename(folder / "copie" / part.name)
+        (folder / part.name.replace("sites", "lien")).symlink_to(folder / "copie" / part.name)
+    prepared = prepare_import([folder])
+    assert "SRC-SPECIAL-FILE" not in _rules(prepared)
+    # read through the link: the same sites twice, under both names
+    assert "livraison/lien.shp" in set(prepared.findings["file"])
+
+
+def test_hundred_thousand_sites_at_one_point_are_reported(tmp_path: Path) -> None:
+    n = 100_000
+    sites = gpd.GeoDataFrame(
+        {"code": [f"S{i}" for i in range(n)], "kind": ["chamber"] * n},
+        geometry=shapely.points(np.full((n, 2), A_XY)), crs=2154,
+    )  # fmt: skip
+    path = tmp_path / "pile.gpkg"
+    pyogrio.write_dataframe(sites, path, layer="sites")
+    findings = prepare_import([path]).findings
+    stacked = findings[findings["rule"] == "TOPO-SITE-STACKED"]
+    assert len(stacked) == n and stacked.iloc[0]["message"].startswith("100000 sites")
+
+
+@pytest.mark.db
+def test_report_in_the_delivery_folder_does_not_break_the_next_import(
+    registry_url: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    folder = _shp(tmp_path)
+    argv = ["--database-url", registry_url, "import", str(folder), "--json"]
+    assert main([*argv, "--report", str(folder / "rapport.csv")]) == 0
+    assert (folder / "rapport.csv").exists() and (folder / "rapport.html").exists()
+    capsys.readouterr()
+    assert main(argv) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["status"] == "unchanged"
+    assert any(f["rule"] == "SRC-REPORT-SKIPPED" for f in again["findings"])
+    html = (folder / "rapport.html").read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>")  # --report x.csv did not overwrite the page
+
+
+@pytest.mark.db
+def test_connection_lost_during_the_registry_lookup_is_a_refusal(
+    registry_url: str, tmp_path: Path
+) -> None:
+    folder = _shp(tmp_path)
+    with registry.connect(registry_url, autocommit=True) as conn:
+        pid = conn.info.backend_pid
+        with psycopg.connect(registry_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        result = import_paths(conn, [folder])
+    assert result.refused
+    row = result.prepared.findings.iloc[0]
+    assert row["rule"] == "REG-UNAVAILABLE" and row["file"] == "livraison"
+    with registry.connect(registry_url, autocommit=True) as conn:
+        assert not len(registry.list_batches(conn))
+
+
+@pytest.mark.db
+def test_reference_import_of_a_table_without_geometry_is_refused(
+    registry_url: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    table = tmp_path / "communes.csv"
+    table.write_text("code;nom\n45234;Orléans\n", encoding="utf-8")
+    argv = ["--database-url", registry_url, "reference", "import", str(table), "--kind", "communes"]
+    assert main(argv) == 1
+    assert "no geometry" in capsys.readouterr().err
