@@ -25,6 +25,7 @@ __all__ = [
     "bounds_of",
     "display_segments",
     "display_sites",
+    "popup_fields",
     "provenance_rows",
     "segment_layers",
     "site_layers",
@@ -40,6 +41,7 @@ SEGMENT_POPUP: tuple[tuple[str, str], ...] = (
     ("status_fr", "État"),
     ("fibre_count", "Fibres"),
     ("fibres_used", "Fibres utilisées"),
+    ("free_fibres", "Fibres libres"),
     ("length_km", "Longueur (km)"),
     ("cable_type", "Câble"),
     ("installation_fr", "Pose"),
@@ -52,6 +54,16 @@ SEGMENT_POPUP: tuple[tuple[str, str], ...] = (
     ("source", "Source"),
     ("extra", "Autres attributs"),
 )
+
+#: What a popup says when a value is missing: unknown, except where missing means none.
+UNKNOWN_FR = "inconnu"
+_MISSING_FR: dict[str, str] = {
+    "risk_groups": "aucun",
+    "extra": "aucun",
+    "commissioned_on": "inconnue",
+    "installation_fr": "inconnue",
+    "source": "inconnue",
+}
 
 #: Popup rows of a site.
 SITE_POPUP: tuple[tuple[str, str], ...] = (
@@ -75,6 +87,11 @@ def display_segments(segments: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         out["status_fr"] = _label(out["status"], STATUS_LABELS_FR)
     if "installation" in out:
         out["installation_fr"] = _label(out["installation"], INSTALLATION_LABELS_FR)
+    if "fibre_count" in out and "fibres_used" in out:
+        count = pd.to_numeric(out["fibre_count"], errors="coerce").astype("Float64")
+        used = pd.to_numeric(out["fibres_used"], errors="coerce").astype("Float64")
+        # unknown usage is not zero used: the free fibres are then unknown too
+        out["free_fibres"] = (count - used).astype("Int64")
     length = out.get("length_m", out.geometry.length)
     out["length_km"] = np.round(pd.to_numeric(length, errors="coerce") / 1000.0, 2)
     if "commissioned_on" in out:
@@ -93,8 +110,15 @@ def display_sites(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
-def _fields(frame: pd.DataFrame, rows: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
-    return [(column, label) for column, label in rows if column in frame.columns]
+def popup_fields(
+    frame: pd.DataFrame, rows: tuple[tuple[str, str], ...]
+) -> list[tuple[str, str, str]]:
+    """Popup rows present in ``frame``: (column, French label, text shown when missing)."""
+    return [
+        (column, label, _MISSING_FR.get(column, UNKNOWN_FR))
+        for column, label in rows
+        if column in frame.columns
+    ]
 
 
 def segment_layers(
@@ -102,7 +126,7 @@ def segment_layers(
 ) -> list[LayerSpec]:
     """One layer per status, coloured by status, line width by fibre capacity."""
     shown = display_segments(segments)
-    fields = _fields(shown, SEGMENT_POPUP)
+    fields = popup_fields(shown, SEGMENT_POPUP)
     layers = []
     breaks = tuple(int(b) for b in settings.capacity_breaks)
     for status in STATUS_LABELS_FR:
@@ -132,7 +156,7 @@ def site_layers(
 ) -> list[LayerSpec]:
     """One layer per site kind with its own symbol; big layers only when zoomed in."""
     shown = display_sites(sites)
-    fields = _fields(shown, SITE_POPUP)
+    fields = popup_fields(shown, SITE_POPUP)
     layers = []
     for kind, label in SITE_KIND_LABELS_FR.items():
         part = shown[shown["kind"] == kind]

@@ -16,6 +16,7 @@ from recor.maps._common import (
     bounds_of,
     display_segments,
     display_sites,
+    popup_fields,
     provenance_rows,
     segment_layers,
     site_layers,
@@ -44,10 +45,6 @@ _HIGHLIGHT_SITE = {
 }
 
 
-def _fields(frame: pd.DataFrame, rows: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
-    return [(c, label) for c, label in rows if c in frame.columns]
-
-
 def _highlight_segments(
     layer_id: str, name: str, segments: gpd.GeoDataFrame, style: dict, settings: MapSettings
 ):
@@ -59,7 +56,7 @@ def _highlight_segments(
         kind="line",
         classes=[style],
         popup_title="code",
-        popup_fields=_fields(shown, SEGMENT_POPUP),
+        popup_fields=popup_fields(shown, SEGMENT_POPUP),
         tolerance_m=settings.simplify_m,
     )
 
@@ -79,7 +76,7 @@ def _highlight_sites(
         kind="point",
         classes=[style],
         popup_title="name",
-        popup_fields=[*_fields(shown, SITE_POPUP), *extra_fields],
+        popup_fields=[*popup_fields(shown, SITE_POPUP), *extra_fields],
     )
 
 

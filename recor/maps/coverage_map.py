@@ -111,12 +111,17 @@ def coverage_map(
         )
     ]
     live = segments[segments["status"] == Status.IN_SERVICE]
-    if not live.empty:
-        network = shapely.union_all(live.geometry.values)
+    zones = result.zones
+    if zones is not None and not zones.empty:
+        # the covered parts of the units, merged band by band: a union of unit pieces
+        # (bounded by the territory's detail), never of the network's lines
         rings = gpd.GeoDataFrame(
             {"band": [f"{b:g} km" for b in bands]},
-            geometry=[shapely.buffer(network, b * 1000.0) for b in bands],
-            crs=segments.crs,
+            geometry=[
+                shapely.union_all(zones.geometry.values[(zones["band_km"] == b).to_numpy()])
+                for b in bands
+            ],
+            crs=zones.crs,
         )
         layers.append(
             make_layer(
@@ -129,6 +134,7 @@ def coverage_map(
                 interactive=False,
             )
         )
+    if not live.empty:
         layers.extend(segment_layers(live, settings))
     legend = [
         {

@@ -104,7 +104,7 @@ def make_layer(
     classes: list[dict[str, Any]],
     style_class: pd.Series | None = None,
     popup_title: str | None = None,
-    popup_fields: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    popup_fields: list[tuple[str, ...]] = (),  # type: ignore[assignment]
     tolerance_m: float = 1.0,
     show: bool = True,
     min_zoom: int | None = None,
@@ -125,12 +125,13 @@ def make_layer(
     style_class
         Per feature, the index into ``classes`` (default: all 0).
     popup_title, popup_fields
-        Column giving the popup title; ``(column, French label)`` rows shown in the popup.
+        Column giving the popup title; ``(column, French label[, text when missing])`` rows
+        shown in the popup (a missing value reads "—" unless the row names its own text).
         Values are shown as text, never as HTML.
     tolerance_m
         Simplification tolerance in metres (1 m suits the deepest zoom).
     """
-    columns = list(dict.fromkeys([c for c, _ in popup_fields] + [popup_title]))
+    columns = list(dict.fromkeys([f[0] for f in popup_fields] + [popup_title]))
     columns = [c for c in columns if c]
     cols = encode_columns(frame, columns)
     if style_class is not None:

@@ -90,8 +90,8 @@
     return node;
   }
 
-  function formatValue(value) {
-    if (value === null || value === undefined || value === "") return "—";
+  function formatValue(value, missing) {
+    if (value === null || value === undefined || value === "") return missing || "—";
     if (typeof value === "number") return value.toLocaleString("fr-FR");
     return String(value);
   }
@@ -104,7 +104,7 @@
     layer.popup.fields.forEach(function (field) {
       var row = el("tr");
       row.appendChild(el("th", null, field[1]));
-      row.appendChild(el("td", null, formatValue(layer.columns[field[0]][index])));
+      row.appendChild(el("td", null, formatValue(layer.columns[field[0]][index], field[2])));
       table.appendChild(row);
     });
     box.appendChild(table);
