@@ -127,6 +127,8 @@ def admin_cvl() -> Path:
     """The real administrative boundaries of Centre-Val de Loire (skips when absent)."""
     folder = SHARED_DATA / "admin-cvl"
     if not (folder / "communes.geojson").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared boundaries not found at {folder} (required on CI)")
         pytest.skip(f"shared boundaries not found at {folder}")
     return folder
 

@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cov = subparsers.add_parser("coverage", help="coverage per commune (or 2 km grid cell)")
     cov.add_argument("--out", type=Path, help="folder of the CSV files (default maps/out)")
     cov.add_argument("--map", action="store_true", help="also write coverage.html")
+    _resilience_arguments(cov)
     cov.set_defaults(handler=_coverage)
 
     maps = subparsers.add_parser("map", help="write a self-contained HTML map")
@@ -66,9 +67,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     maps.add_argument(
         "--level",
         dest="disjointness",
-        default="srlg",
+        default=build.DEFAULT_LEVEL,
         choices=("edge", "node", "srlg"),
-        help="route: disjointness asked for",
+        help="route: disjointness asked for; redundancy, coverage, all: what single-homed"
+        " means (as recor redundancy --level)",
+    )
+    maps.add_argument(
+        "--core", nargs="+", metavar="SITE", help="core sites, code or name (default: DCs)"
     )
     maps.add_argument("--segment", nargs="+", default=[], metavar="CODE", help="whatif: cut")
     maps.add_argument("--site", nargs="+", default=[], metavar="SITE", help="whatif: destroy")
@@ -77,6 +82,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--circle", type=circle, metavar="X,Y,R", help="whatif: disk (EPSG:2154 metres)"
     )
     maps.set_defaults(handler=_map)
+
+
+def _resilience_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--core`` and ``--level``: the shared resilience definition (as ``recor redundancy``)."""
+    parser.add_argument(
+        "--core", nargs="+", metavar="SITE", help="core sites, code or name (default: DCs)"
+    )
+    parser.add_argument(
+        "--level",
+        dest="disjointness",
+        choices=("edge", "node", "srlg"),
+        default=build.DEFAULT_LEVEL,
+        help="what single-homed means (as recor redundancy --level)",
+    )
 
 
 def _map_path(out: Path | None, kind: str, settings: Settings) -> Path:
@@ -121,7 +140,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _coverage(args: argparse.Namespace, settings: Settings) -> int:
     with registry.connect(settings.database) as conn:
-        result = build.build_coverage(conn, settings)
+        result = build.build_coverage(conn, settings, core=args.core, level=args.disjointness)
         segments = registry.read_segments(conn)
     out = args.out or Path(settings.maps.out_dir)
     paths = result.write_csv(out)
@@ -149,7 +168,12 @@ def _map(args: argparse.Namespace, settings: Settings) -> int:
     with registry.connect(settings.database) as conn:
         if args.kind == "all":
             paths = build.write_standard_maps(
-                conn, settings, args.out or Path(settings.maps.out_dir), level=args.level
+                conn,
+                settings,
+                args.out or Path(settings.maps.out_dir),
+                level=args.level,
+                core=args.core,
+                resilience_level=args.disjointness,
             )
             for path in paths.values():
                 print(path)
@@ -165,14 +189,19 @@ def _build(conn, args: argparse.Namespace, settings: Settings):
     if args.kind == "network":
         return build.build_network_map(conn, settings, level=args.level, tiles=tiles)
     if args.kind == "coverage":
-        return build.build_coverage_map(conn, settings, level=args.level, tiles=tiles)
+        result = build.build_coverage(conn, settings, core=args.core, level=args.disjointness)
+        return build.build_coverage_map(
+            conn, settings, level=args.level, tiles=tiles, result=result
+        )
     if args.level == "public":
         raise ConfigurationError(
             f"map {args.kind}: analysis maps locate CHATON nodes and chambers and are"
             " internal only; --public applies to the network and coverage maps"
         )
     if args.kind == "redundancy":
-        return build.build_redundancy_map(conn, settings, tiles=tiles)
+        return build.build_redundancy_map(
+            conn, settings, tiles=tiles, core=args.core, level=args.disjointness
+        )
     if args.kind == "route":
         if not (args.source and args.target):
             raise SystemExit("recor map route: --from SITE --to SITE are required")
@@ -187,4 +216,5 @@ def _build(conn, args: argparse.Namespace, settings: Settings):
         risk_groups=args.group,
         circle=args.circle,
         tiles=tiles,
+        core=args.core,
     )

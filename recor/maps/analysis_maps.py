@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 
 from recor.config import MapSettings
+from recor.domain import SiteKind
 from recor.maps._common import (
     SEGMENT_POPUP,
     SITE_POPUP,
@@ -28,6 +28,8 @@ from recor.network import RedundancyReport, RoutePair, WhatIfResult, pair_frame
 
 __all__ = ["redundancy_map", "resilience_classes", "route_map", "whatif_map"]
 
+#: Sites that serve nobody (duct detail): they never make a unit resilient.
+_PASSIVE_KINDS = (SiteKind.CHAMBER, SiteKind.JUNCTION)
 _HIGHLIGHT_SEGMENT = {"color": "#d7191c", "weight": 6, "opacity": 0.9}
 #: Disjointness levels as a planner reads them (route map caption).
 _DISJOINTNESS_FR = {
@@ -98,6 +100,25 @@ def resilience_classes(
     return out
 
 
+#: What "single-homed" means at each level, as a planner reads it.
+_LEVEL_FR = {
+    "edge": "une seule coupure de tronçon l'isole du cœur",
+    "node": "une seule panne de tronçon ou de site l'isole du cœur",
+    "srlg": "une seule panne de tronçon, de site ou de risque partagé l'isole du cœur",
+}
+
+
+def _thousands(count: int) -> str:
+    """``12 345``: French digit grouping."""
+    return f"{count:,}".replace(",", "\u202f")
+
+
+def _names(sites: gpd.GeoDataFrame, codes: Iterable[str]) -> str:
+    """Site names (code when unnamed), for captions: a planner reads names, not codes."""
+    by_code = dict(zip(sites["code"], sites["name"], strict=False))
+    return ", ".join(str(by_code.get(code) or code) for code in codes)
+
+
 def redundancy_map(
     report: RedundancyReport,
     sites: gpd.GeoDataFrame,
@@ -108,22 +129,20 @@ def redundancy_map(
     boundaries: Mapping[str, gpd.GeoDataFrame] | None = None,
     settings: MapSettings | None = None,
     tiles: str | None = None,
-    site_paths: pd.Series | None = None,
 ) -> MapDocument:
     """Bridges, articulation sites, single-homed sites, and units by independent paths.
 
-    ``units`` (communes or grid cells) are coloured by the largest number of independent
-    paths (capped at 2) from one of their sites to the core. ``site_paths`` (site code →
-    paths, e.g. :func:`recor.maps.resilience.paths_to_distinct_core`: paths ending at
-    distinct datacentres / CHATON nodes) is used when given, else the report's
-    ``node_paths`` (core merged into one node).
+    One resilience definition: the single-homed sites are the report's (as printed by
+    ``recor redundancy`` and counted in the coverage table), and ``units`` (communes or
+    grid cells) are coloured by the largest number of independent paths at the report's
+    level (capped at 2) from one of their served sites (not chambers or junctions).
     """
     settings = settings or MapSettings()
     units = units.copy()
-    paths = report.sites[["code", "node_paths", "geometry"]].copy()
-    if site_paths is not None:
-        paths["node_paths"] = paths["code"].map(site_paths).fillna(0).astype(int)
-    units["paths"] = resilience_classes(units, paths)
+    column = f"{report.level}_paths"
+    served = ~report.sites["kind"].astype(str).isin(list(_PASSIVE_KINDS))
+    paths = report.sites.loc[served, ["code", column, "geometry"]]
+    units["paths"] = resilience_classes(units, paths, column)
     units["paths_fr"] = units["paths"].map({k: v[1] for k, v in PATH_COUNT_STYLES.items()})
     order = sorted(PATH_COUNT_STYLES)
     units["_class"] = units["paths"].map({k: i for i, k in enumerate(order)})
@@ -156,11 +175,11 @@ def redundancy_map(
             tolerance_m=settings.boundary_simplify_m,
         ),
         *segment_layers(segments, settings),
-        _highlight_segments("bridges", "Ponts", bridges, _HIGHLIGHT_SEGMENT, settings),
+        _highlight_segments("bridges", "Tronçons critiques", bridges, _HIGHLIGHT_SEGMENT, settings),
         *site_layers(sites[sites["code"].isin(report.core)], settings, prefix="core"),
         _highlight_sites(
             "articulation",
-            "Sites d'articulation",
+            "Sites critiques",
             articulation,
             {**_HIGHLIGHT_SITE, "color": "#7b3294"},
         ),
@@ -188,18 +207,23 @@ def redundancy_map(
             "title": "Fragilités",
             "items": [
                 {
-                    "label": f"Pont : tronçon dont la perte coupe le réseau ({len(bridges)})",
+                    "label": (
+                        f"Tronçon critique : sa perte coupe le réseau ({_thousands(len(bridges))})"
+                    ),
                     "color": _HIGHLIGHT_SEGMENT["color"],
                     "weight": 6,
                 },
                 {
-                    "label": f"Site d'articulation ({len(articulation)})",
+                    "label": (
+                        "Site critique : sa perte coupe le réseau"
+                        f" ({_thousands(len(articulation))})"
+                    ),
                     "shape": "circle",
                     "color": "#7b3294",
                     "fillColor": "#ffffff",
                 },
                 {
-                    "label": f"Site mono-raccordé ({len(single)})",
+                    "label": f"Site mono-raccordé ({_thousands(len(single))})",
                     "shape": "circle",
                     "color": "#d7191c",
                     "fillColor": "#ffffff",
@@ -214,8 +238,10 @@ def redundancy_map(
     return MapDocument(
         title="Résilience du réseau RECOR",
         subtitle=(
-            f"{len(bridges)} ponts, {len(articulation)} sites d'articulation, "
-            f"{len(single)} sites mono-raccordés"
+            f"{_thousands(len(single))} sites mono-raccordés"
+            f" ({_LEVEL_FR.get(report.level, report.level)}),"
+            f" {_thousands(len(bridges))} tronçons critiques,"
+            f" {_thousands(len(articulation))} sites critiques"
         ),
         bounds=bounds_of(segments, sites),
         layers=layers,
@@ -223,9 +249,9 @@ def redundancy_map(
         provenance=provenance_rows(
             version,
             {
-                "Cœur (destinations)": ", ".join(report.core),
-                "Niveau de disjonction": report.level,
-                "Chemins": "nœuds disjoints, plafonnés à 2",
+                "Cœur (destinations)": _names(sites, report.core),
+                "Mono-raccordé": _LEVEL_FR.get(report.level, report.level),
+                "Même définition que": "recor redundancy et le tableau de couverture",
             },
         ),
         search=site_search(layers),
