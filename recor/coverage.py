@@ -271,9 +271,8 @@ def coverage(
     """
     settings = settings or MapSettings()
     bands = tuple(sorted(settings.distance_bands_km))
-    out = gpd.GeoDataFrame(
-        units[["code", "name"]].copy(), geometry=units.geometry.values, crs=units.crs
-    )
+    carried = [c for c in ("code", "name", "population", "epci_code", "epci_name") if c in units]
+    out = gpd.GeoDataFrame(units[carried].copy(), geometry=units.geometry.values, crs=units.crs)
     geoms = out.geometry.values
     areas_m2 = shapely.area(geoms)
     out["area_km2"] = areas_m2 / 1e6

@@ -10,10 +10,15 @@ from recor.cli._args import circle
 from recor.config import Settings
 from recor.errors import ConfigurationError, NotFound
 from recor.maps import build
-from recor.maps.boundaries import file_sha256, read_boundaries
+from recor.maps.boundaries import file_sha256, read_boundaries, read_cog_csv
 from recor.maps.coverage_map import coverage_map
 from recor.maps.document import ONLINE_TILES
-from recor.registry.reference import REFERENCE_KINDS, list_reference_layers, write_reference
+from recor.registry.reference import (
+    REFERENCE_KINDS,
+    list_reference_layers,
+    write_cog,
+    write_reference,
+)
 
 __all__ = ["register"]
 
@@ -24,7 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = reference.add_subparsers(dest="action", required=True, metavar="ACTION")
     load = actions.add_parser("import", help="import a boundaries file (replaces that layer)")
     load.add_argument("file", type=Path, help="GeoJSON, Shapefile (Admin Express), GeoPackage")
-    load.add_argument("--kind", required=True, help=f"layer: {', '.join(REFERENCE_KINDS)}")
+    load.add_argument(
+        "--kind",
+        required=True,
+        help=f"layer: {', '.join(REFERENCE_KINDS)}, or cog (official code list CSV:"
+        " populations, EPCI, merged communes)",
+    )
     load.add_argument("--layer", help="layer inside a multi-layer file")
     load.set_defaults(handler=_import)
     listing = actions.add_parser("list", help="reference layers in the registry")
@@ -110,6 +120,13 @@ def _map_path(out: Path | None, kind: str, settings: Settings) -> Path:
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     if not args.file.exists():
         raise NotFound(f"reference file {args.file} does not exist")
+    if args.kind == "cog":
+        cog = read_cog_csv(args.file)
+        with registry.connect(settings.database) as conn:
+            done = write_cog(conn, cog, source_file=str(args.file), sha256=file_sha256(args.file))
+            conn.commit()
+        print(f"official geographic code: {done.features} communes imported (import {done.id})")
+        return 0
     areas = read_boundaries(args.file, args.kind, layer=args.layer)
     with registry.connect(settings.database) as conn:
         done = write_reference(

@@ -14,6 +14,7 @@ from recor.maps._common import (
     SITE_POPUP,
     background_layers,
     bounds_of,
+    commune_fields,
     display_segments,
     display_sites,
     popup_fields,
@@ -21,6 +22,7 @@ from recor.maps._common import (
     segment_layers,
     site_layers,
     site_search,
+    with_commune_details,
 )
 from recor.maps.document import MapDocument, make_layer
 from recor.maps.styles import PATH_COUNT_STYLES
@@ -138,7 +140,10 @@ def redundancy_map(
     level (capped at 2) from one of their served sites (not chambers or junctions).
     """
     settings = settings or MapSettings()
-    units = units.copy()
+    if unit_kind == "communes":
+        units = with_commune_details(units, (boundaries or {}).get("departements"))
+    else:
+        units = units.assign(detail_fr="maille")
     column = f"{report.level}_paths"
     served = ~report.sites["kind"].astype(str).isin(list(_PASSIVE_KINDS))
     paths = report.sites.loc[served, ["code", column, "geometry"]]
@@ -160,9 +165,7 @@ def redundancy_map(
     single = sites[sites["code"].isin(report.single_homed["code"])]
     unit_name = "Communes" if unit_kind == "communes" else "Mailles"
     layers = [
-        *background_layers(
-            {k: v for k, v in (boundaries or {}).items() if k != "communes"}, settings
-        ),
+        *background_layers(boundaries or {}, settings, communes=False),
         make_layer(
             "units",
             f"{unit_name} par chemins indépendants",
@@ -171,12 +174,16 @@ def redundancy_map(
             classes=classes,
             style_class=units["_class"],
             popup_title="name",
-            popup_fields=[("code", "Code"), ("paths_fr", "Chemins vers le cœur")],
+            popup_fields=[
+                *(commune_fields(units) if unit_kind == "communes" else [("code", "Code", "")]),
+                ("paths_fr", "Chemins indépendants vers le cœur", ""),
+            ],
             tolerance_m=settings.boundary_simplify_m,
+            data_columns=("detail_fr",),
         ),
         *segment_layers(segments, settings),
         _highlight_segments("bridges", "Tronçons critiques", bridges, _HIGHLIGHT_SEGMENT, settings),
-        *site_layers(sites[sites["code"].isin(report.core)], settings, prefix="core"),
+        *site_layers(sites[~sites["kind"].isin(list(_PASSIVE_KINDS))], settings),
         _highlight_sites(
             "articulation",
             "Sites critiques",
@@ -253,6 +260,7 @@ def redundancy_map(
                 "Mono-raccordé": _LEVEL_FR.get(report.level, report.level),
                 "Même définition que": "recor redundancy et le tableau de couverture",
             },
+            boundaries,
         ),
         search=site_search(layers),
         tiles=tiles,
@@ -286,6 +294,7 @@ def route_map(
     layers = [
         *background_layers(boundaries or {}, settings),
         *segment_layers(segments, settings),
+        *site_layers(sites[~sites["kind"].isin(list(_PASSIVE_KINDS))], settings),
         make_layer(
             "routes",
             "Itinéraires",
@@ -330,6 +339,7 @@ def route_map(
         provenance=provenance_rows(
             version,
             {"Méthode": pair.method, "Longueur totale (km)": f"{pair.total_length_m / 1000:.2f}"},
+            boundaries,
         ),
         search=site_search(layers),
         tiles=tiles,
@@ -358,6 +368,7 @@ def whatif_map(
     layers = [
         *background_layers(boundaries or {}, settings),
         *segment_layers(segments, settings),
+        *site_layers(sites[~sites["kind"].isin(list(_PASSIVE_KINDS))], settings),
         _highlight_segments(
             "cut-segments",
             "Tronçons coupés",
@@ -400,7 +411,9 @@ def whatif_map(
             }
         ],
         provenance=provenance_rows(
-            version, {k: str(v) for k, v in (provenance.parameters.items() if provenance else [])}
+            version,
+            {k: str(v) for k, v in (provenance.parameters.items() if provenance else [])},
+            boundaries,
         ),
         search=site_search(layers),
         tiles=tiles,

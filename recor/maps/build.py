@@ -20,8 +20,9 @@ from recor.maps.coverage_map import coverage_map
 from recor.maps.document import MapDocument
 from recor.maps.network_map import network_map
 from recor.maps.privacy import Level
+from recor.maps.territory import reconcile
 from recor.network import RedundancyReport
-from recor.registry.reference import read_reference
+from recor.registry.reference import read_cog, read_reference
 
 __all__ = [
     "DEFAULT_LEVEL",
@@ -44,12 +45,28 @@ DEFAULT_LEVEL = "srlg"
 
 
 def reference_layers(conn: psycopg.Connection) -> dict[str, gpd.GeoDataFrame]:
-    """The boundary layers present in the registry (communes, départements, région)."""
+    """The boundary layers present in the registry (communes, EPCI, départements, région).
+
+    With the official geographic code imported, ``communes`` are the current communes
+    (population, EPCI, chief towns, label zooms) reconciled with the polygons
+    (:func:`recor.maps.territory.reconcile`; its summary in ``communes.attrs``) and
+    ``epci`` the union of their members.
+    """
     layers = {}
-    for kind in ("region", "departements", "communes"):
+    for kind in ("region", "departements", "arrondissements", "communes"):
         frame = read_reference(conn, kind, missing_ok=True)
         if not frame.empty:
             layers[kind] = frame
+    cog = read_cog(conn)
+    if "communes" in layers and not cog.empty:
+        territory = reconcile(
+            layers["communes"], cog, arrondissements=layers.get("arrondissements")
+        )
+        layers["communes"] = territory.communes
+        layers["communes"].attrs["reconciliation"] = territory.summary_fr()
+        layers["communes"].attrs["reconciled"] = territory.reconciliation
+        layers["epci"] = territory.epcis
+    layers.pop("arrondissements", None)
     return layers
 
 
@@ -70,6 +87,7 @@ def build_network_map(
     *,
     level: Level = "internal",
     tiles: str | None = None,
+    boundaries: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> MapDocument:
     """The network map of the registry as it is now."""
     return network_map(
@@ -78,7 +96,7 @@ def build_network_map(
         version=registry.registry_version(conn).label(),
         settings=settings.maps,
         level=level,
-        boundaries=reference_layers(conn),
+        boundaries=reference_layers(conn) if boundaries is None else boundaries,
         tiles=tiles,
     )
 
@@ -108,6 +126,7 @@ def build_coverage(
     single_homed: Iterable[str] | None = None,
     core: Sequence[str] | None = None,
     level: str = DEFAULT_LEVEL,
+    boundaries: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> CoverageResult:
     """Coverage per commune (or per grid cell when no communes are loaded).
 
@@ -115,7 +134,7 @@ def build_coverage(
     given.
     """
     sites, segments = registry.read_sites(conn), registry.read_segments(conn)
-    boundaries = reference_layers(conn)
+    boundaries = reference_layers(conn) if boundaries is None else boundaries
     units, kind = _units(boundaries, segments, settings)
     if single_homed is None:
         graph = network.load_graph(conn)
@@ -140,6 +159,7 @@ def build_redundancy_map(
     tiles: str | None = None,
     core: Sequence[str] | None = None,
     level: str = DEFAULT_LEVEL,
+    boundaries: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> MapDocument:
     """Bridges, articulation and single-homed sites; units by independent paths to the core.
 
@@ -147,7 +167,7 @@ def build_redundancy_map(
     redundancy`` and the coverage table for the same ``core`` and ``level``.
     """
     sites, segments = registry.read_sites(conn), registry.read_segments(conn)
-    boundaries = reference_layers(conn)
+    boundaries = reference_layers(conn) if boundaries is None else boundaries
     units, kind = _units(boundaries, segments, settings)
     report = resilience_report(network.load_graph(conn), settings, core=core, level=level)
     return redundancy_map(
@@ -236,9 +256,11 @@ def build_coverage_map(
     level: Level = "internal",
     tiles: str | None = None,
     result: CoverageResult | None = None,
+    boundaries: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> MapDocument:
     """The coverage map (communes, or grid cells when no communes are loaded)."""
-    result = result or build_coverage(conn, settings)
+    boundaries = reference_layers(conn) if boundaries is None else boundaries
+    result = result or build_coverage(conn, settings, boundaries=boundaries)
     return coverage_map(
         result,
         registry.read_segments(conn),
@@ -246,6 +268,7 @@ def build_coverage_map(
         tiles=tiles,
         level=level,
         sites=registry.read_sites(conn),
+        boundaries=boundaries,
     )
 
 
@@ -264,14 +287,23 @@ def write_standard_maps(
     pack holds the network and coverage maps.
     """
     target = Path(folder)
-    result = build_coverage(conn, settings, core=core, level=resilience_level)
-    coverage_doc = build_coverage_map(conn, settings, level=level, result=result)
+    boundaries = reference_layers(conn)
+    result = build_coverage(
+        conn, settings, core=core, level=resilience_level, boundaries=boundaries
+    )
+    coverage_doc = build_coverage_map(
+        conn, settings, level=level, result=result, boundaries=boundaries
+    )
+    network_doc = build_network_map(conn, settings, level=level, boundaries=boundaries)
     paths = {
-        "network": build_network_map(conn, settings, level=level).write(target / "network.html"),
+        "network": network_doc.write(target / "network.html"),
         "coverage": coverage_doc.write(target / "coverage.html"),
     }
+    del network_doc, coverage_doc
     if level == "internal":
-        doc = build_redundancy_map(conn, settings, core=core, level=resilience_level)
+        doc = build_redundancy_map(
+            conn, settings, core=core, level=resilience_level, boundaries=boundaries
+        )
         paths["redundancy"] = doc.write(target / "redundancy.html")
     paths.update({f"csv_{k}": v for k, v in result.write_csv(target).items()})
     return paths

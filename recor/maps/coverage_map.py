@@ -4,14 +4,24 @@ the network, and the département summary table."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 
 import geopandas as gpd
 import shapely
 
 from recor.config import MapSettings
 from recor.coverage import CoverageResult, band_column
-from recor.domain import SITE_KIND_LABELS_FR, Status
-from recor.maps._common import bounds_of, provenance_rows, segment_layers
+from recor.domain import SITE_KIND_LABELS_FR, SiteKind, Status
+from recor.maps._common import (
+    background_layers,
+    bounds_of,
+    commune_fields,
+    provenance_rows,
+    segment_layers,
+    site_layers,
+    site_search,
+    with_commune_details,
+)
 from recor.maps.document import MapDocument, make_layer
 from recor.maps.privacy import Level, publishable
 from recor.maps.styles import BAND_COLOURS
@@ -60,20 +70,26 @@ def coverage_map(
     tiles: str | None = None,
     level: Level = "internal",
     sites: gpd.GeoDataFrame | None = None,
+    boundaries: Mapping[str, gpd.GeoDataFrame] | None = None,
 ) -> MapDocument:
     """Build the coverage map of a :func:`recor.coverage.coverage` result.
 
     With ``level="public"``, the drawn segments are those of :func:`publishable` (cut at the
     cells of CHATON nodes, public attributes only); ``sites`` is then required.
+    ``boundaries``: the context drawn around the units (EPCI, départements, names).
     """
+    boundaries = boundaries or {}
     settings = settings or MapSettings()
     if level == "public":
         if sites is None:
             raise ValueError("a public coverage map needs the sites (to hide CHATON nodes)")
-        segments = publishable(sites, segments, coarsen_m=settings.public_coarsen_m)[1]
+        sites, segments = publishable(sites, segments, coarsen_m=settings.public_coarsen_m)
     bands = result.bands_km
     labels = band_labels(bands)
-    units = result.units.copy()
+    if result.unit_kind == "communes":
+        units = with_commune_details(result.units, boundaries.get("departements"))
+    else:
+        units = result.units.assign(detail_fr=f"maille de {settings.grid_cell_m / 1000:g} km")
     units["band_fr"] = [labels[b] for b in units["band"]]
     units["dist_network_km"] = (units["dist_network_m"] / 1000).round(2)
     units["dist_presence_km"] = (units["dist_presence_m"] / 1000).round(2)
@@ -81,7 +97,7 @@ def coverage_map(
         units[f"pct_{b:g}"] = (units[band_column(b)] * 100).round(1)
     units["public_fr"] = units["has_connected_public_site"].map({True: "oui", False: "non"})
     fields = [
-        ("code", "Code"),
+        *(commune_fields(units) if result.unit_kind == "communes" else [("code", "Code")]),
         ("band_fr", "Classe"),
         ("dist_network_km", "Distance au réseau en service (km)"),
         ("nearest_presence", "Point de présence le plus proche"),
@@ -108,7 +124,9 @@ def coverage_map(
             popup_title="name",
             popup_fields=fields,
             tolerance_m=settings.boundary_simplify_m,
-        )
+            data_columns=("detail_fr",),
+        ),
+        *background_layers(boundaries, settings, communes=False),
     ]
     live = segments[segments["status"] == Status.IN_SERVICE]
     zones = result.zones
@@ -136,6 +154,10 @@ def coverage_map(
         )
     if not live.empty:
         layers.extend(segment_layers(live, settings))
+    if sites is not None:
+        # the sites that serve the territory (chambers and junctions are duct detail)
+        served = sites[~sites["kind"].isin([SiteKind.CHAMBER, SiteKind.JUNCTION])]
+        layers.extend(site_layers(served, settings))
     legend = [
         {
             "title": "Distance au réseau en service",
@@ -161,15 +183,9 @@ def coverage_map(
         bounds=bounds_of(result.units),
         layers=layers,
         legend=legend,
-        provenance=provenance_rows(result.version, parameters),
+        provenance=provenance_rows(result.version, parameters, boundaries),
         table=summary_table(result),
-        search={
-            "layers": ["units"],
-            "column": "name",
-            "label": "Rechercher une commune…"
-            if result.unit_kind == "communes"
-            else "Rechercher une maille…",
-        },
+        search=site_search(layers),
         tiles=tiles,
         max_zoom=settings.max_zoom,
     )

@@ -109,6 +109,7 @@ def make_layer(
     show: bool = True,
     min_zoom: int | None = None,
     interactive: bool = True,
+    data_columns: tuple[str, ...] = (),
 ) -> LayerSpec:
     """Encode a GeoDataFrame as a map layer.
 
@@ -119,7 +120,8 @@ def make_layer(
     frame
         Features in a projected CRS (EPSG:2154); reprojected to WGS84 here.
     kind
-        ``"line"``, ``"point"`` or ``"polygon"``.
+        ``"line"``, ``"point"``, ``"polygon"`` or ``"label"`` (place names: points drawn
+        as text from the zoom in their ``label_zoom`` column).
     classes
         Leaflet path styles (``color``, ``weight``, ``fillColor``, ``radius``, ``shape``...).
     style_class
@@ -130,8 +132,10 @@ def make_layer(
         Values are shown as text, never as HTML.
     tolerance_m
         Simplification tolerance in metres (1 m suits the deepest zoom).
+    data_columns
+        Columns carried without being shown (search keys, label zooms).
     """
-    columns = list(dict.fromkeys([f[0] for f in popup_fields] + [popup_title]))
+    columns = list(dict.fromkeys([f[0] for f in popup_fields] + [popup_title, *data_columns]))
     columns = [c for c in columns if c]
     cols = encode_columns(frame, columns)
     if style_class is not None:

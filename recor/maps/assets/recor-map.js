@@ -135,12 +135,49 @@
     return L.polyline(lines.length === 1 ? lines[0] : lines, opts);
   }
 
+  /* Place names: drawn only when their zoom is reached and they are in view (at most
+   * MAX_LABELS at once, the largest first), so a regional view never holds 1,800 labels. */
+  var MAX_LABELS = 250;
+  function labelLayer(map, layer, geometries) {
+    var group = L.layerGroup(), names = layer.columns.name, zooms = layer.columns.label_zoom;
+    var weights = layer.columns.population || [];
+    var order = names.map(function (_, i) { return i; });
+    order.sort(function (a, b) { return zooms[a] - zooms[b] || (weights[b] || 0) - (weights[a] || 0); });
+    function redraw() {
+      group.clearLayers();
+      if (!map.hasLayer(group)) return;
+      var zoom = map.getZoom(), view = map.getBounds().pad(0.1), shown = 0;
+      for (var k = 0; k < order.length && shown < MAX_LABELS; k++) {
+        var i = order[k];
+        if (zooms[i] > zoom) break;
+        if (!view.contains(geometries[i])) continue;
+        var text = el("span", "recor-label-text" + (zooms[i] <= 7 ? " recor-label-major" : ""), names[i]);
+        group.addLayer(L.marker(geometries[i], {
+          icon: L.divIcon({ html: text, className: "recor-label", iconSize: null }),
+          interactive: false, keyboard: false,
+        }));
+        shown++;
+      }
+      layer.shown = shown;
+    }
+    map.on("moveend zoomend", redraw);
+    group.on("add", function () { setTimeout(redraw, 0); });
+    layer.redraw = redraw;
+    return group;
+  }
+
   function buildLayer(map, layer, renderer) {
     var geometries = decodeGeometries(layer.geom), n = layer.geom.n;
     layer.columns = {};
     Object.keys(layer.cols).forEach(function (name) {
       layer.columns[name] = decodeColumn(layer.cols[name], n);
     });
+    if (layer.kind === "label") {
+      layer.group = labelLayer(map, layer, geometries);
+      layer.features = [];
+      layer.latlngs = geometries;
+      return layer.group;
+    }
     var classes = layer.columns._c;
     var group = L.featureGroup();
     var features = new Array(n);
@@ -231,15 +268,55 @@
     return String(text).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
   }
 
-  function searchControl(map, spec, layersById, sync) {
+  /* One search over communes, EPCI and sites, ranked: exact name or code first, then
+   * names starting with the query, then a word starting with it, then containing it; ties
+   * go to the larger population, then communes before EPCI before sites. */
+  function searchEntries(spec, layersById) {
     var entries = [];
-    spec.search.layers.forEach(function (id) {
-      var layer = layersById[id];
+    spec.search.sources.forEach(function (source, rank) {
+      var layer = layersById[source.layer];
       if (!layer) return;
-      layer.columns[spec.search.column].forEach(function (value, index) {
-        if (value) entries.push({ layer: layer, index: index, key: fold(value), text: value });
-      });
+      var title = layer.columns[source.title], n = layer.geom.n;
+      for (var i = 0; i < n; i++) {
+        if (!title[i]) continue;
+        var keys = source.keys.map(function (k) { return layer.columns[k][i]; })
+          .filter(function (v) { return v !== null && v !== undefined && v !== ""; })
+          .map(fold);
+        var detail = source.detail ? layer.columns[source.detail][i] : null;
+        var weight = source.weight ? layer.columns[source.weight][i] : null;
+        entries.push({ layer: layer, index: i, keys: keys, text: title[i], rank: rank,
+          detail: source.kind + (detail ? " · " + detail : ""), weight: weight || 0 });
+      }
     });
+    return entries;
+  }
+
+  function score(entry, query) {
+    var best = 9;
+    entry.keys.forEach(function (key) {
+      if (key === query) best = Math.min(best, 0);
+      else if (key.indexOf(query) === 0) best = Math.min(best, 1);
+      else if ((" " + key.replace(/[-'’()]/g, " ")).indexOf(" " + query) >= 0) best = Math.min(best, 2);
+      else if (key.indexOf(query) >= 0) best = Math.min(best, 3);
+    });
+    return best;
+  }
+
+  function rankEntries(entries, query, limit) {
+    var found = [];
+    entries.forEach(function (entry) {
+      var s = score(entry, query);
+      if (s < 9) found.push({ entry: entry, score: s });
+    });
+    found.sort(function (a, b) {
+      return a.score - b.score || b.entry.weight - a.entry.weight || a.entry.rank - b.entry.rank ||
+        String(a.entry.text).localeCompare(String(b.entry.text), "fr");
+    });
+    return found.slice(0, limit).map(function (f) { return f.entry; });
+  }
+
+  function searchControl(map, spec, layersById, sync) {
+    var entries = searchEntries(spec, layersById);
     var control = L.control({ position: "topright" });
     control.onAdd = function () {
       var box = el("div", "recor-box recor-search");
@@ -254,28 +331,28 @@
         results.textContent = "";
         var query = fold(input.value.trim());
         if (query.length < 2) return;
-        for (var i = 0, found = 0; i < entries.length && found < 8; i++) {
-          if (entries[i].key.indexOf(query) < 0) continue;
-          found++;
-          var button = el("button", "recor-result", entries[i].text);
+        rankEntries(entries, query, 10).forEach(function (entry) {
+          var button = el("button", "recor-result");
           button.type = "button";
-          button.addEventListener("click", goTo.bind(null, entries[i]));
+          button.appendChild(el("span", "recor-result-name", entry.text));
+          button.appendChild(el("span", "recor-result-detail", entry.detail));
+          button.addEventListener("click", goTo.bind(null, entry));
           results.appendChild(button);
-        }
-        if (!results.firstChild) results.appendChild(el("div", "recor-none", "Aucun site trouvé"));
+        });
+        if (!results.firstChild) results.appendChild(el("div", "recor-none", "Aucun résultat"));
       });
       function goTo(entry) {
         var layer = entry.layer, feature = layer.features[entry.index], where;
-        if (layer.kind === "point") {
+        if (layer.kind === "point" || layer.kind === "label") {
           where = L.latLng(layer.latlngs[entry.index]);
-          map.setView(where, Math.max(map.getZoom(), layer.minZoom || 14), { animate: false });
+          map.setView(where, Math.max(map.getZoom(), layer.minZoom || 13), { animate: false });
         } else {
           where = feature.getBounds().getCenter();
-          map.fitBounds(feature.getBounds(), { animate: false, maxZoom: 14 });
+          map.fitBounds(feature.getBounds(), { animate: false, maxZoom: 13 });
         }
         sync();
         if (!map.hasLayer(layer.group)) map.addLayer(layer.group);
-        feature.fire("click", { latlng: where }, true);
+        if (feature && layer.popup) feature.fire("click", { latlng: where }, true);
       }
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
@@ -358,6 +435,11 @@
 
     window.recorMap = {
       map: map, counts: counts, layers: layersById, ready: false,
+      search: spec.search ? function (query) {
+        return rankEntries(searchEntries(spec, layersById), fold(query), 10).map(function (e) {
+          return { text: e.text, detail: e.detail, layer: e.layer.id };
+        });
+      } : null,
       onMap: function () {
         var out = {};
         layers.forEach(function (layer) {
