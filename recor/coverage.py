@@ -63,18 +63,56 @@ class CoverageResult:
     computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     zones: gpd.GeoDataFrame | None = None
 
+    def epci(self) -> pd.DataFrame:
+        """Per EPCI (communes with an ``epci_code``): population and what is served.
+
+        Columns ``code``, ``name``, ``communes``, ``population`` (nullable: unknown when a
+        member's is), ``population_within_<b>km`` (population of the member communes that
+        reach the band), ``connected_public_sites``. Empty without EPCI membership.
+        """
+        units = self.units
+        if "epci_code" not in units or units["epci_code"].isna().all():
+            return pd.DataFrame(columns=["code", "name", "communes", "population"])
+        frame = pd.DataFrame(units.drop(columns="geometry"))
+        frame = frame[frame["epci_code"].notna()]
+        population = frame["population"].astype("Float64")
+        rows = {
+            "communes": frame.groupby("epci_code").size(),
+            "name": frame.groupby("epci_code")["epci_name"].first(),
+            "population": population.groupby(frame["epci_code"])
+            .sum(min_count=1)
+            .where(~population.isna().groupby(frame["epci_code"]).any()),
+            "connected_public_sites": frame.groupby("epci_code")["connected_public_sites"].sum(),
+        }
+        for b in self.bands_km:
+            reached = frame["dist_network_m"] <= b * 1000.0
+            rows[f"population_within_{b:g}km"] = (
+                population.where(reached, 0).groupby(frame["epci_code"]).sum(min_count=1)
+            ).where(~population.isna().groupby(frame["epci_code"]).any())
+        out = pd.DataFrame(rows).rename_axis("code").reset_index()
+        for column in out.columns:
+            if column.startswith("population"):
+                out[column] = out[column].round().astype("Int64")
+        first = ["code", "name", "communes", "population"]
+        return out[first + [c for c in out.columns if c not in first]]
+
     def write_csv(self, folder: Path | str) -> dict[str, Path]:
-        """Write ``coverage_units.csv`` and ``coverage_summary.csv``; returns their paths."""
+        """Write ``coverage_units.csv``, ``coverage_summary.csv`` (and ``coverage_epci.csv``
+        with EPCI membership); returns their paths."""
         target = Path(folder)
         target.mkdir(parents=True, exist_ok=True)
         paths = {
             "units": target / "coverage_units.csv",
             "summary": target / "coverage_summary.csv",
         }
+        epci = self.epci()
+        if not epci.empty:
+            paths["epci"] = target / "coverage_epci.csv"
         stamp = f"{self.computed_at:%Y-%m-%d %H:%M UTC}"
         header = f"# recor coverage; data {self.version}; computed {stamp}\n"
         units = pd.DataFrame(self.units.drop(columns="geometry"))
-        for key, frame in (("units", units), ("summary", self.summary)):
+        frames = {"units": units, "summary": self.summary, "epci": epci}
+        for key, frame in ((k, frames[k]) for k in paths):
             with paths[key].open("w", encoding="utf-8", newline="") as handle:
                 handle.write(header)
                 frame.to_csv(handle, index=False, float_format="%.6g")

@@ -7,6 +7,8 @@ import itertools
 from collections.abc import Mapping
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import shapely
 
 from recor.config import MapSettings
@@ -26,7 +28,7 @@ from recor.maps.document import MapDocument, make_layer
 from recor.maps.privacy import Level, publishable
 from recor.maps.styles import BAND_COLOURS
 
-__all__ = ["band_labels", "coverage_map", "summary_table"]
+__all__ = ["band_labels", "coverage_map", "summary_table", "territory_tables"]
 
 
 def band_labels(bands_km: tuple[float, ...]) -> list[str]:
@@ -60,6 +62,94 @@ def summary_table(result: CoverageResult) -> dict:
         )
     unit = "communes" if result.unit_kind == "communes" else "mailles"
     return {"title": f"Synthèse par département ({unit})", "columns": columns, "rows": rows}
+
+
+def _cell(value):
+    """A table cell: None for unknown (the page says "inconnue"), plain numbers."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    return value
+
+
+def territory_tables(result: CoverageResult) -> list[dict]:
+    """The département summary, then per EPCI and per commune tables (French headings),
+    each sortable, searchable and downloadable as CSV in the page."""
+    tables = [{**summary_table(result), "title": "Départements", "csv": "departements.csv"}]
+    bands = result.bands_km
+    epci = result.epci()
+    if not epci.empty:
+        columns = ["EPCI", "Code SIREN", "Communes", "Population"]
+        columns += [f"Population à ≤ {b:g} km du réseau" for b in bands]
+        columns += ["Sites publics raccordés"]
+        rows = [
+            [
+                _cell(v)
+                for v in (
+                    row["name"],
+                    row["code"],
+                    row["communes"],
+                    row["population"],
+                    *[row[f"population_within_{b:g}km"] for b in bands],
+                    row["connected_public_sites"],
+                )
+            ]
+            for _, row in epci.iterrows()
+        ]
+        tables.append(
+            {
+                "title": "EPCI",
+                "columns": columns,
+                "rows": rows,
+                "csv": "epci.csv",
+                "missing": "inconnue",
+            }
+        )
+    if result.unit_kind == "communes":
+        units = result.units
+        columns = ["Commune", "Code INSEE", "Département", "EPCI", "Population"]
+        columns += ["Distance au réseau (km)", "Sites publics raccordés"]
+        population = (
+            units["population"] if "population" in units else pd.Series(pd.NA, index=units.index)
+        )
+        epci_names = (
+            units["epci_name"] if "epci_name" in units else pd.Series(None, index=units.index)
+        )
+        rows = [
+            [
+                _cell(v)
+                for v in (
+                    name,
+                    code,
+                    dept,
+                    epci_name,
+                    pop,
+                    round(dist / 1000, 2) if pd.notna(dist) else None,
+                    public,
+                )
+            ]
+            for name, code, dept, epci_name, pop, dist, public in zip(
+                units["name"],
+                units["code"],
+                units["departement"],
+                epci_names,
+                population,
+                units["dist_network_m"],
+                units["connected_public_sites"],
+                strict=True,
+            )
+        ]
+        tables.append(
+            {
+                "title": "Communes",
+                "columns": columns,
+                "rows": rows,
+                "csv": "communes.csv",
+                "missing": "inconnue",
+            }
+        )
+    return tables
 
 
 def coverage_map(
@@ -184,7 +274,7 @@ def coverage_map(
         layers=layers,
         legend=legend,
         provenance=provenance_rows(result.version, parameters, boundaries),
-        table=summary_table(result),
+        table=territory_tables(result),
         search=site_search(layers),
         tiles=tiles,
         max_zoom=settings.max_zoom,

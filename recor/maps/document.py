@@ -179,7 +179,7 @@ class MapDocument:
     subtitle: str = ""
     legend: list[dict[str, Any]] = field(default_factory=list)
     provenance: list[tuple[str, str]] = field(default_factory=list)
-    table: dict[str, Any] | None = None
+    table: dict[str, Any] | list[dict[str, Any]] | None = None
     search: dict[str, str] | None = None
     tiles: str | None = None
     max_zoom: int = 18

@@ -8,6 +8,7 @@ communes, 22 merged since.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import pandas as pd
 import pytest
@@ -181,3 +182,60 @@ def test_every_map_has_context_and_one_ranked_search(
     assert "22 communes des contours fusionnées" in provenance
     units = pd.read_csv(tmp_path / "coverage_units.csv", comment="#", dtype={"code": str})
     assert len(units) == 1754 and units["population"].notna().all()
+    check_territory_tables(browser, tmp_path, admin_cvl)
+
+
+def table_rows(browser: Browser, index: int) -> list[list[str]]:
+    return browser.evaluate(
+        f"Array.from(document.querySelectorAll('.recor-table-view')[{index}]"
+        ".querySelectorAll('tbody tr')).map(r => Array.from(r.children).map(c => c.textContent))"
+    )
+
+
+def check_territory_tables(browser: Browser, folder: Path, admin_cvl: Path) -> None:
+    """The coverage map's tables: départements, EPCI, communes; sortable, searchable, and
+    downloadable as CSV from the page itself (a data: link, no request)."""
+    report = browser.open_map(folder / "coverage.html")
+    tabs = browser.evaluate(
+        "Array.from(document.querySelectorAll('.recor-tab')).map(t => t.textContent)"
+    )
+    assert tabs == ["Départements", "EPCI", "Communes"]
+    assert len(table_rows(browser, 1)) == 82 and len(table_rows(browser, 2)) == 1754
+    browser.evaluate("document.querySelectorAll('.recor-tab')[1].click()")
+    # sort by population, twice for descending
+    for _ in range(2):
+        browser.evaluate(
+            "Array.from(document.querySelectorAll('.recor-table-view')[1].querySelectorAll('th'))"
+            ".find(th => th.textContent === 'Population').click()"
+        )
+    top = table_rows(browser, 1)[0]
+    cog = pd.read_csv(admin_cvl / "cog-communes.csv", dtype={"code": str, "epci_code": str})
+    current = cog[cog["type"] == "commune-actuelle"]
+    totals = current.groupby("epci_nom")["population"].sum().sort_values(ascending=False)
+    assert top[0] == totals.index[0]
+    assert int(top[3].replace("\u202f", "").replace("\xa0", "")) == int(totals.iloc[0])
+    # population within 1 km, recomputed from the per-commune CSV written by map all
+    units = pd.read_csv(folder / "coverage_units.csv", comment="#", dtype={"code": str})
+    members = units[units["epci_name"] == totals.index[0]]
+    near = int(members.loc[members["dist_network_m"] <= 1000, "population"].sum())
+    assert int(top[4].replace("\u202f", "").replace("\xa0", "")) == near
+    # search inside the communes table, then download what is shown
+    browser.evaluate(
+        "(() => { const i = document.querySelectorAll('.recor-table-view')[2]"
+        ".querySelector('input'); i.value = 'loches'; i.dispatchEvent(new Event('input')); })()"
+    )
+    shown = table_rows(browser, 2)
+    assert {row[0] for row in shown} >= {"Loches", "Beaulieu-lès-Loches"}
+    assert all("loches" in " ".join(row).lower() for row in shown)
+    href = browser.evaluate(
+        "document.querySelectorAll('.recor-table-view')[2].querySelector('a.recor-csv').href"
+    )
+    assert href.startswith("data:text/csv;charset=utf-8,")
+    text = unquote(href.split(",", 1)[1]).lstrip("\ufeff")
+    lines = text.strip().split("\r\n")
+    assert lines[0].startswith("Commune;Code INSEE;Département;EPCI;Population")
+    assert len(lines) == len(shown) + 1
+    loches = next(line for line in lines if line.startswith("Loches;"))
+    assert loches.split(";")[1] == "37132"
+    after = browser.collect(report)
+    assert set(after.requests) <= {report.url}, after.requests

@@ -242,21 +242,108 @@
     return control;
   }
 
-  function tableControl(table) {
+  /* CSV of a table (French conventions: ";" separator, decimal comma), as a data: link, so
+   * the download needs no request. */
+  function csvOf(table, rows) {
+    function cell(value) {
+      if (value === null || value === undefined) return "";
+      var text = typeof value === "number" ? String(value).replace(".", ",") : String(value);
+      return /[";\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+    }
+    var lines = [table.columns.map(cell).join(";")];
+    rows.forEach(function (row) { lines.push(row.map(cell).join(";")); });
+    return "\ufeff" + lines.join("\r\n") + "\r\n";
+  }
+
+  function tableView(table) {
+    var box = el("div", "recor-table-view"), state = { sort: -1, asc: true, filter: "" };
+    var tools = el("div", "recor-table-tools");
+    var filter = el("input");
+    filter.type = "search";
+    filter.placeholder = "Filtrer…";
+    filter.setAttribute("aria-label", "Filtrer le tableau " + table.title);
+    var link = el("a", "recor-csv", "Télécharger le CSV");
+    link.setAttribute("download", table.csv || "tableau.csv");
+    tools.appendChild(filter);
+    tools.appendChild(link);
+    box.appendChild(tools);
+    var grid = el("table"), head = el("tr"), body = el("tbody");
+    table.columns.forEach(function (name, index) {
+      var th = el("th", null, name);
+      th.setAttribute("role", "button");
+      th.title = "Trier";
+      th.addEventListener("click", function () {
+        state.asc = state.sort === index ? !state.asc : true;
+        state.sort = index;
+        render();
+      });
+      head.appendChild(th);
+    });
+    var thead = el("thead");
+    thead.appendChild(head);
+    grid.appendChild(thead);
+    grid.appendChild(body);
+    box.appendChild(grid);
+    function visible() {
+      var query = fold(state.filter.trim()), rows = table.rows.slice();
+      if (query) {
+        rows = rows.filter(function (row) {
+          return row.some(function (v) { return v !== null && fold(v).indexOf(query) >= 0; });
+        });
+      }
+      if (state.sort >= 0) {
+        var k = state.sort, sign = state.asc ? 1 : -1;
+        rows.sort(function (a, b) {
+          var x = a[k], y = b[k];
+          if (x === null || x === undefined) return 1;
+          if (y === null || y === undefined) return -1;
+          if (typeof x === "number" && typeof y === "number") return sign * (x - y);
+          return sign * String(x).localeCompare(String(y), "fr");
+        });
+      }
+      return rows;
+    }
+    function render() {
+      var rows = visible();
+      body.textContent = "";
+      rows.forEach(function (values) {
+        var row = el("tr");
+        values.forEach(function (value) { row.appendChild(el("td", null, formatValue(value, table.missing))); });
+        body.appendChild(row);
+      });
+      Array.prototype.forEach.call(head.children, function (th, index) {
+        th.setAttribute("aria-sort", index !== state.sort ? "none" : state.asc ? "ascending" : "descending");
+      });
+      link.href = "data:text/csv;charset=utf-8," + encodeURIComponent(csvOf(table, rows));
+      box.setAttribute("data-rows", String(rows.length));
+    }
+    filter.addEventListener("input", function () { state.filter = filter.value; render(); });
+    render();
+    return box;
+  }
+
+  function tableControl(tables) {
     var control = L.control({ position: "topleft" });
     control.onAdd = function () {
       var box = el("details", "recor-box recor-table");
       box.open = true;
-      box.appendChild(el("summary", null, table.title));
-      var grid = el("table"), head = el("tr");
-      table.columns.forEach(function (name) { head.appendChild(el("th", null, name)); });
-      grid.appendChild(head);
-      table.rows.forEach(function (values) {
-        var row = el("tr");
-        values.forEach(function (value) { row.appendChild(el("td", null, formatValue(value))); });
-        grid.appendChild(row);
+      box.appendChild(el("summary", null, tables.length > 1 ? "Tableaux par territoire" : tables[0].title));
+      var tabs = el("div", "recor-tabs"), views = [];
+      tables.forEach(function (table, index) {
+        var tab = el("button", "recor-tab", table.title);
+        tab.type = "button";
+        var view = tableView(table);
+        view.hidden = index > 0;
+        tab.setAttribute("aria-pressed", String(index === 0));
+        tab.addEventListener("click", function () {
+          views.forEach(function (v, i) { v.hidden = i !== index; });
+          Array.prototype.forEach.call(tabs.children, function (t, i) { t.setAttribute("aria-pressed", String(i === index)); });
+        });
+        if (tables.length > 1) tabs.appendChild(tab);
+        views.push(view);
       });
-      box.appendChild(grid);
+      box.appendChild(tabs);
+      views.forEach(function (view) { box.appendChild(view); });
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
       return box;
@@ -429,7 +516,7 @@
     sync();
     control.addTo(map);
     if (spec.search) searchControl(map, spec, layersById, sync).addTo(map);
-    if (spec.table) tableControl(spec.table).addTo(map);
+    if (spec.table) tableControl(Array.isArray(spec.table) ? spec.table : [spec.table]).addTo(map);
     if (spec.legend && spec.legend.length) legendControl(spec).addTo(map);
     boxControl("bottomleft", "Provenance des données", spec.provenance, false).addTo(map);
 
