@@ -1,7 +1,8 @@
 """Benchmark of ``recor coverage`` and ``recor map all`` on a dense registry (not a test).
 
-Loads the generated network (``--segments``, default 200,000) and the real boundaries of
-Centre-Val de Loire (``../shared/data/admin-cvl``: 1,776 communes) into a throwaway
+Loads the generated network (``--segments``, default 200,000), the real boundaries of
+Centre-Val de Loire (``../shared/data/admin-cvl``: 1,776 commune polygons) and the official
+geographic code (1,754 current communes, populations, EPCI) into a throwaway
 database, then runs each command as a child process and measures its wall time and peak
 resident memory (``wait4``). The reference, measured in the same run, is a child that only
 reads the snapshot every command starts from (sites, segments, communes). Budgets (issue 8):
@@ -84,12 +85,12 @@ def main() -> None:
         delivery = build_sample(args.segments)
         with registry.connect(url, autocommit=True) as conn:
             registry.load_delivery(conn, delivery, BatchInfo(profile="benchmark"))
-        for kind in ("communes", "departements", "region"):
-            path = str(ADMIN / f"{kind}.geojson")
-            assert (
-                recor_main(["--database-url", url, "reference", "import", path, "--kind", kind])
-                == 0
-            )
+        layers = {k: ADMIN / f"{k}.geojson" for k in ("communes", "departements", "region")}
+        layers |= {"arrondissements": ADMIN / "arrondissements.geojson"}
+        layers |= {"cog": ADMIN / "cog-communes.csv"}
+        for kind, path in layers.items():
+            command = ["--database-url", url, "reference", "import", str(path), "--kind", kind]
+            assert recor_main(command) == 0
         del delivery
         out = args.out / "bench_coverage"
         out.mkdir(parents=True, exist_ok=True)
