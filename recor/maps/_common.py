@@ -226,7 +226,7 @@ def background_layers(
     keeps their names.
     """
     styles = {
-        "communes": {"color": "#9e9e9e", "weight": 0.5, "fillOpacity": 0},
+        "communes": {"color": "#858585", "weight": 0.5, "fillOpacity": 0},
         "epci": {"color": "#6a3d9a", "weight": 1.2, "dashArray": "6 3", "fill": False},
         "departements": {"color": "#424242", "weight": 2, "fill": False},
         "region": {"color": "#000000", "weight": 2.5, "fill": False},

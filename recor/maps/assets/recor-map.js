@@ -198,6 +198,30 @@
     return group;
   }
 
+  /* A legend swatch: lines as a small SVG stroke (with the layer's dash pattern), shapes
+   * as styled boxes. */
+  var SVG = "http://www.w3.org/2000/svg";
+  function swatchOf(item) {
+    if (item.shape && item.shape !== "line") {
+      var box = el("span", "recor-swatch recor-" + item.shape);
+      box.style.background = item.fillColor || item.color;
+      box.style.borderColor = item.color;
+      return box;
+    }
+    var svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("class", "recor-swatch-line");
+    svg.setAttribute("width", "34");
+    svg.setAttribute("height", "12");
+    var line = document.createElementNS(SVG, "line");
+    line.setAttribute("x1", "1"); line.setAttribute("x2", "33");
+    line.setAttribute("y1", "6"); line.setAttribute("y2", "6");
+    line.setAttribute("stroke", item.color);
+    line.setAttribute("stroke-width", String(Math.min(item.weight || 3, 10)));
+    if (item.dashArray) line.setAttribute("stroke-dasharray", item.dashArray);
+    svg.appendChild(line);
+    return svg;
+  }
+
   function legendControl(spec) {
     var control = L.control({ position: "bottomright" });
     control.onAdd = function () {
@@ -208,11 +232,7 @@
         box.appendChild(el("h5", null, section.title));
         section.items.forEach(function (item) {
           var row = el("div", "recor-legend-row");
-          var swatch = el("span", "recor-swatch recor-" + (item.shape || "line"));
-          swatch.style.background = item.fillColor || item.color;
-          swatch.style.borderColor = item.color;
-          if (item.shape === "line" || !item.shape) swatch.style.height = (item.weight || 3) + "px";
-          row.appendChild(swatch);
+          row.appendChild(swatchOf(item));
           row.appendChild(el("span", null, item.label));
           box.appendChild(row);
         });
