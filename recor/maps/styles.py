@@ -60,7 +60,13 @@ SITE_SYMBOLS: dict[str, dict[str, Any]] = {
     SiteKind.CHATON: {"shape": "triangle", "color": "#b2182b", "fillColor": "#b2182b", "size": 14},
     SiteKind.POP: {"shape": "diamond", "color": "#08519c", "fillColor": "#6baed6", "size": 13},
     # public sites are what the network serves: a large disc drawn above the PoP symbols
-    SiteKind.PUBLIC_SITE: {"shape": "disc", "color": "#00695c", "fillColor": "#80cbc4", "size": 15},
+    SiteKind.PUBLIC_SITE: {
+        "shape": "disc",
+        "color": "#00695c",
+        "fillColor": "#80cbc4",
+        "size": 15,
+        "zIndexOffset": 1000,
+    },
     SiteKind.JUNCTION: {"shape": "circle", "color": "#525252", "fillColor": "#bdbdbd", "radius": 3},
     SiteKind.CHAMBER: {
         "shape": "circle",

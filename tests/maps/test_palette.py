@@ -153,6 +153,12 @@ def test_legend_draws_each_status_with_its_dash_and_public_sites_above_pops(
         " window.recorMap.layers[id].features[0]._icon ? 'marker' : 'canvas')"
     )
     assert panes == ["marker", "marker"]
+    lowest_public, highest_pop = browser.evaluate(
+        "(() => { const z = id => window.recorMap.layers[id].features"
+        ".map(f => +f._icon.style.zIndex);"
+        " return [Math.min(...z('sites-public_site')), Math.max(...z('sites-pop'))]; })()"
+    )
+    assert lowest_public > highest_pop
     size = browser.evaluate(
         "window.recorMap.layers['sites-public_site'].features[0]._icon.firstChild.offsetWidth"
     )

@@ -124,7 +124,9 @@
   function makeFeature(layer, geometry, style, renderer) {
     if (layer.kind === "point") {
       if (style.shape && style.shape !== "circle") {
-        return L.marker(geometry, { icon: symbolIcon(style), keyboard: false });
+        return L.marker(geometry, {
+          icon: symbolIcon(style), keyboard: false, zIndexOffset: style.zIndexOffset || 0,
+        });
       }
       return L.circleMarker(geometry, L.extend({ renderer: renderer }, style));
     }
