@@ -13,6 +13,7 @@ from recor.maps import build
 from recor.maps.boundaries import file_sha256, read_boundaries, read_cog_csv
 from recor.maps.coverage_map import coverage_map
 from recor.maps.document import ONLINE_TILES
+from recor.maps.printing import print_map
 from recor.registry.reference import (
     REFERENCE_KINDS,
     list_reference_layers,
@@ -91,6 +92,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     maps.add_argument(
         "--circle", type=circle, metavar="X,Y,R", help="whatif: disk (EPSG:2154 metres)"
     )
+    maps.add_argument("--pdf", type=Path, help="also print the map to this PDF (A4 landscape)")
+    maps.add_argument("--png", type=Path, help="also save an image of the map (A4 landscape)")
     maps.set_defaults(handler=_map)
 
 
@@ -184,6 +187,8 @@ def _coverage(args: argparse.Namespace, settings: Settings) -> int:
 def _map(args: argparse.Namespace, settings: Settings) -> int:
     with registry.connect(settings.database) as conn:
         if args.kind == "all":
+            if args.pdf or args.png:
+                raise ConfigurationError("--pdf/--png print one map: name its kind, not all")
             paths = build.write_standard_maps(
                 conn,
                 settings,
@@ -198,6 +203,9 @@ def _map(args: argparse.Namespace, settings: Settings) -> int:
         path = _map_path(args.out, args.kind, settings)
         doc = _build(conn, args, settings)
     print(doc.write(path))
+    if args.pdf or args.png:
+        for printed in print_map(path, pdf=args.pdf, png=args.png):
+            print(printed)
     return 0
 
 

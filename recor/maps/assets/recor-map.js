@@ -541,6 +541,25 @@
     if (spec.table) tableControl(Array.isArray(spec.table) ? spec.table : [spec.table]).addTo(map);
     if (spec.legend && spec.legend.length) legendControl(spec).addTo(map);
     boxControl("bottomleft", "Provenance des données", spec.provenance, false).addTo(map);
+    var north = el("div", "recor-north");
+    north.appendChild(el("span", null, "↑"));
+    north.appendChild(document.createTextNode("N"));
+    north.setAttribute("aria-label", "Nord");
+    document.body.appendChild(north);
+    /* printing opens every folded box (legend, provenance, tables) so the page says it all */
+    function unfold() {
+      Array.prototype.forEach.call(document.querySelectorAll("details.recor-box"), function (d) {
+        d.open = true;
+      });
+      map.invalidateSize();
+    }
+    window.addEventListener("beforeprint", unfold);
+    if (window.matchMedia) {
+      var printing = window.matchMedia("print");
+      if (printing.addEventListener) {
+        printing.addEventListener("change", function (e) { if (e.matches) unfold(); });
+      }
+    }
 
     window.recorMap = {
       map: map, counts: counts, layers: layersById, ready: false,
