@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import geopandas as gpd
 import numpy as np
+import shapely
 
 from recor.config import MapSettings
 from recor.domain import SiteKind
@@ -29,6 +30,14 @@ from recor.maps.styles import PATH_COUNT_STYLES
 from recor.network import RedundancyReport, RoutePair, WhatIfResult, pair_frame
 
 __all__ = ["redundancy_map", "resilience_classes", "route_map", "whatif_map"]
+
+_AREA_STYLE = {
+    "color": "#000000",
+    "weight": 2,
+    "dashArray": "8 4",
+    "fillOpacity": 0.12,
+    "fillColor": "#000000",
+}
 
 #: Sites that serve nobody (duct detail): they never make a unit resilient.
 _PASSIVE_KINDS = (SiteKind.CHAMBER, SiteKind.JUNCTION)
@@ -320,7 +329,10 @@ def route_map(
         else "graphe en mémoire"
     )
     return MapDocument(
-        title=f"Itinéraire {pair.first.sites[0]} → {pair.first.sites[-1]} et son secours",
+        title=(
+            f"Itinéraire {_names(sites, [pair.first.sites[0]])}"
+            f" → {_names(sites, [pair.first.sites[-1]])} et son secours"
+        ),
         subtitle=(
             f"Disjonction demandée : {_DISJOINTNESS_FR.get(pair.disjointness, pair.disjointness)}"
             f" ; obtenue : {'oui' if pair.achieved else 'non'} ; {shared}"
@@ -347,6 +359,28 @@ def route_map(
     )
 
 
+def _scenario_fr(result: WhatIfResult, sites: gpd.GeoDataFrame) -> tuple[str, list]:
+    """The failure as a planner reads it (names, not codes or WKT), and its area if any."""
+    params = result.provenance.parameters if result.provenance else {}
+    parts = []
+    area = shapely.from_wkt(params["area"]) if params.get("area") else None
+    if area is not None:
+        centre = area.centroid
+        radius_km = np.sqrt(area.area / np.pi) / 1000
+        parts.append(
+            f"zone sinistrée d'environ {radius_km:.1f} km de rayon autour de"
+            f" X {centre.x:,.0f} m, Y {centre.y:,.0f} m (Lambert-93)".replace(",", "\u202f")
+        )
+    if params.get("risk_groups"):
+        parts.append("risque partagé : " + ", ".join(params["risk_groups"]))
+    if params.get("sites"):
+        parts.append("sites détruits : " + _names(sites, params["sites"]))
+    named = [s for s in params.get("segments", []) if s]
+    if named and area is None and not params.get("risk_groups"):
+        parts.append(f"{_thousands(len(named))} tronçon(s) coupé(s) : " + ", ".join(named[:5]))
+    return "; ".join(parts) or "aucune panne", ([area] if area is not None else [])
+
+
 def whatif_map(
     result: WhatIfResult,
     sites: gpd.GeoDataFrame,
@@ -356,8 +390,9 @@ def whatif_map(
     settings: MapSettings | None = None,
     tiles: str | None = None,
 ) -> MapDocument:
-    """Cut elements and the sites they isolate from the core."""
+    """The failure drawn (its area, cut segments, destroyed sites) and the sites it isolates."""
     settings = settings or MapSettings()
+    scenario, area = _scenario_fr(result, sites)
     cut = segments[segments["code"].isin(result.cut_segments)]
     cut_sites = sites[sites["code"].isin(result.cut_sites)]
     isolated = (
@@ -384,12 +419,25 @@ def whatif_map(
         ),
         _highlight_sites("isolated", "Sites isolés du cœur", isolated, _HIGHLIGHT_SITE),
     ]
+    if area:
+        zone = gpd.GeoDataFrame({"name": ["Zone sinistrée"]}, geometry=area, crs=segments.crs)
+        layers.insert(
+            len(layers) - 3,
+            make_layer(
+                "scenario-area",
+                "Zone sinistrée",
+                zone,
+                kind="polygon",
+                classes=[_AREA_STYLE],
+                interactive=False,
+            ),
+        )
     provenance = result.provenance
     version = (
         provenance.version.label() if provenance and provenance.version else "graphe en mémoire"
     )
     return MapDocument(
-        title="Simulation de panne",
+        title="Simulation de panne : " + scenario,
         subtitle=(
             f"{len(cut)} tronçons coupés, {len(isolated)} sites isolés, "
             + f"{result.fibre_km_lost:,.0f} fibre·km perdus".replace(",", " ")
@@ -400,9 +448,32 @@ def whatif_map(
             {
                 "title": "Panne",
                 "items": [
-                    {"label": "Tronçon coupé", "color": "#000000", "weight": 6},
+                    *(
+                        [
+                            {
+                                "label": "Zone sinistrée",
+                                "shape": "area",
+                                "color": _AREA_STYLE["color"],
+                                "fillColor": "#dddddd",
+                            }
+                        ]
+                        if area
+                        else []
+                    ),
                     {
-                        "label": "Site isolé du cœur",
+                        "label": f"Tronçon coupé ({_thousands(len(cut))})",
+                        "color": "#000000",
+                        "weight": 6,
+                        "dashArray": "3 6",
+                    },
+                    {
+                        "label": f"Site détruit ({_thousands(len(cut_sites))})",
+                        "shape": "circle",
+                        "color": "#000000",
+                        "fillColor": "#ffffff",
+                    },
+                    {
+                        "label": f"Site isolé du cœur ({_thousands(len(isolated))})",
                         "shape": "circle",
                         "color": "#d7191c",
                         "fillColor": "#ffffff",
@@ -412,7 +483,11 @@ def whatif_map(
         ],
         provenance=provenance_rows(
             version,
-            {k: str(v) for k, v in (provenance.parameters.items() if provenance else [])},
+            {
+                "Scénario": scenario,
+                "Sites isolés": _names(isolated, isolated["code"]) or "aucun",
+                "Itinéraires": "de chaque site vers le cœur le plus proche",
+            },
             boundaries,
         ),
         search=site_search(layers),
