@@ -442,7 +442,10 @@ def whatif_map(
             f"{len(cut)} tronçons coupés, {len(isolated)} sites isolés, "
             + f"{result.fibre_km_lost:,.0f} fibre·km perdus".replace(",", " ")
         ),
-        bounds=bounds_of(segments, sites),
+        # framed on what the failure touches, with the network around it
+        bounds=bounds_of(cut, cut_sites, isolated)
+        if len(cut) or len(cut_sites)
+        else bounds_of(segments, sites),
         layers=layers,
         legend=[
             {
