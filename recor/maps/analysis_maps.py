@@ -39,6 +39,14 @@ _AREA_STYLE = {
     "fillColor": "#000000",
 }
 
+#: Route-pair methods of :func:`recor.network.diverse_pair`, in French.
+_METHOD_FR = {
+    "min-cost flow (Suurballe)": "flot de coût minimal à deux unités (méthode de Suurballe)",
+    "Yen enumeration with shared-risk penalties, length-bounded": (
+        "énumération de Yen avec pénalités de risque partagé, longueur bornée"
+    ),
+}
+
 #: Sites that serve nobody (duct detail): they never make a unit resilient.
 _PASSIVE_KINDS = (SiteKind.CHAMBER, SiteKind.JUNCTION)
 _HIGHLIGHT_SEGMENT = {"color": "#d7191c", "weight": 6, "opacity": 0.9}
@@ -350,7 +358,10 @@ def route_map(
         ],
         provenance=provenance_rows(
             version,
-            {"Méthode": pair.method, "Longueur totale (km)": f"{pair.total_length_m / 1000:.2f}"},
+            {
+                "Méthode": _METHOD_FR.get(pair.method, pair.method),
+                "Longueur totale (km)": f"{pair.total_length_m / 1000:.2f}".replace(".", ","),
+            },
             boundaries,
         ),
         search=site_search(layers),

@@ -24,7 +24,7 @@ from recor.maps._common import (
     site_search,
     with_commune_details,
 )
-from recor.maps.document import MapDocument, make_layer
+from recor.maps.document import MapDocument, french_time, make_layer
 from recor.maps.privacy import Level, publishable
 from recor.maps.styles import BAND_COLOURS
 
@@ -265,7 +265,7 @@ def coverage_map(
         "Points de présence": ", ".join(
             SITE_KIND_LABELS_FR.get(k, str(k)).lower() for k in settings.presence_kinds
         ),
-        "Analyse calculée le": f"{result.computed_at:%Y-%m-%d %H:%M UTC}",
+        "Analyse calculée le": french_time(result.computed_at),
     }
     return MapDocument(
         title="Couverture du territoire par le réseau RECOR",

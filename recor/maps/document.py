@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import folium
 import geopandas as gpd
@@ -36,6 +37,7 @@ __all__ = [
     "LayerSpec",
     "MapDocument",
     "embed_json",
+    "french_time",
     "make_layer",
 ]
 
@@ -157,6 +159,12 @@ def make_layer(
     )
 
 
+def french_time(moment: datetime) -> str:
+    """``30/11/2026 à 07:42 (heure de Paris)``: a date as a French reader expects it."""
+    local = moment.astimezone(ZoneInfo("Europe/Paris"))
+    return f"{local:%d/%m/%Y à %H:%M} (heure de Paris)"
+
+
 def embed_json(value: Any) -> str:
     """JSON safe inside ``<script type="application/json">``: no ``<``, ``>`` or ``&``."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -193,7 +201,7 @@ class MapDocument:
             "legend": self.legend,
             "provenance": [
                 *([label, value] for label, value in self.provenance),
-                ["Carte générée le", self.generated_at.strftime("%Y-%m-%d %H:%M UTC")],
+                ["Carte générée le", french_time(self.generated_at)],
             ],
             "table": self.table,
             "search": self.search,

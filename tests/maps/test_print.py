@@ -35,6 +35,10 @@ def test_print_layout_hides_controls_and_shows_legend_provenance_scale_and_north
         tmp_path / "network.html"
     )
     assert browser.open_map(path).ready
+    titles = browser.evaluate(
+        "Array.from(document.querySelectorAll('.leaflet-control-zoom a')).map(a => a.title)"
+    )
+    assert titles == ["Zoom avant", "Zoom arrière"]
     for selector in (*HIDDEN, *SHOWN):
         assert displayed(browser, selector), selector
     browser.call("Emulation.setEmulatedMedia", {"media": "print"})
@@ -52,6 +56,9 @@ def test_print_layout_hides_controls_and_shows_legend_provenance_scale_and_north
         assert boxes and all(open_ and whole for open_, whole in boxes), boxes
         text = browser.evaluate("document.body.innerText")
         assert "Version des données" in text and "lot 7" in text and "Carte générée le" in text
+        assert re.search(
+            r"Carte générée le : \d\d/\d\d/20\d\d à \d\d:\d\d \(heure de Paris\)", text
+        )
     finally:
         browser.call("Emulation.setEmulatedMedia", {"media": ""})
 

@@ -12,6 +12,7 @@
   var QUANTUM = 1e-5;
   /* folium's control_scale adds L.control.scale(): make it metric only. */
   L.Control.Scale.mergeOptions({ imperial: false });
+  L.Control.Zoom.mergeOptions({ zoomInTitle: "Zoom avant", zoomOutTitle: "Zoom arrière" });
 
   function decodeInts(text) {
     var out = new Float64Array(text.length), n = 0, value = 0, scale = 1;
