@@ -376,7 +376,16 @@ def site_search(layers: list[LayerSpec]) -> dict[str, Any]:
                     "kind": layer.name,
                 }
             )
-    label = "Rechercher un site…"
-    if any(source["kind"] == "Commune" for source in sources):
-        label = "Rechercher une commune, un EPCI, un site…"
-    return {"sources": sources, "label": label}
+    kinds = {source["kind"] for source in sources}
+    words = [
+        word
+        for kind, word in (
+            ("Commune", "une commune"),
+            ("Maille", "une maille"),
+            ("EPCI", "un EPCI"),
+        )
+        if kind in kinds
+    ]
+    if kinds - {"Commune", "Maille", "EPCI"}:
+        words.append("un site")
+    return {"sources": sources, "label": "Rechercher " + ", ".join(words or ["un site"]) + "…"}
