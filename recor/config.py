@@ -112,8 +112,6 @@ class MapSettings:
     grid_cell_m: float = 2000.0
     #: site kinds that count as a point of presence for coverage distances
     presence_kinds: tuple[str, ...] = ("pop", "datacentre")
-    #: core of the redundancy map: paths are counted to these site kinds
-    resilience_core_kinds: tuple[str, ...] = ("datacentre", "chaton")
     #: simplification of drawn geometries (metres; about what the deepest zoom shows)
     simplify_m: float = 1.0
     #: simplification of administrative boundaries drawn as background (metres)

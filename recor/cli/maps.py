@@ -11,10 +11,16 @@ from recor.cli._args import circle
 from recor.config import Settings
 from recor.errors import ConfigurationError, ImportRefused, NotFound
 from recor.maps import build
-from recor.maps.boundaries import file_sha256, read_boundaries
+from recor.maps.boundaries import file_sha256, read_boundaries, read_cog_csv
 from recor.maps.coverage_map import coverage_map
 from recor.maps.document import ONLINE_TILES
-from recor.registry.reference import REFERENCE_KINDS, list_reference_layers, write_reference
+from recor.maps.printing import print_map
+from recor.registry.reference import (
+    REFERENCE_KINDS,
+    list_reference_layers,
+    write_cog,
+    write_reference,
+)
 
 __all__ = ["register"]
 
@@ -25,7 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = reference.add_subparsers(dest="action", required=True, metavar="ACTION")
     load = actions.add_parser("import", help="import a boundaries file (replaces that layer)")
     load.add_argument("file", type=Path, help="GeoJSON, Shapefile (Admin Express), GeoPackage")
-    load.add_argument("--kind", required=True, help=f"layer: {', '.join(REFERENCE_KINDS)}")
+    load.add_argument(
+        "--kind",
+        required=True,
+        help=f"layer: {', '.join(REFERENCE_KINDS)}, or cog (official code list CSV:"
+        " populations, EPCI, merged communes)",
+    )
     load.add_argument("--layer", help="layer inside a multi-layer file")
     load.set_defaults(handler=_import)
     listing = actions.add_parser("list", help="reference layers in the registry")
@@ -34,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cov = subparsers.add_parser("coverage", help="coverage per commune (or 2 km grid cell)")
     cov.add_argument("--out", type=Path, help="folder of the CSV files (default maps/out)")
     cov.add_argument("--map", action="store_true", help="also write coverage.html")
+    _resilience_arguments(cov)
     cov.set_defaults(handler=_coverage)
 
     maps = subparsers.add_parser("map", help="write a self-contained HTML map")
@@ -67,9 +79,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     maps.add_argument(
         "--level",
         dest="disjointness",
-        default="srlg",
+        default=build.DEFAULT_LEVEL,
         choices=("edge", "node", "srlg"),
-        help="route: disjointness asked for",
+        help="route: disjointness asked for; redundancy, coverage, all: what single-homed"
+        " means (as recor redundancy --level)",
+    )
+    maps.add_argument(
+        "--core", nargs="+", metavar="SITE", help="core sites, code or name (default: DCs)"
     )
     maps.add_argument("--segment", nargs="+", default=[], metavar="CODE", help="whatif: cut")
     maps.add_argument("--site", nargs="+", default=[], metavar="SITE", help="whatif: destroy")
@@ -77,7 +93,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     maps.add_argument(
         "--circle", type=circle, metavar="X,Y,R", help="whatif: disk (EPSG:2154 metres)"
     )
+    maps.add_argument("--pdf", type=Path, help="also print the map to this PDF (A4 landscape)")
+    maps.add_argument("--png", type=Path, help="also save an image of the map (A4 landscape)")
     maps.set_defaults(handler=_map)
+
+
+def _resilience_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--core`` and ``--level``: the shared resilience definition (as ``recor redundancy``)."""
+    parser.add_argument(
+        "--core", nargs="+", metavar="SITE", help="core sites, code or name (default: DCs)"
+    )
+    parser.add_argument(
+        "--level",
+        dest="disjointness",
+        choices=("edge", "node", "srlg"),
+        default=build.DEFAULT_LEVEL,
+        help="what single-homed means (as recor redundancy --level)",
+    )
 
 
 def _map_path(out: Path | None, kind: str, settings: Settings) -> Path:
@@ -96,6 +128,15 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"recor: refused: {args.file} is not a regular file", file=sys.stderr)
         return 1
     try:
+        if args.kind == "cog":
+            cog = read_cog_csv(args.file)
+            with registry.connect(settings.database) as conn:
+                done = write_cog(
+                    conn, cog, source_file=str(args.file), sha256=file_sha256(args.file)
+                )
+                conn.commit()
+            print(f"official geographic code: {done.features} communes imported (import {done.id})")
+            return 0
         areas = read_boundaries(args.file, args.kind, layer=args.layer)
     except ImportRefused as exc:
         print(f"recor: refused, nothing was written: {exc}", file=sys.stderr)
@@ -129,7 +170,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _coverage(args: argparse.Namespace, settings: Settings) -> int:
     with registry.connect(settings.database) as conn:
-        result = build.build_coverage(conn, settings)
+        result = build.build_coverage(conn, settings, core=args.core, level=args.disjointness)
         segments = registry.read_segments(conn)
     out = args.out or Path(settings.maps.out_dir)
     paths = result.write_csv(out)
@@ -156,8 +197,15 @@ def _coverage(args: argparse.Namespace, settings: Settings) -> int:
 def _map(args: argparse.Namespace, settings: Settings) -> int:
     with registry.connect(settings.database) as conn:
         if args.kind == "all":
+            if args.pdf or args.png:
+                raise ConfigurationError("--pdf/--png print one map: name its kind, not all")
             paths = build.write_standard_maps(
-                conn, settings, args.out or Path(settings.maps.out_dir), level=args.level
+                conn,
+                settings,
+                args.out or Path(settings.maps.out_dir),
+                level=args.level,
+                core=args.core,
+                resilience_level=args.disjointness,
             )
             for path in paths.values():
                 print(path)
@@ -165,6 +213,9 @@ def _map(args: argparse.Namespace, settings: Settings) -> int:
         path = _map_path(args.out, args.kind, settings)
         doc = _build(conn, args, settings)
     print(doc.write(path))
+    if args.pdf or args.png:
+        for printed in print_map(path, pdf=args.pdf, png=args.png):
+            print(printed)
     return 0
 
 
@@ -173,14 +224,19 @@ def _build(conn, args: argparse.Namespace, settings: Settings):
     if args.kind == "network":
         return build.build_network_map(conn, settings, level=args.level, tiles=tiles)
     if args.kind == "coverage":
-        return build.build_coverage_map(conn, settings, level=args.level, tiles=tiles)
+        result = build.build_coverage(conn, settings, core=args.core, level=args.disjointness)
+        return build.build_coverage_map(
+            conn, settings, level=args.level, tiles=tiles, result=result
+        )
     if args.level == "public":
         raise ConfigurationError(
             f"map {args.kind}: analysis maps locate CHATON nodes and chambers and are"
             " internal only; --public applies to the network and coverage maps"
         )
     if args.kind == "redundancy":
-        return build.build_redundancy_map(conn, settings, tiles=tiles)
+        return build.build_redundancy_map(
+            conn, settings, tiles=tiles, core=args.core, level=args.disjointness
+        )
     if args.kind == "route":
         if not (args.source and args.target):
             raise SystemExit("recor map route: --from SITE --to SITE are required")
@@ -195,4 +251,5 @@ def _build(conn, args: argparse.Namespace, settings: Settings):
         risk_groups=args.group,
         circle=args.circle,
         tiles=tiles,
+        core=args.core,
     )

@@ -11,7 +11,6 @@ from recor.maps.coverage_map import coverage_map
 from recor.maps.document import ONLINE_TILES, LayerSpec, MapDocument, make_layer
 from recor.maps.network_map import network_map
 from recor.maps.privacy import LEVELS, PUBLIC_FIELDS, publishable
-from recor.maps.resilience import paths_to_distinct_core
 
 __all__ = [
     "LEVELS",
@@ -22,7 +21,6 @@ __all__ = [
     "coverage_map",
     "make_layer",
     "network_map",
-    "paths_to_distinct_core",
     "publishable",
     "redundancy_map",
     "route_map",

@@ -19,16 +19,20 @@ from recor.maps.styles import (
 )
 
 __all__ = [
+    "COMMUNE_POPUP",
     "SEGMENT_POPUP",
     "SITE_POPUP",
     "background_layers",
     "bounds_of",
+    "commune_fields",
     "display_segments",
     "display_sites",
+    "popup_fields",
     "provenance_rows",
     "segment_layers",
     "site_layers",
     "site_search",
+    "with_commune_details",
 ]
 
 #: Layer names read "Tronçons : <état>", so the adjective agrees with the plural noun.
@@ -40,6 +44,7 @@ SEGMENT_POPUP: tuple[tuple[str, str], ...] = (
     ("status_fr", "État"),
     ("fibre_count", "Fibres"),
     ("fibres_used", "Fibres utilisées"),
+    ("free_fibres", "Fibres libres"),
     ("length_km", "Longueur (km)"),
     ("cable_type", "Câble"),
     ("installation_fr", "Pose"),
@@ -52,6 +57,16 @@ SEGMENT_POPUP: tuple[tuple[str, str], ...] = (
     ("source", "Source"),
     ("extra", "Autres attributs"),
 )
+
+#: What a popup says when a value is missing: unknown, except where missing means none.
+UNKNOWN_FR = "inconnu"
+_MISSING_FR: dict[str, str] = {
+    "risk_groups": "aucun",
+    "extra": "aucun",
+    "commissioned_on": "inconnue",
+    "installation_fr": "inconnue",
+    "source": "inconnue",
+}
 
 #: Popup rows of a site.
 SITE_POPUP: tuple[tuple[str, str], ...] = (
@@ -75,6 +90,11 @@ def display_segments(segments: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         out["status_fr"] = _label(out["status"], STATUS_LABELS_FR)
     if "installation" in out:
         out["installation_fr"] = _label(out["installation"], INSTALLATION_LABELS_FR)
+    if "fibre_count" in out and "fibres_used" in out:
+        count = pd.to_numeric(out["fibre_count"], errors="coerce").astype("Float64")
+        used = pd.to_numeric(out["fibres_used"], errors="coerce").astype("Float64")
+        # unknown usage is not zero used: the free fibres are then unknown too
+        out["free_fibres"] = (count - used).astype("Int64")
     length = out.get("length_m", out.geometry.length)
     out["length_km"] = np.round(pd.to_numeric(length, errors="coerce") / 1000.0, 2)
     if "commissioned_on" in out:
@@ -93,8 +113,15 @@ def display_sites(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
-def _fields(frame: pd.DataFrame, rows: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
-    return [(column, label) for column, label in rows if column in frame.columns]
+def popup_fields(
+    frame: pd.DataFrame, rows: tuple[tuple[str, str], ...]
+) -> list[tuple[str, str, str]]:
+    """Popup rows present in ``frame``: (column, French label, text shown when missing)."""
+    return [
+        (column, label, _MISSING_FR.get(column, UNKNOWN_FR))
+        for column, label in rows
+        if column in frame.columns
+    ]
 
 
 def segment_layers(
@@ -102,7 +129,7 @@ def segment_layers(
 ) -> list[LayerSpec]:
     """One layer per status, coloured by status, line width by fibre capacity."""
     shown = display_segments(segments)
-    fields = _fields(shown, SEGMENT_POPUP)
+    fields = popup_fields(shown, SEGMENT_POPUP)
     layers = []
     breaks = tuple(int(b) for b in settings.capacity_breaks)
     for status in STATUS_LABELS_FR:
@@ -132,7 +159,7 @@ def site_layers(
 ) -> list[LayerSpec]:
     """One layer per site kind with its own symbol; big layers only when zoomed in."""
     shown = display_sites(sites)
-    fields = _fields(shown, SITE_POPUP)
+    fields = popup_fields(shown, SITE_POPUP)
     layers = []
     for kind, label in SITE_KIND_LABELS_FR.items():
         part = shown[shown["kind"] == kind]
@@ -157,30 +184,103 @@ def site_layers(
     return layers
 
 
+#: Popup rows of a commune (absent columns skipped; unknown population says so).
+COMMUNE_POPUP: tuple[tuple[str, str], ...] = (
+    ("code", "Code INSEE"),
+    ("departement_fr", "Département"),
+    ("population", "Population"),
+    ("epci_name", "EPCI"),
+)
+
+
+def with_commune_details(
+    communes: gpd.GeoDataFrame, departements: gpd.GeoDataFrame | None
+) -> gpd.GeoDataFrame:
+    """Communes with ``departement_fr`` ("Loiret (45)") and ``detail_fr`` for the search."""
+    out = communes.copy()
+    names = {}
+    if departements is not None and not departements.empty:
+        names = dict(zip(departements["code"].astype(str), departements["name"], strict=False))
+    dept = out["code"].astype(str).str[:2]
+    out["departement_fr"] = [f"{names[d]} ({d})" if d in names else d for d in dept]
+    out["detail_fr"] = out["code"].astype(str) + " · " + out["departement_fr"]
+    return out
+
+
+def commune_fields(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """Popup rows of communes present in ``frame``."""
+    return popup_fields(frame, COMMUNE_POPUP)
+
+
 def background_layers(
-    boundaries: Mapping[str, gpd.GeoDataFrame], settings: MapSettings
+    boundaries: Mapping[str, gpd.GeoDataFrame],
+    settings: MapSettings,
+    *,
+    communes: bool = True,
 ) -> list[LayerSpec]:
-    """Administrative boundaries drawn as the background (no tile server needed)."""
+    """Administrative context drawn as the background (no tile server needed).
+
+    Communes (clickable: code, département, population, EPCI), EPCI, département and
+    region borders, and the communes' names by zoom and population. ``communes=False``
+    leaves the commune polygons out (a map whose units are the communes draws its own) but
+    keeps their names.
+    """
     styles = {
-        "communes": {"color": "#9e9e9e", "weight": 0.5, "fill": False},
-        "departements": {"color": "#424242", "weight": 1.5, "fill": False},
+        "communes": {"color": "#858585", "weight": 0.5, "fillOpacity": 0},
+        "epci": {"color": "#6a3d9a", "weight": 1.2, "dashArray": "6 3", "fill": False},
+        "departements": {"color": "#424242", "weight": 2, "fill": False},
         "region": {"color": "#000000", "weight": 2.5, "fill": False},
     }
-    names = {"communes": "Communes", "departements": "Départements", "region": "Région"}
+    names = {
+        "communes": "Communes",
+        "epci": "EPCI (intercommunalités)",
+        "departements": "Départements",
+        "region": "Région",
+    }
     layers = []
-    for kind in ("communes", "departements", "region"):
+    for kind in ("communes", "epci", "departements", "region"):
         frame = boundaries.get(kind)
-        if frame is None or frame.empty:
+        if frame is None or frame.empty or (kind == "communes" and not communes):
             continue
+        fields: list[tuple[str, str, str]] = []
+        data: tuple[str, ...] = ()
+        interactive = False
+        if kind == "communes":
+            frame = with_commune_details(frame, boundaries.get("departements"))
+            fields = commune_fields(frame)
+            data = ("name", "code", "detail_fr")
+            interactive = True
+        elif kind == "epci":
+            data = ("name", "code", "population")
         layers.append(
             make_layer(
                 f"reference-{kind}",
-                f"Fond : {names[kind].lower()}",
+                f"Fond : {names[kind]}" if kind != "epci" else names[kind],
                 frame,
                 kind="polygon",
-                classes=[{**styles[kind], "interactive": False}],
+                classes=[{**styles[kind], "interactive": interactive}],
+                popup_title="name" if fields else None,
+                popup_fields=fields,
                 tolerance_m=settings.boundary_simplify_m,
-                interactive=False,
+                interactive=interactive,
+                data_columns=data,
+            )
+        )
+    labels = boundaries.get("communes")
+    if labels is not None and not labels.empty and "label_zoom" in labels:
+        points = gpd.GeoDataFrame(
+            labels[["name", "label_zoom", "population"]],
+            geometry=labels.geometry.representative_point(),
+            crs=labels.crs,
+        )
+        layers.append(
+            make_layer(
+                "labels",
+                "Noms des communes",
+                points,
+                kind="label",
+                classes=[{}],
+                data_columns=("name", "label_zoom", "population"),
             )
         )
     return layers
@@ -203,10 +303,31 @@ def bounds_of(*frames: gpd.GeoDataFrame | None) -> tuple[tuple[float, float], tu
     )
 
 
-def provenance_rows(version: str, parameters: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Rows of the provenance box: data version and parameters."""
+def provenance_rows(
+    version: str,
+    parameters: Mapping[str, Any],
+    boundaries: Mapping[str, gpd.GeoDataFrame] | None = None,
+) -> list[tuple[str, str]]:
+    """Rows of the provenance box: data version, parameters, and how the communes of the
+    boundaries were reconciled with the official geographic code (when they were)."""
     rows = [("Version des données", version)]
     rows.extend((str(k), _text(v)) for k, v in parameters.items())
+    communes = (boundaries or {}).get("communes")
+    if communes is not None and communes.attrs.get("reconciliation"):
+        rows.append(("Communes (COG actuel)", communes.attrs["reconciliation"]))
+        reconciled = communes.attrs.get("reconciled")
+        if reconciled is not None:
+            guessed = reconciled[reconciled["match"] == "border"]
+            if len(guessed):
+                rows.append(
+                    (
+                        "Rattachements devinés par la frontière",
+                        ", ".join(
+                            f"{r.polygon_name} ({r.polygon_code}) → {r.current_code}"
+                            for r in guessed.itertuples()
+                        ),
+                    )
+                )
     return rows
 
 
@@ -217,6 +338,54 @@ def _text(value: Any) -> str:
 
 
 def site_search(layers: list[LayerSpec]) -> dict[str, Any]:
-    """Search by site name over every site layer."""
-    ids = [layer.id for layer in layers if layer.kind == "point" and layer.popup]
-    return {"layers": ids, "column": "name", "label": "Rechercher un site…"}
+    """One ranked search over communes (name, INSEE code), EPCI (name, SIREN) and sites
+    (name, code) of the page's layers."""
+    sources: list[dict[str, Any]] = []
+    for layer in layers:
+        if layer.id in ("reference-communes", "units") and "detail_fr" in layer.cols:
+            sources.append(
+                {
+                    "layer": layer.id,
+                    "keys": ["name", "code"],
+                    "title": "name",
+                    "detail": "detail_fr",
+                    "weight": "population" if "population" in layer.cols else None,
+                    "kind": "Maille" if layer.name.startswith("Maille") else "Commune",
+                }
+            )
+        elif layer.id == "reference-epci" and "population" in layer.cols:
+            sources.append(
+                {
+                    "layer": layer.id,
+                    "keys": ["name", "code"],
+                    "title": "name",
+                    "detail": "code",
+                    "weight": "population",
+                    "kind": "EPCI",
+                }
+            )
+    for layer in layers:
+        if layer.kind == "point" and layer.popup and "name" in layer.cols:
+            sources.append(
+                {
+                    "layer": layer.id,
+                    "keys": ["name", "code"] if "code" in layer.cols else ["name"],
+                    "title": "name",
+                    "detail": "code" if "code" in layer.cols else None,
+                    "weight": None,
+                    "kind": layer.name,
+                }
+            )
+    kinds = {source["kind"] for source in sources}
+    words = [
+        word
+        for kind, word in (
+            ("Commune", "une commune"),
+            ("Maille", "une maille"),
+            ("EPCI", "un EPCI"),
+        )
+        if kind in kinds
+    ]
+    if kinds - {"Commune", "Maille", "EPCI"}:
+        words.append("un site")
+    return {"sources": sources, "label": "Rechercher " + ", ".join(words or ["un site"]) + "…"}

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
+import shapely
 
 from recor.config import MapSettings
+from recor.domain import SiteKind
 from recor.maps._common import (
     SEGMENT_POPUP,
     SITE_POPUP,
     background_layers,
     bounds_of,
+    commune_fields,
     display_segments,
     display_sites,
+    popup_fields,
     provenance_rows,
     segment_layers,
     site_layers,
     site_search,
+    with_commune_details,
 )
 from recor.maps.document import MapDocument, make_layer
 from recor.maps.styles import PATH_COUNT_STYLES
@@ -27,6 +31,24 @@ from recor.network import RedundancyReport, RoutePair, WhatIfResult, pair_frame
 
 __all__ = ["redundancy_map", "resilience_classes", "route_map", "whatif_map"]
 
+_AREA_STYLE = {
+    "color": "#000000",
+    "weight": 2,
+    "dashArray": "8 4",
+    "fillOpacity": 0.12,
+    "fillColor": "#000000",
+}
+
+#: Route-pair methods of :func:`recor.network.diverse_pair`, in French.
+_METHOD_FR = {
+    "min-cost flow (Suurballe)": "flot de coût minimal à deux unités (méthode de Suurballe)",
+    "Yen enumeration with shared-risk penalties, length-bounded": (
+        "énumération de Yen avec pénalités de risque partagé, longueur bornée"
+    ),
+}
+
+#: Sites that serve nobody (duct detail): they never make a unit resilient.
+_PASSIVE_KINDS = (SiteKind.CHAMBER, SiteKind.JUNCTION)
 _HIGHLIGHT_SEGMENT = {"color": "#d7191c", "weight": 6, "opacity": 0.9}
 #: Disjointness levels as a planner reads them (route map caption).
 _DISJOINTNESS_FR = {
@@ -44,10 +66,6 @@ _HIGHLIGHT_SITE = {
 }
 
 
-def _fields(frame: pd.DataFrame, rows: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
-    return [(c, label) for c, label in rows if c in frame.columns]
-
-
 def _highlight_segments(
     layer_id: str, name: str, segments: gpd.GeoDataFrame, style: dict, settings: MapSettings
 ):
@@ -59,7 +77,7 @@ def _highlight_segments(
         kind="line",
         classes=[style],
         popup_title="code",
-        popup_fields=_fields(shown, SEGMENT_POPUP),
+        popup_fields=popup_fields(shown, SEGMENT_POPUP),
         tolerance_m=settings.simplify_m,
     )
 
@@ -79,7 +97,7 @@ def _highlight_sites(
         kind="point",
         classes=[style],
         popup_title="name",
-        popup_fields=[*_fields(shown, SITE_POPUP), *extra_fields],
+        popup_fields=[*popup_fields(shown, SITE_POPUP), *extra_fields],
     )
 
 
@@ -101,6 +119,25 @@ def resilience_classes(
     return out
 
 
+#: What "single-homed" means at each level, as a planner reads it.
+_LEVEL_FR = {
+    "edge": "une seule coupure de tronçon l'isole du cœur",
+    "node": "une seule panne de tronçon ou de site l'isole du cœur",
+    "srlg": "une seule panne de tronçon, de site ou de risque partagé l'isole du cœur",
+}
+
+
+def _thousands(count: int) -> str:
+    """``12 345``: French digit grouping."""
+    return f"{count:,}".replace(",", "\u202f")
+
+
+def _names(sites: gpd.GeoDataFrame, codes: Iterable[str]) -> str:
+    """Site names (code when unnamed), for captions: a planner reads names, not codes."""
+    by_code = dict(zip(sites["code"], sites["name"], strict=False))
+    return ", ".join(str(by_code.get(code) or code) for code in codes)
+
+
 def redundancy_map(
     report: RedundancyReport,
     sites: gpd.GeoDataFrame,
@@ -111,22 +148,23 @@ def redundancy_map(
     boundaries: Mapping[str, gpd.GeoDataFrame] | None = None,
     settings: MapSettings | None = None,
     tiles: str | None = None,
-    site_paths: pd.Series | None = None,
 ) -> MapDocument:
     """Bridges, articulation sites, single-homed sites, and units by independent paths.
 
-    ``units`` (communes or grid cells) are coloured by the largest number of independent
-    paths (capped at 2) from one of their sites to the core. ``site_paths`` (site code →
-    paths, e.g. :func:`recor.maps.resilience.paths_to_distinct_core`: paths ending at
-    distinct datacentres / CHATON nodes) is used when given, else the report's
-    ``node_paths`` (core merged into one node).
+    One resilience definition: the single-homed sites are the report's (as printed by
+    ``recor redundancy`` and counted in the coverage table), and ``units`` (communes or
+    grid cells) are coloured by the largest number of independent paths at the report's
+    level (capped at 2) from one of their served sites (not chambers or junctions).
     """
     settings = settings or MapSettings()
-    units = units.copy()
-    paths = report.sites[["code", "node_paths", "geometry"]].copy()
-    if site_paths is not None:
-        paths["node_paths"] = paths["code"].map(site_paths).fillna(0).astype(int)
-    units["paths"] = resilience_classes(units, paths)
+    if unit_kind == "communes":
+        units = with_commune_details(units, (boundaries or {}).get("departements"))
+    else:
+        units = units.assign(detail_fr="maille")
+    column = f"{report.level}_paths"
+    served = ~report.sites["kind"].astype(str).isin(list(_PASSIVE_KINDS))
+    paths = report.sites.loc[served, ["code", column, "geometry"]]
+    units["paths"] = resilience_classes(units, paths, column)
     units["paths_fr"] = units["paths"].map({k: v[1] for k, v in PATH_COUNT_STYLES.items()})
     order = sorted(PATH_COUNT_STYLES)
     units["_class"] = units["paths"].map({k: i for i, k in enumerate(order)})
@@ -144,9 +182,7 @@ def redundancy_map(
     single = sites[sites["code"].isin(report.single_homed["code"])]
     unit_name = "Communes" if unit_kind == "communes" else "Mailles"
     layers = [
-        *background_layers(
-            {k: v for k, v in (boundaries or {}).items() if k != "communes"}, settings
-        ),
+        *background_layers(boundaries or {}, settings, communes=False),
         make_layer(
             "units",
             f"{unit_name} par chemins indépendants",
@@ -155,15 +191,19 @@ def redundancy_map(
             classes=classes,
             style_class=units["_class"],
             popup_title="name",
-            popup_fields=[("code", "Code"), ("paths_fr", "Chemins vers le cœur")],
+            popup_fields=[
+                *(commune_fields(units) if unit_kind == "communes" else [("code", "Code", "")]),
+                ("paths_fr", "Chemins indépendants vers le cœur", ""),
+            ],
             tolerance_m=settings.boundary_simplify_m,
+            data_columns=("detail_fr",),
         ),
         *segment_layers(segments, settings),
-        _highlight_segments("bridges", "Ponts", bridges, _HIGHLIGHT_SEGMENT, settings),
-        *site_layers(sites[sites["code"].isin(report.core)], settings, prefix="core"),
+        _highlight_segments("bridges", "Tronçons critiques", bridges, _HIGHLIGHT_SEGMENT, settings),
+        *site_layers(sites[~sites["kind"].isin(list(_PASSIVE_KINDS))], settings),
         _highlight_sites(
             "articulation",
-            "Sites d'articulation",
+            "Sites critiques",
             articulation,
             {**_HIGHLIGHT_SITE, "color": "#7b3294"},
         ),
@@ -191,18 +231,23 @@ def redundancy_map(
             "title": "Fragilités",
             "items": [
                 {
-                    "label": f"Pont : tronçon dont la perte coupe le réseau ({len(bridges)})",
+                    "label": (
+                        f"Tronçon critique : sa perte coupe le réseau ({_thousands(len(bridges))})"
+                    ),
                     "color": _HIGHLIGHT_SEGMENT["color"],
                     "weight": 6,
                 },
                 {
-                    "label": f"Site d'articulation ({len(articulation)})",
+                    "label": (
+                        "Site critique : sa perte coupe le réseau"
+                        f" ({_thousands(len(articulation))})"
+                    ),
                     "shape": "circle",
                     "color": "#7b3294",
                     "fillColor": "#ffffff",
                 },
                 {
-                    "label": f"Site mono-raccordé ({len(single)})",
+                    "label": f"Site mono-raccordé ({_thousands(len(single))})",
                     "shape": "circle",
                     "color": "#d7191c",
                     "fillColor": "#ffffff",
@@ -217,8 +262,10 @@ def redundancy_map(
     return MapDocument(
         title="Résilience du réseau RECOR",
         subtitle=(
-            f"{len(bridges)} ponts, {len(articulation)} sites d'articulation, "
-            f"{len(single)} sites mono-raccordés"
+            f"{_thousands(len(single))} sites mono-raccordés"
+            f" ({_LEVEL_FR.get(report.level, report.level)}),"
+            f" {_thousands(len(bridges))} tronçons critiques,"
+            f" {_thousands(len(articulation))} sites critiques"
         ),
         bounds=bounds_of(segments, sites),
         layers=layers,
@@ -226,10 +273,11 @@ def redundancy_map(
         provenance=provenance_rows(
             version,
             {
-                "Cœur (destinations)": ", ".join(report.core),
-                "Niveau de disjonction": report.level,
-                "Chemins": "nœuds disjoints, plafonnés à 2",
+                "Cœur (destinations)": _names(sites, report.core),
+                "Mono-raccordé": _LEVEL_FR.get(report.level, report.level),
+                "Même définition que": "recor redundancy et le tableau de couverture",
             },
+            boundaries,
         ),
         search=site_search(layers),
         tiles=tiles,
@@ -263,6 +311,7 @@ def route_map(
     layers = [
         *background_layers(boundaries or {}, settings),
         *segment_layers(segments, settings),
+        *site_layers(sites[~sites["kind"].isin(list(_PASSIVE_KINDS))], settings),
         make_layer(
             "routes",
             "Itinéraires",
@@ -288,7 +337,10 @@ def route_map(
         else "graphe en mémoire"
     )
     return MapDocument(
-        title=f"Itinéraire {pair.first.sites[0]} → {pair.first.sites[-1]} et son secours",
+        title=(
+            f"Itinéraire {_names(sites, [pair.first.sites[0]])}"
+            f" → {_names(sites, [pair.first.sites[-1]])} et son secours"
+        ),
         subtitle=(
             f"Disjonction demandée : {_DISJOINTNESS_FR.get(pair.disjointness, pair.disjointness)}"
             f" ; obtenue : {'oui' if pair.achieved else 'non'} ; {shared}"
@@ -306,12 +358,38 @@ def route_map(
         ],
         provenance=provenance_rows(
             version,
-            {"Méthode": pair.method, "Longueur totale (km)": f"{pair.total_length_m / 1000:.2f}"},
+            {
+                "Méthode": _METHOD_FR.get(pair.method, pair.method),
+                "Longueur totale (km)": f"{pair.total_length_m / 1000:.2f}".replace(".", ","),
+            },
+            boundaries,
         ),
         search=site_search(layers),
         tiles=tiles,
         max_zoom=settings.max_zoom,
     )
+
+
+def _scenario_fr(result: WhatIfResult, sites: gpd.GeoDataFrame) -> tuple[str, list]:
+    """The failure as a planner reads it (names, not codes or WKT), and its area if any."""
+    params = result.provenance.parameters if result.provenance else {}
+    parts = []
+    area = shapely.from_wkt(params["area"]) if params.get("area") else None
+    if area is not None:
+        centre = area.centroid
+        radius_km = np.sqrt(area.area / np.pi) / 1000
+        parts.append(
+            f"zone sinistrée d'environ {radius_km:.1f} km de rayon autour de"
+            f" X {centre.x:,.0f} m, Y {centre.y:,.0f} m (Lambert-93)".replace(",", "\u202f")
+        )
+    if params.get("risk_groups"):
+        parts.append("risque partagé : " + ", ".join(params["risk_groups"]))
+    if params.get("sites"):
+        parts.append("sites détruits : " + _names(sites, params["sites"]))
+    named = [s for s in params.get("segments", []) if s]
+    if named and area is None and not params.get("risk_groups"):
+        parts.append(f"{_thousands(len(named))} tronçon(s) coupé(s) : " + ", ".join(named[:5]))
+    return "; ".join(parts) or "aucune panne", ([area] if area is not None else [])
 
 
 def whatif_map(
@@ -323,8 +401,9 @@ def whatif_map(
     settings: MapSettings | None = None,
     tiles: str | None = None,
 ) -> MapDocument:
-    """Cut elements and the sites they isolate from the core."""
+    """The failure drawn (its area, cut segments, destroyed sites) and the sites it isolates."""
     settings = settings or MapSettings()
+    scenario, area = _scenario_fr(result, sites)
     cut = segments[segments["code"].isin(result.cut_segments)]
     cut_sites = sites[sites["code"].isin(result.cut_sites)]
     isolated = (
@@ -335,6 +414,7 @@ def whatif_map(
     layers = [
         *background_layers(boundaries or {}, settings),
         *segment_layers(segments, settings),
+        *site_layers(sites[~sites["kind"].isin(list(_PASSIVE_KINDS))], settings),
         _highlight_segments(
             "cut-segments",
             "Tronçons coupés",
@@ -350,25 +430,64 @@ def whatif_map(
         ),
         _highlight_sites("isolated", "Sites isolés du cœur", isolated, _HIGHLIGHT_SITE),
     ]
+    if area:
+        zone = gpd.GeoDataFrame({"name": ["Zone sinistrée"]}, geometry=area, crs=segments.crs)
+        layers.insert(
+            len(layers) - 3,
+            make_layer(
+                "scenario-area",
+                "Zone sinistrée",
+                zone,
+                kind="polygon",
+                classes=[_AREA_STYLE],
+                interactive=False,
+            ),
+        )
     provenance = result.provenance
     version = (
         provenance.version.label() if provenance and provenance.version else "graphe en mémoire"
     )
     return MapDocument(
-        title="Simulation de panne",
+        title="Simulation de panne : " + scenario,
         subtitle=(
             f"{len(cut)} tronçons coupés, {len(isolated)} sites isolés, "
             + f"{result.fibre_km_lost:,.0f} fibre·km perdus".replace(",", " ")
         ),
-        bounds=bounds_of(segments, sites),
+        # framed on what the failure touches, with the network around it
+        bounds=bounds_of(cut, cut_sites, isolated)
+        if len(cut) or len(cut_sites)
+        else bounds_of(segments, sites),
         layers=layers,
         legend=[
             {
                 "title": "Panne",
                 "items": [
-                    {"label": "Tronçon coupé", "color": "#000000", "weight": 6},
+                    *(
+                        [
+                            {
+                                "label": "Zone sinistrée",
+                                "shape": "area",
+                                "color": _AREA_STYLE["color"],
+                                "fillColor": "#dddddd",
+                            }
+                        ]
+                        if area
+                        else []
+                    ),
                     {
-                        "label": "Site isolé du cœur",
+                        "label": f"Tronçon coupé ({_thousands(len(cut))})",
+                        "color": "#000000",
+                        "weight": 6,
+                        "dashArray": "3 6",
+                    },
+                    {
+                        "label": f"Site détruit ({_thousands(len(cut_sites))})",
+                        "shape": "circle",
+                        "color": "#000000",
+                        "fillColor": "#ffffff",
+                    },
+                    {
+                        "label": f"Site isolé du cœur ({_thousands(len(isolated))})",
                         "shape": "circle",
                         "color": "#d7191c",
                         "fillColor": "#ffffff",
@@ -377,7 +496,13 @@ def whatif_map(
             }
         ],
         provenance=provenance_rows(
-            version, {k: str(v) for k, v in (provenance.parameters.items() if provenance else [])}
+            version,
+            {
+                "Scénario": scenario,
+                "Sites isolés": _names(isolated, isolated["code"]) or "aucun",
+                "Itinéraires": "de chaque site vers le cœur le plus proche",
+            },
+            boundaries,
         ),
         search=site_search(layers),
         tiles=tiles,

@@ -6,13 +6,37 @@ import hashlib
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 import shapely
 
 from recor.config import STORAGE_CRS
 from recor.errors import ImportRefused
 
-__all__ = ["CODE_FIELDS", "NAME_FIELDS", "file_sha256", "read_boundaries"]
+__all__ = [
+    "CODE_FIELDS",
+    "COG_FIELDS",
+    "NAME_FIELDS",
+    "file_sha256",
+    "read_boundaries",
+    "read_cog_csv",
+]
+
+#: Columns of an official geographic code file (INSEE COG with DGCL EPCI membership, as
+#: published by @etalab/decoupage-administratif) → the registry's names.
+COG_FIELDS: dict[str, str] = {
+    "code": "code",
+    "nom": "name",
+    "type": "type",
+    "departement": "departement",
+    "chef_lieu": "parent",
+    "rang_chef_lieu": "chief_town_rank",
+    "population": "population",
+    "epci_code": "epci_code",
+    "epci_nom": "epci_name",
+    "epci_type": "epci_type",
+}
+_COG_TYPES = ("commune-actuelle", "commune-deleguee", "commune-associee")
 
 #: Field holding the INSEE code, by preference: france-geojson files, Admin Express 3
 #: (``INSEE_COM``, ``INSEE_DEP`` ...), older Admin Express (``CODE_INSEE``).
@@ -115,3 +139,49 @@ def _as_multipolygon(geometry: shapely.Geometry) -> shapely.MultiPolygon:
     for part in parts:
         polygons.extend(shapely.get_parts(part) if part.geom_type == "MultiPolygon" else [part])
     return shapely.MultiPolygon(polygons)
+
+
+def read_cog_csv(path: Path | str) -> pd.DataFrame:
+    """Read an official geographic code CSV (``cog-communes.csv``) in the registry's words.
+
+    Raises
+    ------
+    ImportRefused
+        A missing column, or a line whose code, type, parent or population is wrong (the
+        message names the file, the line and the field).
+    """
+    source = Path(path)
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8")
+    missing = [c for c in COG_FIELDS if c not in frame.columns]
+    if missing:
+        raise ImportRefused(
+            f"{source.name}: column {', '.join(missing)} not found"
+            f" (columns found: {', '.join(frame.columns)})"
+        )
+    frame = frame[list(COG_FIELDS)].rename(columns=COG_FIELDS)
+    frame = frame.apply(lambda column: column.str.strip()).replace("", None)
+    checks = (
+        ("code", ~frame["code"].fillna("").str.fullmatch(r"[0-9][0-9AB][0-9]{3}"), "an INSEE code"),
+        ("nom", frame["name"].isna(), "a name"),
+        ("type", ~frame["type"].isin(_COG_TYPES), "one of " + ", ".join(_COG_TYPES)),
+        (
+            "chef_lieu",
+            (frame["type"] == "commune-actuelle") == frame["parent"].notna(),
+            "the current commune of a delegated or associated one, and only then",
+        ),
+    )
+    for column in ("population", "chief_town_rank"):
+        bad = frame[column].notna() & ~frame[column].fillna("").str.fullmatch(r"[0-9]+")
+        source_column = next(k for k, v in COG_FIELDS.items() if v == column)
+        checks += ((source_column, bad, "a whole number or nothing"),)
+    for column, bad, expected in checks:
+        if bad.any():
+            line = int(bad.to_numpy().argmax())
+            value = frame.iloc[line][COG_FIELDS.get(column, column)]
+            raise ImportRefused(
+                f"{source.name} line {line + 2} (code={frame['code'].iloc[line]}):"
+                f" {column} {value!r}: expected {expected}"
+            )
+    for column in ("population", "chief_town_rank"):
+        frame[column] = pd.to_numeric(frame[column]).astype("Int64")
+    return frame

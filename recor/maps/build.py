@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import geopandas as gpd
+import networkx as nx
 import psycopg
 import shapely
 
@@ -19,10 +20,12 @@ from recor.maps.coverage_map import coverage_map
 from recor.maps.document import MapDocument
 from recor.maps.network_map import network_map
 from recor.maps.privacy import Level
-from recor.maps.resilience import paths_to_distinct_core
-from recor.registry.reference import read_reference
+from recor.maps.territory import reconcile
+from recor.network import RedundancyReport
+from recor.registry.reference import read_cog, read_reference
 
 __all__ = [
+    "DEFAULT_LEVEL",
     "MAP_KINDS",
     "build_coverage",
     "build_coverage_map",
@@ -31,19 +34,39 @@ __all__ = [
     "build_route_map",
     "build_whatif_map",
     "reference_layers",
+    "resilience_report",
     "write_standard_maps",
 ]
 
 MAP_KINDS: tuple[str, ...] = ("network", "coverage", "redundancy", "route", "whatif")
 
+#: Level of the shared resilience definition, as ``recor redundancy``'s default.
+DEFAULT_LEVEL = "srlg"
+
 
 def reference_layers(conn: psycopg.Connection) -> dict[str, gpd.GeoDataFrame]:
-    """The boundary layers present in the registry (communes, départements, région)."""
+    """The boundary layers present in the registry (communes, EPCI, départements, région).
+
+    With the official geographic code imported, ``communes`` are the current communes
+    (population, EPCI, chief towns, label zooms) reconciled with the polygons
+    (:func:`recor.maps.territory.reconcile`; its summary in ``communes.attrs``) and
+    ``epci`` the union of their members.
+    """
     layers = {}
-    for kind in ("region", "departements", "communes"):
+    for kind in ("region", "departements", "arrondissements", "communes"):
         frame = read_reference(conn, kind, missing_ok=True)
         if not frame.empty:
             layers[kind] = frame
+    cog = read_cog(conn)
+    if "communes" in layers and not cog.empty:
+        territory = reconcile(
+            layers["communes"], cog, arrondissements=layers.get("arrondissements")
+        )
+        layers["communes"] = territory.communes
+        layers["communes"].attrs["reconciliation"] = territory.summary_fr()
+        layers["communes"].attrs["reconciled"] = territory.reconciliation
+        layers["epci"] = territory.epcis
+    layers.pop("arrondissements", None)
     return layers
 
 
@@ -64,6 +87,7 @@ def build_network_map(
     *,
     level: Level = "internal",
     tiles: str | None = None,
+    boundaries: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> MapDocument:
     """The network map of the registry as it is now."""
     return network_map(
@@ -72,23 +96,50 @@ def build_network_map(
         version=registry.registry_version(conn).label(),
         settings=settings.maps,
         level=level,
-        boundaries=reference_layers(conn),
+        boundaries=reference_layers(conn) if boundaries is None else boundaries,
         tiles=tiles,
     )
 
 
+def resilience_report(
+    graph: nx.MultiGraph,
+    settings: Settings,
+    *,
+    core: Sequence[str] | None = None,
+    level: str = DEFAULT_LEVEL,
+) -> RedundancyReport:
+    """The one resilience definition of every output: ``recor redundancy``'s report.
+
+    Single-homed sites, the coverage table's count of them and the redundancy map all come
+    from this report: same core (the sites named, else every site of a core kind,
+    ``NetworkSettings.core_kinds``) and same level (``srlg`` unless asked otherwise).
+    """
+    return network.redundancy_report(
+        graph, core=list(core) if core else None, level=level, settings=settings.network
+    )
+
+
 def build_coverage(
-    conn: psycopg.Connection, settings: Settings, *, single_homed: Iterable[str] | None = None
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    single_homed: Iterable[str] | None = None,
+    core: Sequence[str] | None = None,
+    level: str = DEFAULT_LEVEL,
+    boundaries: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> CoverageResult:
-    """Coverage per commune (or per grid cell when no communes are loaded)."""
+    """Coverage per commune (or per grid cell when no communes are loaded).
+
+    Single-homed sites are those of :func:`resilience_report` (``core``, ``level``) unless
+    given.
+    """
     sites, segments = registry.read_sites(conn), registry.read_segments(conn)
-    boundaries = reference_layers(conn)
+    boundaries = reference_layers(conn) if boundaries is None else boundaries
     units, kind = _units(boundaries, segments, settings)
     if single_homed is None:
         graph = network.load_graph(conn)
-        single_homed = network.redundancy_report(graph, settings=settings.network).single_homed[
-            "code"
-        ]
+        report = resilience_report(graph, settings, core=core, level=level)
+        single_homed = report.single_homed["code"]
     return coverage(
         units,
         sites,
@@ -101,29 +152,29 @@ def build_coverage(
     )
 
 
-def _core(graph, settings: Settings) -> list[str]:
-    kinds = set(settings.maps.resilience_core_kinds)
-    return [n for n, kind in graph.nodes(data="kind") if kind in kinds]
-
-
 def build_redundancy_map(
-    conn: psycopg.Connection, settings: Settings, *, tiles: str | None = None
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    tiles: str | None = None,
+    core: Sequence[str] | None = None,
+    level: str = DEFAULT_LEVEL,
+    boundaries: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> MapDocument:
-    """Bridges, articulation and single-homed sites; units by independent paths to the core."""
+    """Bridges, articulation and single-homed sites; units by independent paths to the core.
+
+    The report is :func:`resilience_report`: the same single-homed sites as ``recor
+    redundancy`` and the coverage table for the same ``core`` and ``level``.
+    """
     sites, segments = registry.read_sites(conn), registry.read_segments(conn)
-    boundaries = reference_layers(conn)
+    boundaries = reference_layers(conn) if boundaries is None else boundaries
     units, kind = _units(boundaries, segments, settings)
-    graph = network.load_graph(conn)
-    core = _core(graph, settings)
-    report = network.redundancy_report(
-        graph, core=core or None, level="node", settings=settings.network
-    )
+    report = resilience_report(network.load_graph(conn), settings, core=core, level=level)
     return redundancy_map(
         report,
         sites,
         segments,
         units,
-        site_paths=paths_to_distinct_core(graph, core, settings.network),
         unit_kind=kind,
         boundaries=boundaries,
         settings=settings.maps,
@@ -164,17 +215,20 @@ def build_whatif_map(
     risk_groups: Sequence[str] = (),
     circle: tuple[float, float, float] | None = None,
     tiles: str | None = None,
+    core: Sequence[str] | None = None,
 ) -> MapDocument:
     """A failure (segments, sites, groups or a disk in EPSG:2154) and the sites it isolates.
 
-    With nothing given, the worst 5 km disk of the network is shown.
+    With nothing given, the worst 5 km disk of the network is shown. ``core``: the sites
+    named (default: every site of a core kind).
     """
+    core = list(core) if core else None
     graph = network.load_graph(conn)
     area = None
     if circle is not None:
         area = network.circle(*circle)
     elif not (segments or sites or risk_groups):
-        worst = network.worst_disk_failure(graph, 5000.0, settings=settings.network)
+        worst = network.worst_disk_failure(graph, 5000.0, core=core, settings=settings.network)
         area = shapely.buffer(worst.centre, worst.radius_m)
     result = network.what_if(
         graph,
@@ -182,6 +236,7 @@ def build_whatif_map(
         sites=sites,
         risk_groups=risk_groups,
         area=area,
+        core=core,
         settings=settings.network,
     )
     return whatif_map(
@@ -201,9 +256,11 @@ def build_coverage_map(
     level: Level = "internal",
     tiles: str | None = None,
     result: CoverageResult | None = None,
+    boundaries: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> MapDocument:
     """The coverage map (communes, or grid cells when no communes are loaded)."""
-    result = result or build_coverage(conn, settings)
+    boundaries = reference_layers(conn) if boundaries is None else boundaries
+    result = result or build_coverage(conn, settings, boundaries=boundaries)
     return coverage_map(
         result,
         registry.read_segments(conn),
@@ -211,11 +268,18 @@ def build_coverage_map(
         tiles=tiles,
         level=level,
         sites=registry.read_sites(conn),
+        boundaries=boundaries,
     )
 
 
 def write_standard_maps(
-    conn: psycopg.Connection, settings: Settings, folder: Path | str, *, level: Level = "internal"
+    conn: psycopg.Connection,
+    settings: Settings,
+    folder: Path | str,
+    *,
+    level: Level = "internal",
+    core: Sequence[str] | None = None,
+    resilience_level: str = DEFAULT_LEVEL,
 ) -> dict[str, Path]:
     """Write the network, coverage and redundancy maps (and the coverage CSV) to a folder.
 
@@ -223,13 +287,23 @@ def write_standard_maps(
     pack holds the network and coverage maps.
     """
     target = Path(folder)
-    result = build_coverage(conn, settings)
-    coverage_doc = build_coverage_map(conn, settings, level=level, result=result)
+    boundaries = reference_layers(conn)
+    result = build_coverage(
+        conn, settings, core=core, level=resilience_level, boundaries=boundaries
+    )
+    coverage_doc = build_coverage_map(
+        conn, settings, level=level, result=result, boundaries=boundaries
+    )
+    network_doc = build_network_map(conn, settings, level=level, boundaries=boundaries)
     paths = {
-        "network": build_network_map(conn, settings, level=level).write(target / "network.html"),
+        "network": network_doc.write(target / "network.html"),
         "coverage": coverage_doc.write(target / "coverage.html"),
     }
+    del network_doc, coverage_doc
     if level == "internal":
-        paths["redundancy"] = build_redundancy_map(conn, settings).write(target / "redundancy.html")
+        doc = build_redundancy_map(
+            conn, settings, core=core, level=resilience_level, boundaries=boundaries
+        )
+        paths["redundancy"] = doc.write(target / "redundancy.html")
     paths.update({f"csv_{k}": v for k, v in result.write_csv(target).items()})
     return paths

@@ -4,19 +4,31 @@ the network, and the département summary table."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import shapely
 
 from recor.config import MapSettings
 from recor.coverage import CoverageResult, band_column
-from recor.domain import SITE_KIND_LABELS_FR, Status
-from recor.maps._common import bounds_of, provenance_rows, segment_layers
-from recor.maps.document import MapDocument, make_layer
+from recor.domain import SITE_KIND_LABELS_FR, SiteKind, Status
+from recor.maps._common import (
+    background_layers,
+    bounds_of,
+    commune_fields,
+    provenance_rows,
+    segment_layers,
+    site_layers,
+    site_search,
+    with_commune_details,
+)
+from recor.maps.document import MapDocument, french_time, make_layer
 from recor.maps.privacy import Level, publishable
 from recor.maps.styles import BAND_COLOURS
 
-__all__ = ["band_labels", "coverage_map", "summary_table"]
+__all__ = ["band_labels", "coverage_map", "summary_table", "territory_tables"]
 
 
 def band_labels(bands_km: tuple[float, ...]) -> list[str]:
@@ -52,6 +64,94 @@ def summary_table(result: CoverageResult) -> dict:
     return {"title": f"Synthèse par département ({unit})", "columns": columns, "rows": rows}
 
 
+def _cell(value):
+    """A table cell: None for unknown (the page says "inconnue"), plain numbers."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    return value
+
+
+def territory_tables(result: CoverageResult) -> list[dict]:
+    """The département summary, then per EPCI and per commune tables (French headings),
+    each sortable, searchable and downloadable as CSV in the page."""
+    tables = [{**summary_table(result), "title": "Départements", "csv": "departements.csv"}]
+    bands = result.bands_km
+    epci = result.epci()
+    if not epci.empty:
+        columns = ["EPCI", "Code SIREN", "Communes", "Population"]
+        columns += [f"Population à ≤ {b:g} km du réseau" for b in bands]
+        columns += ["Sites publics raccordés"]
+        rows = [
+            [
+                _cell(v)
+                for v in (
+                    row["name"],
+                    row["code"],
+                    row["communes"],
+                    row["population"],
+                    *[row[f"population_within_{b:g}km"] for b in bands],
+                    row["connected_public_sites"],
+                )
+            ]
+            for _, row in epci.iterrows()
+        ]
+        tables.append(
+            {
+                "title": "EPCI",
+                "columns": columns,
+                "rows": rows,
+                "csv": "epci.csv",
+                "missing": "inconnue",
+            }
+        )
+    if result.unit_kind == "communes":
+        units = result.units
+        columns = ["Commune", "Code INSEE", "Département", "EPCI", "Population"]
+        columns += ["Distance au réseau (km)", "Sites publics raccordés"]
+        population = (
+            units["population"] if "population" in units else pd.Series(pd.NA, index=units.index)
+        )
+        epci_names = (
+            units["epci_name"] if "epci_name" in units else pd.Series(None, index=units.index)
+        )
+        rows = [
+            [
+                _cell(v)
+                for v in (
+                    name,
+                    code,
+                    dept,
+                    epci_name,
+                    pop,
+                    round(dist / 1000, 2) if pd.notna(dist) else None,
+                    public,
+                )
+            ]
+            for name, code, dept, epci_name, pop, dist, public in zip(
+                units["name"],
+                units["code"],
+                units["departement"],
+                epci_names,
+                population,
+                units["dist_network_m"],
+                units["connected_public_sites"],
+                strict=True,
+            )
+        ]
+        tables.append(
+            {
+                "title": "Communes",
+                "columns": columns,
+                "rows": rows,
+                "csv": "communes.csv",
+                "missing": "inconnue",
+            }
+        )
+    return tables
+
+
 def coverage_map(
     result: CoverageResult,
     segments: gpd.GeoDataFrame,
@@ -60,20 +160,26 @@ def coverage_map(
     tiles: str | None = None,
     level: Level = "internal",
     sites: gpd.GeoDataFrame | None = None,
+    boundaries: Mapping[str, gpd.GeoDataFrame] | None = None,
 ) -> MapDocument:
     """Build the coverage map of a :func:`recor.coverage.coverage` result.
 
     With ``level="public"``, the drawn segments are those of :func:`publishable` (cut at the
     cells of CHATON nodes, public attributes only); ``sites`` is then required.
+    ``boundaries``: the context drawn around the units (EPCI, départements, names).
     """
+    boundaries = boundaries or {}
     settings = settings or MapSettings()
     if level == "public":
         if sites is None:
             raise ValueError("a public coverage map needs the sites (to hide CHATON nodes)")
-        segments = publishable(sites, segments, coarsen_m=settings.public_coarsen_m)[1]
+        sites, segments = publishable(sites, segments, coarsen_m=settings.public_coarsen_m)
     bands = result.bands_km
     labels = band_labels(bands)
-    units = result.units.copy()
+    if result.unit_kind == "communes":
+        units = with_commune_details(result.units, boundaries.get("departements"))
+    else:
+        units = result.units.assign(detail_fr=f"maille de {settings.grid_cell_m / 1000:g} km")
     units["band_fr"] = [labels[b] for b in units["band"]]
     units["dist_network_km"] = (units["dist_network_m"] / 1000).round(2)
     units["dist_presence_km"] = (units["dist_presence_m"] / 1000).round(2)
@@ -81,7 +187,7 @@ def coverage_map(
         units[f"pct_{b:g}"] = (units[band_column(b)] * 100).round(1)
     units["public_fr"] = units["has_connected_public_site"].map({True: "oui", False: "non"})
     fields = [
-        ("code", "Code"),
+        *(commune_fields(units) if result.unit_kind == "communes" else [("code", "Code")]),
         ("band_fr", "Classe"),
         ("dist_network_km", "Distance au réseau en service (km)"),
         ("nearest_presence", "Point de présence le plus proche"),
@@ -108,15 +214,22 @@ def coverage_map(
             popup_title="name",
             popup_fields=fields,
             tolerance_m=settings.boundary_simplify_m,
-        )
+            data_columns=("detail_fr",),
+        ),
+        *background_layers(boundaries, settings, communes=False),
     ]
     live = segments[segments["status"] == Status.IN_SERVICE]
-    if not live.empty:
-        network = shapely.union_all(live.geometry.values)
+    zones = result.zones
+    if zones is not None and not zones.empty:
+        # the covered parts of the units, merged band by band: a union of unit pieces
+        # (bounded by the territory's detail), never of the network's lines
         rings = gpd.GeoDataFrame(
             {"band": [f"{b:g} km" for b in bands]},
-            geometry=[shapely.buffer(network, b * 1000.0) for b in bands],
-            crs=segments.crs,
+            geometry=[
+                shapely.union_all(zones.geometry.values[(zones["band_km"] == b).to_numpy()])
+                for b in bands
+            ],
+            crs=zones.crs,
         )
         layers.append(
             make_layer(
@@ -129,7 +242,12 @@ def coverage_map(
                 interactive=False,
             )
         )
+    if not live.empty:
         layers.extend(segment_layers(live, settings))
+    if sites is not None:
+        # the sites that serve the territory (chambers and junctions are duct detail)
+        served = sites[~sites["kind"].isin([SiteKind.CHAMBER, SiteKind.JUNCTION])]
+        layers.extend(site_layers(served, settings))
     legend = [
         {
             "title": "Distance au réseau en service",
@@ -147,7 +265,7 @@ def coverage_map(
         "Points de présence": ", ".join(
             SITE_KIND_LABELS_FR.get(k, str(k)).lower() for k in settings.presence_kinds
         ),
-        "Analyse calculée le": f"{result.computed_at:%Y-%m-%d %H:%M UTC}",
+        "Analyse calculée le": french_time(result.computed_at),
     }
     return MapDocument(
         title="Couverture du territoire par le réseau RECOR",
@@ -155,15 +273,9 @@ def coverage_map(
         bounds=bounds_of(result.units),
         layers=layers,
         legend=legend,
-        provenance=provenance_rows(result.version, parameters),
-        table=summary_table(result),
-        search={
-            "layers": ["units"],
-            "column": "name",
-            "label": "Rechercher une commune…"
-            if result.unit_kind == "communes"
-            else "Rechercher une maille…",
-        },
+        provenance=provenance_rows(result.version, parameters, boundaries),
+        table=territory_tables(result),
+        search=site_search(layers),
         tiles=tiles,
         max_zoom=settings.max_zoom,
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import folium
 import geopandas as gpd
@@ -36,6 +37,7 @@ __all__ = [
     "LayerSpec",
     "MapDocument",
     "embed_json",
+    "french_time",
     "make_layer",
 ]
 
@@ -104,11 +106,12 @@ def make_layer(
     classes: list[dict[str, Any]],
     style_class: pd.Series | None = None,
     popup_title: str | None = None,
-    popup_fields: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    popup_fields: list[tuple[str, ...]] = (),  # type: ignore[assignment]
     tolerance_m: float = 1.0,
     show: bool = True,
     min_zoom: int | None = None,
     interactive: bool = True,
+    data_columns: tuple[str, ...] = (),
 ) -> LayerSpec:
     """Encode a GeoDataFrame as a map layer.
 
@@ -119,18 +122,22 @@ def make_layer(
     frame
         Features in a projected CRS (EPSG:2154); reprojected to WGS84 here.
     kind
-        ``"line"``, ``"point"`` or ``"polygon"``.
+        ``"line"``, ``"point"``, ``"polygon"`` or ``"label"`` (place names: points drawn
+        as text from the zoom in their ``label_zoom`` column).
     classes
         Leaflet path styles (``color``, ``weight``, ``fillColor``, ``radius``, ``shape``...).
     style_class
         Per feature, the index into ``classes`` (default: all 0).
     popup_title, popup_fields
-        Column giving the popup title; ``(column, French label)`` rows shown in the popup.
+        Column giving the popup title; ``(column, French label[, text when missing])`` rows
+        shown in the popup (a missing value reads "—" unless the row names its own text).
         Values are shown as text, never as HTML.
     tolerance_m
         Simplification tolerance in metres (1 m suits the deepest zoom).
+    data_columns
+        Columns carried without being shown (search keys, label zooms).
     """
-    columns = list(dict.fromkeys([c for c, _ in popup_fields] + [popup_title]))
+    columns = list(dict.fromkeys([f[0] for f in popup_fields] + [popup_title, *data_columns]))
     columns = [c for c in columns if c]
     cols = encode_columns(frame, columns)
     if style_class is not None:
@@ -150,6 +157,12 @@ def make_layer(
         min_zoom=min_zoom,
         interactive=interactive,
     )
+
+
+def french_time(moment: datetime) -> str:
+    """``30/11/2026 à 07:42 (heure de Paris)``: a date as a French reader expects it."""
+    local = moment.astimezone(ZoneInfo("Europe/Paris"))
+    return f"{local:%d/%m/%Y à %H:%M} (heure de Paris)"
 
 
 def embed_json(value: Any) -> str:
@@ -174,7 +187,7 @@ class MapDocument:
     subtitle: str = ""
     legend: list[dict[str, Any]] = field(default_factory=list)
     provenance: list[tuple[str, str]] = field(default_factory=list)
-    table: dict[str, Any] | None = None
+    table: dict[str, Any] | list[dict[str, Any]] | None = None
     search: dict[str, str] | None = None
     tiles: str | None = None
     max_zoom: int = 18
@@ -188,7 +201,7 @@ class MapDocument:
             "legend": self.legend,
             "provenance": [
                 *([label, value] for label, value in self.provenance),
-                ["Carte générée le", self.generated_at.strftime("%Y-%m-%d %H:%M UTC")],
+                ["Carte générée le", french_time(self.generated_at)],
             ],
             "table": self.table,
             "search": self.search,

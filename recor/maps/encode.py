@@ -202,6 +202,9 @@ def _numbered(plain: list[Any]) -> dict[str, Any] | None:
 def _plain(values: pd.Series) -> list[Any]:
     """The column as JSON-ready values (vectorised for numbers and text)."""
     kind = values.dtype.kind
+    if kind in "iub" and values.isna().any():
+        # a nullable column (Int64, boolean) with unknown values: None stays unknown
+        return [None if pd.isna(v) else _jsonable(v) for v in values.tolist()]
     if kind in "iu":
         return values.astype(np.int64).tolist()
     if kind == "b":

@@ -84,6 +84,7 @@ def network_map(
                 "Simplification des tracés": f"{settings.simplify_m:g} m",
                 "Fond de carte": "en ligne (" + tiles + ")" if tiles else "hors ligne",
             },
+            boundaries,
         ),
         search=site_search(layers),
         tiles=tiles,

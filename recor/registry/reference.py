@@ -14,17 +14,35 @@ import numpy as np
 import pandas as pd
 import psycopg
 import shapely
+from psycopg import sql
 
 from recor.config import STORAGE_CRS
 from recor.errors import NotFound, RegistryError
 
 __all__ = [
+    "COG_COLUMNS",
     "REFERENCE_KINDS",
     "ReferenceImport",
     "list_reference_layers",
+    "read_cog",
     "read_reference",
+    "write_cog",
     "write_reference",
 ]
+
+#: Columns of the official geographic code as stored (``reference_cog``).
+COG_COLUMNS: tuple[str, ...] = (
+    "code",
+    "name",
+    "type",
+    "departement",
+    "parent",
+    "chief_town_rank",
+    "population",
+    "epci_code",
+    "epci_name",
+    "epci_type",
+)
 
 #: Kinds of reference layer recor knows how to use (others may be stored too).
 REFERENCE_KINDS: tuple[str, ...] = (
@@ -147,6 +165,61 @@ def list_reference_layers(conn: psycopg.Connection) -> list[ReferenceImport]:
         "SELECT DISTINCT ON (kind) id, kind, source_file, features, imported_at"
         " FROM recor.reference_imports WHERE kind IN"
         " (SELECT DISTINCT kind FROM recor.reference_areas)"
+        " OR (kind = 'cog' AND EXISTS (SELECT 1 FROM recor.reference_cog))"
         " ORDER BY kind, id DESC"
     ).fetchall()
     return [ReferenceImport(*row) for row in rows]
+
+
+def write_cog(
+    conn: psycopg.Connection, cog: pd.DataFrame, *, source_file: str, sha256: str
+) -> ReferenceImport:
+    """Replace the official geographic code by ``cog`` (columns :data:`COG_COLUMNS`).
+
+    One transaction; recorded as a reference import of kind ``cog``. Unknown populations,
+    ranks and EPCI stay NULL.
+    """
+    frame = cog.loc[:, list(COG_COLUMNS)].astype(object).where(cog.notna(), None)
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                "INSERT INTO recor.reference_imports (kind, source_file, sha256, source_crs,"
+                " features) VALUES ('cog', %s, %s, 'none (table)', %s)"
+                " RETURNING id, imported_at",
+                (source_file, sha256, len(frame)),
+            ).fetchone()
+            assert row is not None
+            import_id, imported_at = row
+            conn.execute("DELETE FROM recor.reference_cog")
+            columns = sql.SQL(", ").join(map(sql.Identifier, (*COG_COLUMNS, "import_id")))
+            with conn.cursor().copy(
+                sql.SQL("COPY recor.reference_cog ({}) FROM STDIN").format(columns)
+            ) as copy:
+                for values in frame.itertuples(index=False):
+                    copy.write_row([*values, import_id])
+    except psycopg.errors.UniqueViolation as exc:
+        raise RegistryError(
+            f"official geographic code from {source_file}: a code appears twice"
+            f" ({exc.diag.message_detail})"
+        ) from exc
+    except (psycopg.errors.CheckViolation, psycopg.errors.DataError) as exc:
+        raise RegistryError(
+            f"official geographic code from {source_file}: {exc.diag.message_primary}"
+            f" (rule {exc.diag.constraint_name})"
+        ) from exc
+    return ReferenceImport(import_id, "cog", source_file, len(frame), imported_at)
+
+
+def read_cog(conn: psycopg.Connection) -> pd.DataFrame:
+    """The official geographic code (:data:`COG_COLUMNS`; empty when none was imported).
+
+    ``population`` and ``chief_town_rank`` are nullable integers: unknown stays unknown.
+    """
+    columns = sql.SQL(", ").join(map(sql.Identifier, COG_COLUMNS))
+    rows = conn.execute(
+        sql.SQL("SELECT {} FROM recor.reference_cog ORDER BY code, type").format(columns)
+    ).fetchall()
+    frame = pd.DataFrame(rows, columns=list(COG_COLUMNS))
+    for column in ("population", "chief_town_rank"):
+        frame[column] = frame[column].astype("Int64")
+    return frame

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
 
 from recor.maps import network_map, route_map, whatif_map
-from recor.network import diverse_pair, graph_frames, graph_from_delivery, what_if
+from recor.maps.browser import Browser
+from recor.network import circle, diverse_pair, graph_frames, graph_from_delivery, what_if
 from recor.registry import Delivery
+from tests.maps.conftest import open_and_check
 from tests.network.topology import make_graph
 
 
@@ -52,3 +58,35 @@ def test_whatif_caption_groups_fibre_km_digits_the_french_way() -> None:
     doc = whatif_map(result, sites, segments)
     assert doc.subtitle.endswith("1 440 fibre·km perdus")
     assert not re.search(r"\d\.\d fibre·km", doc.subtitle)
+
+
+@pytest.mark.browser
+def test_whatif_map_draws_the_disaster_area_and_legends_what_it_destroys(
+    sample_delivery: Delivery, browser: Browser, artifacts: Path, tmp_path: Path
+) -> None:
+    graph = graph_from_delivery(sample_delivery)
+    sites, segments = graph_frames(graph)
+    tours = sites.set_index("code").geometry["DC-TOURS"]
+    area = circle(tours.x, tours.y, 5000.0)
+    result = what_if(graph, area=area)
+    assert result.cut_sites
+    doc = whatif_map(result, sites, segments)
+    assert doc.title.startswith("Simulation de panne : zone sinistrée d'environ 5.0 km")
+    report = open_and_check(browser, doc.write(tmp_path / "whatif_disk.html"), artifacts)
+    assert report.counts["scenario-area"] == 1
+    assert report.counts["cut-sites"] == len(result.cut_sites)
+    bounds = browser.evaluate(
+        "(() => { const b = window.recorMap.layers['scenario-area'].features[0].getBounds();"
+        " return [b.getSouth(), b.getWest(), b.getNorth(), b.getEast()]; })()"
+    )
+    centre = gpd.GeoSeries([tours], crs=2154).to_crs(4326).iloc[0]
+    assert bounds[0] < centre.y < bounds[2] and bounds[1] < centre.x < bounds[3]
+    # about 10 km across, north to south
+    assert (bounds[2] - bounds[0]) * 111.2 == pytest.approx(10.0, rel=0.05)
+    legend = browser.evaluate("document.querySelector('.recor-legend').textContent")
+    assert "Zone sinistrée" in legend
+    assert f"Site détruit ({len(result.cut_sites)})" in legend
+    browser.evaluate("document.querySelectorAll('details').forEach(d => d.open = true) || 0")
+    page = browser.evaluate("document.body.innerText")
+    assert "POLYGON" not in page and "risk_groups" not in page
+    assert "Scénario" in page and "zone sinistrée" in page

@@ -105,12 +105,12 @@ def test_search_by_site_name_opens_its_popup(
         f" i.value = {query!r}; i.dispatchEvent(new Event('input')); }})()"
     )
     names = browser.evaluate(
-        "Array.from(document.querySelectorAll('.recor-result')).map(b => b.textContent)"
+        "Array.from(document.querySelectorAll('.recor-result-name')).map(b => b.textContent)"
     )
     assert target["name"] in names
     browser.evaluate(
-        "Array.from(document.querySelectorAll('.recor-result'))"
-        f".find(b => b.textContent === {target['name']!r}).click()"
+        "Array.from(document.querySelectorAll('.recor-result-name'))"
+        f".find(b => b.textContent === {target['name']!r}).parentNode.click()"
     )
     popup = browser.evaluate("document.querySelector('.leaflet-popup-content').textContent")
     assert target["name"] in popup and target["code"] in popup

@@ -12,6 +12,7 @@
   var QUANTUM = 1e-5;
   /* folium's control_scale adds L.control.scale(): make it metric only. */
   L.Control.Scale.mergeOptions({ imperial: false });
+  L.Control.Zoom.mergeOptions({ zoomInTitle: "Zoom avant", zoomOutTitle: "Zoom arrière" });
 
   function decodeInts(text) {
     var out = new Float64Array(text.length), n = 0, value = 0, scale = 1;
@@ -90,8 +91,8 @@
     return node;
   }
 
-  function formatValue(value) {
-    if (value === null || value === undefined || value === "") return "—";
+  function formatValue(value, missing) {
+    if (value === null || value === undefined || value === "") return missing || "—";
     if (typeof value === "number") return value.toLocaleString("fr-FR");
     return String(value);
   }
@@ -104,7 +105,7 @@
     layer.popup.fields.forEach(function (field) {
       var row = el("tr");
       row.appendChild(el("th", null, field[1]));
-      row.appendChild(el("td", null, formatValue(layer.columns[field[0]][index])));
+      row.appendChild(el("td", null, formatValue(layer.columns[field[0]][index], field[2])));
       table.appendChild(row);
     });
     box.appendChild(table);
@@ -124,7 +125,9 @@
   function makeFeature(layer, geometry, style, renderer) {
     if (layer.kind === "point") {
       if (style.shape && style.shape !== "circle") {
-        return L.marker(geometry, { icon: symbolIcon(style), keyboard: false });
+        return L.marker(geometry, {
+          icon: symbolIcon(style), keyboard: false, zIndexOffset: style.zIndexOffset || 0,
+        });
       }
       return L.circleMarker(geometry, L.extend({ renderer: renderer }, style));
     }
@@ -135,12 +138,49 @@
     return L.polyline(lines.length === 1 ? lines[0] : lines, opts);
   }
 
+  /* Place names: drawn only when their zoom is reached and they are in view (at most
+   * MAX_LABELS at once, the largest first), so a regional view never holds 1,800 labels. */
+  var MAX_LABELS = 250;
+  function labelLayer(map, layer, geometries) {
+    var group = L.layerGroup(), names = layer.columns.name, zooms = layer.columns.label_zoom;
+    var weights = layer.columns.population || [];
+    var order = names.map(function (_, i) { return i; });
+    order.sort(function (a, b) { return zooms[a] - zooms[b] || (weights[b] || 0) - (weights[a] || 0); });
+    function redraw() {
+      group.clearLayers();
+      if (!map.hasLayer(group)) return;
+      var zoom = map.getZoom(), view = map.getBounds().pad(0.1), shown = 0;
+      for (var k = 0; k < order.length && shown < MAX_LABELS; k++) {
+        var i = order[k];
+        if (zooms[i] > zoom) break;
+        if (!view.contains(geometries[i])) continue;
+        var text = el("span", "recor-label-text" + (zooms[i] <= 7 ? " recor-label-major" : ""), names[i]);
+        group.addLayer(L.marker(geometries[i], {
+          icon: L.divIcon({ html: text, className: "recor-label", iconSize: null }),
+          interactive: false, keyboard: false,
+        }));
+        shown++;
+      }
+      layer.shown = shown;
+    }
+    map.on("moveend zoomend", redraw);
+    group.on("add", function () { setTimeout(redraw, 0); });
+    layer.redraw = redraw;
+    return group;
+  }
+
   function buildLayer(map, layer, renderer) {
     var geometries = decodeGeometries(layer.geom), n = layer.geom.n;
     layer.columns = {};
     Object.keys(layer.cols).forEach(function (name) {
       layer.columns[name] = decodeColumn(layer.cols[name], n);
     });
+    if (layer.kind === "label") {
+      layer.group = labelLayer(map, layer, geometries);
+      layer.features = [];
+      layer.latlngs = geometries;
+      return layer.group;
+    }
     var classes = layer.columns._c;
     var group = L.featureGroup();
     var features = new Array(n);
@@ -161,6 +201,30 @@
     return group;
   }
 
+  /* A legend swatch: lines as a small SVG stroke (with the layer's dash pattern), shapes
+   * as styled boxes. */
+  var SVG = "http://www.w3.org/2000/svg";
+  function swatchOf(item) {
+    if (item.shape && item.shape !== "line") {
+      var box = el("span", "recor-swatch recor-" + item.shape);
+      box.style.background = item.fillColor || item.color;
+      box.style.borderColor = item.color;
+      return box;
+    }
+    var svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("class", "recor-swatch-line");
+    svg.setAttribute("width", "34");
+    svg.setAttribute("height", "12");
+    var line = document.createElementNS(SVG, "line");
+    line.setAttribute("x1", "1"); line.setAttribute("x2", "33");
+    line.setAttribute("y1", "6"); line.setAttribute("y2", "6");
+    line.setAttribute("stroke", item.color);
+    line.setAttribute("stroke-width", String(Math.min(item.weight || 3, 10)));
+    if (item.dashArray) line.setAttribute("stroke-dasharray", item.dashArray);
+    svg.appendChild(line);
+    return svg;
+  }
+
   function legendControl(spec) {
     var control = L.control({ position: "bottomright" });
     control.onAdd = function () {
@@ -171,11 +235,7 @@
         box.appendChild(el("h5", null, section.title));
         section.items.forEach(function (item) {
           var row = el("div", "recor-legend-row");
-          var swatch = el("span", "recor-swatch recor-" + (item.shape || "line"));
-          swatch.style.background = item.fillColor || item.color;
-          swatch.style.borderColor = item.color;
-          if (item.shape === "line" || !item.shape) swatch.style.height = (item.weight || 3) + "px";
-          row.appendChild(swatch);
+          row.appendChild(swatchOf(item));
           row.appendChild(el("span", null, item.label));
           box.appendChild(row);
         });
@@ -205,21 +265,108 @@
     return control;
   }
 
-  function tableControl(table) {
+  /* CSV of a table (French conventions: ";" separator, decimal comma), as a data: link, so
+   * the download needs no request. */
+  function csvOf(table, rows) {
+    function cell(value) {
+      if (value === null || value === undefined) return "";
+      var text = typeof value === "number" ? String(value).replace(".", ",") : String(value);
+      return /[";\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+    }
+    var lines = [table.columns.map(cell).join(";")];
+    rows.forEach(function (row) { lines.push(row.map(cell).join(";")); });
+    return "\ufeff" + lines.join("\r\n") + "\r\n";
+  }
+
+  function tableView(table) {
+    var box = el("div", "recor-table-view"), state = { sort: -1, asc: true, filter: "" };
+    var tools = el("div", "recor-table-tools");
+    var filter = el("input");
+    filter.type = "search";
+    filter.placeholder = "Filtrer…";
+    filter.setAttribute("aria-label", "Filtrer le tableau " + table.title);
+    var link = el("a", "recor-csv", "Télécharger le CSV");
+    link.setAttribute("download", table.csv || "tableau.csv");
+    tools.appendChild(filter);
+    tools.appendChild(link);
+    box.appendChild(tools);
+    var grid = el("table"), head = el("tr"), body = el("tbody");
+    table.columns.forEach(function (name, index) {
+      var th = el("th", null, name);
+      th.setAttribute("role", "button");
+      th.title = "Trier";
+      th.addEventListener("click", function () {
+        state.asc = state.sort === index ? !state.asc : true;
+        state.sort = index;
+        render();
+      });
+      head.appendChild(th);
+    });
+    var thead = el("thead");
+    thead.appendChild(head);
+    grid.appendChild(thead);
+    grid.appendChild(body);
+    box.appendChild(grid);
+    function visible() {
+      var query = fold(state.filter.trim()), rows = table.rows.slice();
+      if (query) {
+        rows = rows.filter(function (row) {
+          return row.some(function (v) { return v !== null && fold(v).indexOf(query) >= 0; });
+        });
+      }
+      if (state.sort >= 0) {
+        var k = state.sort, sign = state.asc ? 1 : -1;
+        rows.sort(function (a, b) {
+          var x = a[k], y = b[k];
+          if (x === null || x === undefined) return 1;
+          if (y === null || y === undefined) return -1;
+          if (typeof x === "number" && typeof y === "number") return sign * (x - y);
+          return sign * String(x).localeCompare(String(y), "fr");
+        });
+      }
+      return rows;
+    }
+    function render() {
+      var rows = visible();
+      body.textContent = "";
+      rows.forEach(function (values) {
+        var row = el("tr");
+        values.forEach(function (value) { row.appendChild(el("td", null, formatValue(value, table.missing))); });
+        body.appendChild(row);
+      });
+      Array.prototype.forEach.call(head.children, function (th, index) {
+        th.setAttribute("aria-sort", index !== state.sort ? "none" : state.asc ? "ascending" : "descending");
+      });
+      link.href = "data:text/csv;charset=utf-8," + encodeURIComponent(csvOf(table, rows));
+      box.setAttribute("data-rows", String(rows.length));
+    }
+    filter.addEventListener("input", function () { state.filter = filter.value; render(); });
+    render();
+    return box;
+  }
+
+  function tableControl(tables) {
     var control = L.control({ position: "topleft" });
     control.onAdd = function () {
       var box = el("details", "recor-box recor-table");
       box.open = true;
-      box.appendChild(el("summary", null, table.title));
-      var grid = el("table"), head = el("tr");
-      table.columns.forEach(function (name) { head.appendChild(el("th", null, name)); });
-      grid.appendChild(head);
-      table.rows.forEach(function (values) {
-        var row = el("tr");
-        values.forEach(function (value) { row.appendChild(el("td", null, formatValue(value))); });
-        grid.appendChild(row);
+      box.appendChild(el("summary", null, tables.length > 1 ? "Tableaux par territoire" : tables[0].title));
+      var tabs = el("div", "recor-tabs"), views = [];
+      tables.forEach(function (table, index) {
+        var tab = el("button", "recor-tab", table.title);
+        tab.type = "button";
+        var view = tableView(table);
+        view.hidden = index > 0;
+        tab.setAttribute("aria-pressed", String(index === 0));
+        tab.addEventListener("click", function () {
+          views.forEach(function (v, i) { v.hidden = i !== index; });
+          Array.prototype.forEach.call(tabs.children, function (t, i) { t.setAttribute("aria-pressed", String(i === index)); });
+        });
+        if (tables.length > 1) tabs.appendChild(tab);
+        views.push(view);
       });
-      box.appendChild(grid);
+      box.appendChild(tabs);
+      views.forEach(function (view) { box.appendChild(view); });
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
       return box;
@@ -231,15 +378,55 @@
     return String(text).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
   }
 
-  function searchControl(map, spec, layersById, sync) {
+  /* One search over communes, EPCI and sites, ranked: exact name or code first, then
+   * names starting with the query, then a word starting with it, then containing it; ties
+   * go to the larger population, then communes before EPCI before sites. */
+  function searchEntries(spec, layersById) {
     var entries = [];
-    spec.search.layers.forEach(function (id) {
-      var layer = layersById[id];
+    spec.search.sources.forEach(function (source, rank) {
+      var layer = layersById[source.layer];
       if (!layer) return;
-      layer.columns[spec.search.column].forEach(function (value, index) {
-        if (value) entries.push({ layer: layer, index: index, key: fold(value), text: value });
-      });
+      var title = layer.columns[source.title], n = layer.geom.n;
+      for (var i = 0; i < n; i++) {
+        if (!title[i]) continue;
+        var keys = source.keys.map(function (k) { return layer.columns[k][i]; })
+          .filter(function (v) { return v !== null && v !== undefined && v !== ""; })
+          .map(fold);
+        var detail = source.detail ? layer.columns[source.detail][i] : null;
+        var weight = source.weight ? layer.columns[source.weight][i] : null;
+        entries.push({ layer: layer, index: i, keys: keys, text: title[i], rank: rank,
+          detail: source.kind + (detail ? " · " + detail : ""), weight: weight || 0 });
+      }
     });
+    return entries;
+  }
+
+  function score(entry, query) {
+    var best = 9;
+    entry.keys.forEach(function (key) {
+      if (key === query) best = Math.min(best, 0);
+      else if (key.indexOf(query) === 0) best = Math.min(best, 1);
+      else if ((" " + key.replace(/[-'’()]/g, " ")).indexOf(" " + query) >= 0) best = Math.min(best, 2);
+      else if (key.indexOf(query) >= 0) best = Math.min(best, 3);
+    });
+    return best;
+  }
+
+  function rankEntries(entries, query, limit) {
+    var found = [];
+    entries.forEach(function (entry) {
+      var s = score(entry, query);
+      if (s < 9) found.push({ entry: entry, score: s });
+    });
+    found.sort(function (a, b) {
+      return a.score - b.score || b.entry.weight - a.entry.weight || a.entry.rank - b.entry.rank ||
+        String(a.entry.text).localeCompare(String(b.entry.text), "fr");
+    });
+    return found.slice(0, limit).map(function (f) { return f.entry; });
+  }
+
+  function searchControl(map, spec, layersById, sync) {
+    var entries = searchEntries(spec, layersById);
     var control = L.control({ position: "topright" });
     control.onAdd = function () {
       var box = el("div", "recor-box recor-search");
@@ -254,28 +441,28 @@
         results.textContent = "";
         var query = fold(input.value.trim());
         if (query.length < 2) return;
-        for (var i = 0, found = 0; i < entries.length && found < 8; i++) {
-          if (entries[i].key.indexOf(query) < 0) continue;
-          found++;
-          var button = el("button", "recor-result", entries[i].text);
+        rankEntries(entries, query, 10).forEach(function (entry) {
+          var button = el("button", "recor-result");
           button.type = "button";
-          button.addEventListener("click", goTo.bind(null, entries[i]));
+          button.appendChild(el("span", "recor-result-name", entry.text));
+          button.appendChild(el("span", "recor-result-detail", entry.detail));
+          button.addEventListener("click", goTo.bind(null, entry));
           results.appendChild(button);
-        }
-        if (!results.firstChild) results.appendChild(el("div", "recor-none", "Aucun site trouvé"));
+        });
+        if (!results.firstChild) results.appendChild(el("div", "recor-none", "Aucun résultat"));
       });
       function goTo(entry) {
         var layer = entry.layer, feature = layer.features[entry.index], where;
-        if (layer.kind === "point") {
+        if (layer.kind === "point" || layer.kind === "label") {
           where = L.latLng(layer.latlngs[entry.index]);
-          map.setView(where, Math.max(map.getZoom(), layer.minZoom || 14), { animate: false });
+          map.setView(where, Math.max(map.getZoom(), layer.minZoom || 13), { animate: false });
         } else {
           where = feature.getBounds().getCenter();
-          map.fitBounds(feature.getBounds(), { animate: false, maxZoom: 14 });
+          map.fitBounds(feature.getBounds(), { animate: false, maxZoom: 13 });
         }
         sync();
         if (!map.hasLayer(layer.group)) map.addLayer(layer.group);
-        feature.fire("click", { latlng: where }, true);
+        if (feature && layer.popup) feature.fire("click", { latlng: where }, true);
       }
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
@@ -352,12 +539,36 @@
     sync();
     control.addTo(map);
     if (spec.search) searchControl(map, spec, layersById, sync).addTo(map);
-    if (spec.table) tableControl(spec.table).addTo(map);
+    if (spec.table) tableControl(Array.isArray(spec.table) ? spec.table : [spec.table]).addTo(map);
     if (spec.legend && spec.legend.length) legendControl(spec).addTo(map);
     boxControl("bottomleft", "Provenance des données", spec.provenance, false).addTo(map);
+    var north = el("div", "recor-north");
+    north.appendChild(el("span", null, "↑"));
+    north.appendChild(document.createTextNode("N"));
+    north.setAttribute("aria-label", "Nord");
+    document.body.appendChild(north);
+    /* printing opens every folded box (legend, provenance, tables) so the page says it all */
+    function unfold() {
+      Array.prototype.forEach.call(document.querySelectorAll("details.recor-box"), function (d) {
+        d.open = true;
+      });
+      map.invalidateSize();
+    }
+    window.addEventListener("beforeprint", unfold);
+    if (window.matchMedia) {
+      var printing = window.matchMedia("print");
+      if (printing.addEventListener) {
+        printing.addEventListener("change", function (e) { if (e.matches) unfold(); });
+      }
+    }
 
     window.recorMap = {
       map: map, counts: counts, layers: layersById, ready: false,
+      search: spec.search ? function (query) {
+        return rankEntries(searchEntries(spec, layersById), fold(query), 10).map(function (e) {
+          return { text: e.text, detail: e.detail, layer: e.layer.id };
+        });
+      } : null,
       onMap: function () {
         var out = {};
         layers.forEach(function (layer) {
