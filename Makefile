@@ -1,6 +1,6 @@
 # recor — two commands do all set-up on a fresh machine:
 #   make demo   loads the bundled sample network into the registry, prints a summary, writes maps
-#   make test   runs the test suite against a throwaway PostGIS database
+#   make test   lints (ruff) and runs the test suite against a throwaway PostGIS database
 # Both install what is missing (Debian packages for the running PostgreSQL, the virtual
 # environment), start the local server if it is down, create the database and apply the schema.
 # Run twice, they do nothing new.
@@ -18,7 +18,7 @@ export PGUSER ?= postgres
 demo: setup
 	$(PY) -m recor demo
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -q
 
 setup: system venv db
