@@ -16,6 +16,7 @@ anything else is a plain JSON array.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import geopandas as gpd
@@ -173,22 +174,37 @@ def encode_column(values: pd.Series) -> dict[str, Any]:
     return {"p": plain}
 
 
+#: The number a value ends with (up to 15 digits; ``$`` also before a final line break).
+_NUMBERED = re.compile(r"\d{1,15}$")
+
+
 def _numbered(plain: list[Any]) -> dict[str, Any] | None:
     """Strings that end in digits, as templates and delta-encoded numbers (else None)."""
     if not all(isinstance(v, str) for v in plain):
         return None
-    strings = pd.Series(plain, dtype="object")
-    parts = strings.str.extract(r"^(.*?)(\d{1,15})$")
-    literal = parts[1].isna().to_numpy()
-    prefix = parts[0].where(~literal, strings)
-    digits = parts[1].fillna("0")
+    # as ``^(.*?)(\d{1,15})$``: the leftmost final number, a prefix without a line break
+    matches = [_NUMBERED.search(v) for v in plain]
+    matches = [
+        None if m is None or "\n" in v[: m.start()] else m
+        for v, m in zip(plain, matches, strict=True)
+    ]
+    literal = np.fromiter((m is None for m in matches), dtype=bool, count=len(plain))
+    prefix = [v if m is None else v[: m.start()] for v, m in zip(plain, matches, strict=True)]
+    digits = ["0" if m is None else m.group() for m in matches]
     # a leading zero is kept by the width; -1 marks a value without a number
-    width = np.where(digits.str.startswith("0"), digits.str.len(), 0)
+    width = np.fromiter(
+        (len(d) if d.startswith("0") else 0 for d in digits), dtype=np.int64, count=len(plain)
+    )
     width[literal] = -1
-    codes, uniques = pd.factorize(pd.MultiIndex.from_arrays([prefix, width]))
-    if len(uniques) > max(16, len(plain) // 4):
+    # templates (prefix, width) numbered in order of first appearance
+    prefix_codes, _ = pd.factorize(pd.Series(prefix, dtype="object"))
+    keys = prefix_codes.astype(np.int64) * (int(width.max()) + 2) + (width + 1)
+    codes, firsts = pd.factorize(keys)
+    if len(firsts) > max(16, len(plain) // 4):
         return None
-    numbers = digits.astype(np.int64).to_numpy()
+    _, first = np.unique(codes, return_index=True)
+    uniques = [(prefix[i], width[i]) for i in first.tolist()]
+    numbers = np.fromiter((int(d) for d in digits), dtype=np.int64, count=len(plain))
     # a value without a number leaves the running number as it was (delta 0)
     running = pd.Series(np.where(literal, np.nan, numbers)).ffill().fillna(0).to_numpy(np.int64)
     deltas = np.diff(running, prepend=0)
