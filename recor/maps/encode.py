@@ -87,7 +87,30 @@ def _parts(geometry: shapely.Geometry) -> list[list[np.ndarray]]:
     raise ValueError(f"cannot encode a geometry of type {geometry.geom_type}")
 
 
+#: Recently encoded geometry arrays: (key, the geometries, their ids, the encoding).
+_RECENT: list[tuple[tuple, np.ndarray, np.ndarray, dict[str, Any]]] = []
+_RECENT_SIZE = 16
+
+
 def encode_geometries(geometries: gpd.GeoSeries, *, tolerance_m: float = 1.0) -> dict[str, Any]:
+    """Encode points, lines or polygons as :func:`_encode_geometries` (which see).
+
+    The same geometry objects encoded again (the segments of each map of ``recor map
+    all``) reuse the first encoding: the entry holds the objects, so their ids stay theirs.
+    """
+    values = np.asarray(geometries.values, dtype=object)
+    ids = np.fromiter(map(id, values), dtype=np.uint64, count=len(values))
+    key = (str(geometries.crs), float(tolerance_m), len(values), hash(ids.tobytes()))
+    for entry_key, _, entry_ids, encoded in _RECENT:
+        if entry_key == key and np.array_equal(entry_ids, ids):
+            return encoded
+    encoded = _encode_geometries(geometries, tolerance_m=tolerance_m)
+    _RECENT.append((key, values, ids, encoded))
+    del _RECENT[:-_RECENT_SIZE]
+    return encoded
+
+
+def _encode_geometries(geometries: gpd.GeoSeries, *, tolerance_m: float = 1.0) -> dict[str, Any]:
     """Encode points, lines or polygons (any CRS) as quantised delta streams in WGS84.
 
     Lines and polygons are simplified by ``tolerance_m`` metres in their own (metric) CRS
