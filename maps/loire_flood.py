@@ -18,10 +18,11 @@ def main(site: str = "PoP Tours", radius_km: float = 5.0) -> None:
     settings = Settings.from_env()
     out = Path(settings.maps.out_dir)
     with registry.connect(settings.database) as conn:
-        graph = network.load_graph(conn)
-        code = network.resolve_site(graph, site)
-        x, y = graph.nodes[code]["x"], graph.nodes[code]["y"]
-        doc = build_whatif_map(conn, settings, circle=(x, y, radius_km * 1000.0))
+        snap = registry.snapshot(conn)
+    graph = network.snapshot_graph(snap)
+    code = network.resolve_site(graph, site)
+    x, y = graph.nodes[code]["x"], graph.nodes[code]["y"]
+    doc = build_whatif_map(snap, settings, circle=(x, y, radius_km * 1000.0))
     print(doc.write(out / "whatif_flood.html"))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from recor import registry
 from recor.config import Settings
-from recor.maps.build import build_network_map, write_standard_maps
+from recor.maps.build import build_network_map, reference_layers, standard_maps
 
 
 def main() -> None:
@@ -20,9 +20,10 @@ def main() -> None:
     settings = Settings.from_env()
     out = Path(settings.maps.out_dir)
     with registry.connect(settings.database) as conn:
-        paths = write_standard_maps(conn, settings, out)
-        public = build_network_map(conn, settings, level="public")
-        paths["network_public"] = public.write(out / "network_public.html")
+        snap = registry.snapshot(conn)  # the registry read once for every map
+    paths = standard_maps(snap, settings, out)
+    public = build_network_map(snap, settings, level="public", boundaries=reference_layers(snap))
+    paths["network_public"] = public.write(out / "network_public.html")
     for name, path in paths.items():
         print(f"{name:16} {path}")
 

@@ -141,7 +141,7 @@ def grid_cells(extent: gpd.GeoSeries | gpd.GeoDataFrame, cell_m: float) -> gpd.G
 def connected_site_codes(sites: gpd.GeoDataFrame, segments: gpd.GeoDataFrame) -> set[str]:
     """Codes of in-service sites that at least one in-service segment reaches."""
     live = segments[segments["status"] == Status.IN_SERVICE]
-    ends = set(live["site_a"]).union(live["site_b"])
+    ends = set(live["site_a"].tolist()).union(live["site_b"].tolist())
     in_service = sites[sites["status"] == Status.IN_SERVICE]
     return set(in_service["code"]).intersection(ends)
 

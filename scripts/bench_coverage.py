@@ -5,7 +5,8 @@ Centre-Val de Loire (``../shared/data/admin-cvl``: 1,776 commune polygons) and t
 geographic code (1,754 current communes, populations, EPCI) into a throwaway
 database, then runs each command as a child process and measures its wall time and peak
 resident memory (``wait4``). The reference, measured in the same run, is a child that only
-reads the snapshot every command starts from (sites, segments, communes). Budgets (issue 8):
+reads the snapshot every command starts from (``registry.snapshot``: sites, segments,
+risk groups, boundary layers, official code, version). Budgets (issue 8):
 each command < 120 s and < 2 GB. Run::
 
     .venv/bin/python scripts/bench_coverage.py [--segments 200000] [--out benchmarks/out]
@@ -34,11 +35,7 @@ ADMIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "admin-cvl"
 
 #: The reference child: read the snapshot every command starts from, nothing else.
 READ_SNAPSHOT = (
-    "from recor import registry\n"
-    "from recor.registry.reference import read_reference\n"
-    "with registry.connect() as conn:\n"
-    "    registry.read_sites(conn); registry.read_segments(conn)\n"
-    "    read_reference(conn, 'communes')\n"
+    "from recor import registry\nwith registry.connect() as conn:\n    registry.snapshot(conn)\n"
 )
 
 

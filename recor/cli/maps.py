@@ -170,8 +170,8 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _coverage(args: argparse.Namespace, settings: Settings) -> int:
     with registry.connect(settings.database) as conn:
-        result = build.build_coverage(conn, settings, core=args.core, level=args.disjointness)
-        segments = registry.read_segments(conn)
+        snap = registry.snapshot(conn)
+    result = build.build_coverage(snap, settings, core=args.core, level=args.disjointness)
     out = args.out or Path(settings.maps.out_dir)
     paths = result.write_csv(out)
     print(
@@ -190,28 +190,31 @@ def _coverage(args: argparse.Namespace, settings: Settings) -> int:
     for path in paths.values():
         print(path)
     if args.map:
-        print(coverage_map(result, segments, settings=settings.maps).write(out / "coverage.html"))
+        print(
+            coverage_map(result, snap.segments, settings=settings.maps).write(out / "coverage.html")
+        )
     return 0
 
 
 def _map(args: argparse.Namespace, settings: Settings) -> int:
+    if args.kind == "all" and (args.pdf or args.png):
+        raise ConfigurationError("--pdf/--png print one map: name its kind, not all")
+    path = None if args.kind == "all" else _map_path(args.out, args.kind, settings)
     with registry.connect(settings.database) as conn:
-        if args.kind == "all":
-            if args.pdf or args.png:
-                raise ConfigurationError("--pdf/--png print one map: name its kind, not all")
-            paths = build.write_standard_maps(
-                conn,
-                settings,
-                args.out or Path(settings.maps.out_dir),
-                level=args.level,
-                core=args.core,
-                resilience_level=args.disjointness,
-            )
-            for path in paths.values():
-                print(path)
-            return 0
-        path = _map_path(args.out, args.kind, settings)
-        doc = _build(conn, args, settings)
+        snap = registry.snapshot(conn)
+    if args.kind == "all":
+        paths = build.standard_maps(
+            snap,
+            settings,
+            args.out or Path(settings.maps.out_dir),
+            level=args.level,
+            core=args.core,
+            resilience_level=args.disjointness,
+        )
+        for path in paths.values():
+            print(path)
+        return 0
+    doc = _build(snap, args, settings)
     print(doc.write(path))
     if args.pdf or args.png:
         for printed in print_map(path, pdf=args.pdf, png=args.png):
@@ -219,14 +222,14 @@ def _map(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _build(conn, args: argparse.Namespace, settings: Settings):
+def _build(snap: registry.RegistrySnapshot, args: argparse.Namespace, settings: Settings):
     tiles = args.online_tiles
     if args.kind == "network":
-        return build.build_network_map(conn, settings, level=args.level, tiles=tiles)
+        return build.build_network_map(snap, settings, level=args.level, tiles=tiles)
     if args.kind == "coverage":
-        result = build.build_coverage(conn, settings, core=args.core, level=args.disjointness)
+        result = build.build_coverage(snap, settings, core=args.core, level=args.disjointness)
         return build.build_coverage_map(
-            conn, settings, level=args.level, tiles=tiles, result=result
+            snap, settings, level=args.level, tiles=tiles, result=result
         )
     if args.level == "public":
         raise ConfigurationError(
@@ -235,16 +238,16 @@ def _build(conn, args: argparse.Namespace, settings: Settings):
         )
     if args.kind == "redundancy":
         return build.build_redundancy_map(
-            conn, settings, tiles=tiles, core=args.core, level=args.disjointness
+            snap, settings, tiles=tiles, core=args.core, level=args.disjointness
         )
     if args.kind == "route":
         if not (args.source and args.target):
             raise SystemExit("recor map route: --from SITE --to SITE are required")
         return build.build_route_map(
-            conn, settings, args.source, args.target, disjointness=args.disjointness, tiles=tiles
+            snap, settings, args.source, args.target, disjointness=args.disjointness, tiles=tiles
         )
     return build.build_whatif_map(
-        conn,
+        snap,
         settings,
         segments=args.segment,
         sites=args.site,

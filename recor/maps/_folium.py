@@ -17,7 +17,7 @@ from importlib import resources
 from typing import ClassVar
 
 import folium
-from branca.element import MacroElement
+from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
 __all__ = [
@@ -35,6 +35,39 @@ def _asset(name: str) -> str:
     return (resources.files("recor.maps") / "assets" / name).read_text("utf-8")
 
 
+class _Verbatim(Element):
+    """Text written as it is: branca would compile it as a Jinja template (megabytes of
+    layer data lexed for nothing, and any ``{{`` in a name taken for a placeholder)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        # what the template would render: Jinja drops one trailing line break
+        self.text = text[:-1] if text.endswith("\n") else text
+
+    def render(self, **kwargs) -> str:
+        """The text."""
+        return self.text
+
+
+class _VerbatimMacro(MacroElement):
+    """A macro element whose rendered header, html and script are added verbatim."""
+
+    def render(self, **kwargs) -> None:
+        """Add the rendered macros to the figure's header, html and script."""
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            raise TypeError("a map element is rendered inside a figure")
+        module = self._template.module.__dict__
+        for part in ("header", "html", "script"):
+            macro = module.get(part)
+            if macro is not None:
+                getattr(figure, part).add_child(
+                    _Verbatim(macro(self, kwargs)), name=self.get_name()
+                )
+        for child in self._children.values():
+            child.render(**kwargs)
+
+
 class OfflineMap(folium.Map):
     """A folium map that links nothing: no CDN script or stylesheet, no default tiles.
 
@@ -45,7 +78,7 @@ class OfflineMap(folium.Map):
     default_css: ClassVar[list[tuple[str, str]]] = []
 
 
-class InlineAssets(MacroElement):
+class InlineAssets(_VerbatimMacro):
     """The vendored Leaflet (JS and CSS) and the recor runtime, inlined in the page header.
 
     Add it to the map first: its header then follows folium's own (``L_NO_TOUCH`` switches).
@@ -67,7 +100,7 @@ class InlineAssets(MacroElement):
         self.runtime_js = _asset("recor-map.js")
 
 
-class CompactLayer(MacroElement):
+class CompactLayer(_VerbatimMacro):
     """One compact layer: its data as escaped JSON, decoded and drawn by ``recor.addLayer``.
 
     Parameters
@@ -93,7 +126,7 @@ class CompactLayer(MacroElement):
         self.data = data
 
 
-class PageControls(MacroElement):
+class PageControls(_VerbatimMacro):
     """Title, layer control, search, table, legend and provenance (``recor.finish``).
 
     Add it last: it lists the layers added before it. Its JSON is the page's ``recor-spec``.

@@ -1,4 +1,10 @@
-"""Read the registry and build each kind of map (the I/O edge of :mod:`recor.maps`)."""
+"""Build each kind of map from one registry snapshot (the I/O edge of :mod:`recor.maps`).
+
+Every builder takes a :class:`recor.registry.RegistrySnapshot` (data, not a connection):
+a command reads the registry once and builds the graph and the resilience report once,
+then hands them to every builder. :func:`write_standard_maps` is ``recor map all``'s one
+orchestration place.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ from recor.maps.network_map import network_map
 from recor.maps.privacy import Level
 from recor.maps.territory import reconcile
 from recor.network import RedundancyReport
-from recor.registry.reference import read_cog, read_reference
+from recor.registry import RegistrySnapshot
 
 __all__ = [
     "DEFAULT_LEVEL",
@@ -34,7 +40,9 @@ __all__ = [
     "build_route_map",
     "build_whatif_map",
     "reference_layers",
+    "resilience_graph",
     "resilience_report",
+    "standard_maps",
     "write_standard_maps",
 ]
 
@@ -44,23 +52,22 @@ MAP_KINDS: tuple[str, ...] = ("network", "coverage", "redundancy", "route", "wha
 DEFAULT_LEVEL = "srlg"
 
 
-def reference_layers(conn: psycopg.Connection) -> dict[str, gpd.GeoDataFrame]:
-    """The boundary layers present in the registry (communes, EPCI, départements, région).
+def reference_layers(snap: RegistrySnapshot) -> dict[str, gpd.GeoDataFrame]:
+    """The boundary layers of the snapshot (communes, EPCI, départements, région).
 
     With the official geographic code imported, ``communes`` are the current communes
     (population, EPCI, chief towns, label zooms) reconciled with the polygons
     (:func:`recor.maps.territory.reconcile`; its summary in ``communes.attrs``) and
     ``epci`` the union of their members.
     """
-    layers = {}
-    for kind in ("region", "departements", "arrondissements", "communes"):
-        frame = read_reference(conn, kind, missing_ok=True)
-        if not frame.empty:
-            layers[kind] = frame
-    cog = read_cog(conn)
-    if "communes" in layers and not cog.empty:
+    layers = {
+        kind: snap.references[kind]
+        for kind in ("region", "departements", "arrondissements", "communes")
+        if kind in snap.references
+    }
+    if "communes" in layers and not snap.cog.empty:
         territory = reconcile(
-            layers["communes"], cog, arrondissements=layers.get("arrondissements")
+            layers["communes"], snap.cog, arrondissements=layers.get("arrondissements")
         )
         layers["communes"] = territory.communes
         layers["communes"].attrs["reconciliation"] = territory.summary_fr()
@@ -82,23 +89,28 @@ def _units(
 
 
 def build_network_map(
-    conn: psycopg.Connection,
+    snap: RegistrySnapshot,
     settings: Settings,
     *,
     level: Level = "internal",
     tiles: str | None = None,
     boundaries: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> MapDocument:
-    """The network map of the registry as it is now."""
+    """The network map of the snapshot."""
     return network_map(
-        registry.read_sites(conn),
-        registry.read_segments(conn),
-        version=registry.registry_version(conn).label(),
+        snap.sites,
+        snap.segments,
+        version=snap.version.label(),
         settings=settings.maps,
         level=level,
-        boundaries=reference_layers(conn) if boundaries is None else boundaries,
+        boundaries=reference_layers(snap) if boundaries is None else boundaries,
         tiles=tiles,
     )
+
+
+def resilience_graph(snap: RegistrySnapshot) -> nx.MultiGraph:
+    """The in-service graph of the snapshot, as ``recor redundancy`` builds it."""
+    return network.snapshot_graph(snap)
 
 
 def resilience_report(
@@ -120,60 +132,61 @@ def resilience_report(
 
 
 def build_coverage(
-    conn: psycopg.Connection,
+    snap: RegistrySnapshot,
     settings: Settings,
     *,
     single_homed: Iterable[str] | None = None,
     core: Sequence[str] | None = None,
     level: str = DEFAULT_LEVEL,
     boundaries: dict[str, gpd.GeoDataFrame] | None = None,
+    report: RedundancyReport | None = None,
 ) -> CoverageResult:
     """Coverage per commune (or per grid cell when no communes are loaded).
 
-    Single-homed sites are those of :func:`resilience_report` (``core``, ``level``) unless
-    given.
+    Single-homed sites are those given, else those of ``report``, else those of
+    :func:`resilience_report` (``core``, ``level``) computed here.
     """
-    sites, segments = registry.read_sites(conn), registry.read_segments(conn)
-    boundaries = reference_layers(conn) if boundaries is None else boundaries
-    units, kind = _units(boundaries, segments, settings)
+    boundaries = reference_layers(snap) if boundaries is None else boundaries
+    units, kind = _units(boundaries, snap.segments, settings)
     if single_homed is None:
-        graph = network.load_graph(conn)
-        report = resilience_report(graph, settings, core=core, level=level)
+        if report is None:
+            report = resilience_report(resilience_graph(snap), settings, core=core, level=level)
         single_homed = report.single_homed["code"]
     return coverage(
         units,
-        sites,
-        segments,
+        snap.sites,
+        snap.segments,
         departements=boundaries.get("departements"),
         single_homed=single_homed,
         settings=settings.maps,
         unit_kind=kind,
-        version=registry.registry_version(conn).label(),
+        version=snap.version.label(),
     )
 
 
 def build_redundancy_map(
-    conn: psycopg.Connection,
+    snap: RegistrySnapshot,
     settings: Settings,
     *,
     tiles: str | None = None,
     core: Sequence[str] | None = None,
     level: str = DEFAULT_LEVEL,
     boundaries: dict[str, gpd.GeoDataFrame] | None = None,
+    report: RedundancyReport | None = None,
 ) -> MapDocument:
     """Bridges, articulation and single-homed sites; units by independent paths to the core.
 
-    The report is :func:`resilience_report`: the same single-homed sites as ``recor
-    redundancy`` and the coverage table for the same ``core`` and ``level``.
+    The report is :func:`resilience_report` (given, or computed for ``core`` and
+    ``level``): the same single-homed sites as ``recor redundancy`` and the coverage table.
     """
-    sites, segments = registry.read_sites(conn), registry.read_segments(conn)
-    boundaries = reference_layers(conn) if boundaries is None else boundaries
-    units, kind = _units(boundaries, segments, settings)
-    report = resilience_report(network.load_graph(conn), settings, core=core, level=level)
+    boundaries = reference_layers(snap) if boundaries is None else boundaries
+    units, kind = _units(boundaries, snap.segments, settings)
+    if report is None:
+        report = resilience_report(resilience_graph(snap), settings, core=core, level=level)
     return redundancy_map(
         report,
-        sites,
-        segments,
+        snap.sites,
+        snap.segments,
         units,
         unit_kind=kind,
         boundaries=boundaries,
@@ -183,7 +196,7 @@ def build_redundancy_map(
 
 
 def build_route_map(
-    conn: psycopg.Connection,
+    snap: RegistrySnapshot,
     settings: Settings,
     source: str,
     target: str,
@@ -192,22 +205,25 @@ def build_route_map(
     tiles: str | None = None,
 ) -> MapDocument:
     """A route between two sites (code or name) and its most diverse alternative."""
-    graph = network.load_graph(conn)
     pair = network.diverse_pair(
-        graph, source, target, disjointness=disjointness, settings=settings.network
+        resilience_graph(snap),
+        source,
+        target,
+        disjointness=disjointness,
+        settings=settings.network,
     )
     return route_map(
         pair,
-        registry.read_sites(conn),
-        registry.read_segments(conn),
-        boundaries=reference_layers(conn),
+        snap.sites,
+        snap.segments,
+        boundaries=reference_layers(snap),
         settings=settings.maps,
         tiles=tiles,
     )
 
 
 def build_whatif_map(
-    conn: psycopg.Connection,
+    snap: RegistrySnapshot,
     settings: Settings,
     *,
     segments: Sequence[str] = (),
@@ -223,7 +239,7 @@ def build_whatif_map(
     named (default: every site of a core kind).
     """
     core = list(core) if core else None
-    graph = network.load_graph(conn)
+    graph = resilience_graph(snap)
     area = None
     if circle is not None:
         area = network.circle(*circle)
@@ -241,16 +257,16 @@ def build_whatif_map(
     )
     return whatif_map(
         result,
-        registry.read_sites(conn),
-        registry.read_segments(conn),
-        boundaries=reference_layers(conn),
+        snap.sites,
+        snap.segments,
+        boundaries=reference_layers(snap),
         settings=settings.maps,
         tiles=tiles,
     )
 
 
 def build_coverage_map(
-    conn: psycopg.Connection,
+    snap: RegistrySnapshot,
     settings: Settings,
     *,
     level: Level = "internal",
@@ -259,17 +275,52 @@ def build_coverage_map(
     boundaries: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> MapDocument:
     """The coverage map (communes, or grid cells when no communes are loaded)."""
-    boundaries = reference_layers(conn) if boundaries is None else boundaries
-    result = result or build_coverage(conn, settings, boundaries=boundaries)
+    boundaries = reference_layers(snap) if boundaries is None else boundaries
+    result = result or build_coverage(snap, settings, boundaries=boundaries)
     return coverage_map(
         result,
-        registry.read_segments(conn),
+        snap.segments,
         settings=settings.maps,
         tiles=tiles,
         level=level,
-        sites=registry.read_sites(conn),
+        sites=snap.sites,
         boundaries=boundaries,
     )
+
+
+def standard_maps(
+    snap: RegistrySnapshot,
+    settings: Settings,
+    folder: Path | str,
+    *,
+    level: Level = "internal",
+    core: Sequence[str] | None = None,
+    resilience_level: str = DEFAULT_LEVEL,
+) -> dict[str, Path]:
+    """Write the network, coverage and redundancy maps (and the coverage CSV) of a snapshot.
+
+    The boundaries are reconciled once and the graph and resilience report computed once,
+    shared by the coverage table and the redundancy map. The redundancy map is internal
+    only (it locates CHATON nodes and chambers): a public pack holds the network and
+    coverage maps.
+    """
+    target = Path(folder)
+    boundaries = reference_layers(snap)
+    report = resilience_report(resilience_graph(snap), settings, core=core, level=resilience_level)
+    result = build_coverage(snap, settings, boundaries=boundaries, report=report)
+    paths = {
+        "network": build_network_map(snap, settings, level=level, boundaries=boundaries).write(
+            target / "network.html"
+        ),
+        "coverage": build_coverage_map(
+            snap, settings, level=level, result=result, boundaries=boundaries
+        ).write(target / "coverage.html"),
+    }
+    if level == "internal":
+        doc = build_redundancy_map(snap, settings, boundaries=boundaries, report=report)
+        paths["redundancy"] = doc.write(target / "redundancy.html")
+    paths.update({f"csv_{k}": v for k, v in result.write_csv(target).items()})
+    return paths
 
 
 def write_standard_maps(
@@ -281,29 +332,13 @@ def write_standard_maps(
     core: Sequence[str] | None = None,
     resilience_level: str = DEFAULT_LEVEL,
 ) -> dict[str, Path]:
-    """Write the network, coverage and redundancy maps (and the coverage CSV) to a folder.
-
-    The redundancy map is internal only (it locates CHATON nodes and chambers): a public
-    pack holds the network and coverage maps.
-    """
-    target = Path(folder)
-    boundaries = reference_layers(conn)
-    result = build_coverage(
-        conn, settings, core=core, level=resilience_level, boundaries=boundaries
+    """``recor map all``: read the registry once (:func:`recor.registry.snapshot`), then
+    :func:`standard_maps`."""
+    return standard_maps(
+        registry.snapshot(conn),
+        settings,
+        folder,
+        level=level,
+        core=core,
+        resilience_level=resilience_level,
     )
-    coverage_doc = build_coverage_map(
-        conn, settings, level=level, result=result, boundaries=boundaries
-    )
-    network_doc = build_network_map(conn, settings, level=level, boundaries=boundaries)
-    paths = {
-        "network": network_doc.write(target / "network.html"),
-        "coverage": coverage_doc.write(target / "coverage.html"),
-    }
-    del network_doc, coverage_doc
-    if level == "internal":
-        doc = build_redundancy_map(
-            conn, settings, core=core, level=resilience_level, boundaries=boundaries
-        )
-        paths["redundancy"] = doc.write(target / "redundancy.html")
-    paths.update({f"csv_{k}": v for k, v in result.write_csv(target).items()})
-    return paths

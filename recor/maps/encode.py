@@ -16,6 +16,7 @@ anything else is a plain JSON array.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import geopandas as gpd
@@ -86,7 +87,30 @@ def _parts(geometry: shapely.Geometry) -> list[list[np.ndarray]]:
     raise ValueError(f"cannot encode a geometry of type {geometry.geom_type}")
 
 
+#: Recently encoded geometry arrays: (key, the geometries, their ids, the encoding).
+_RECENT: list[tuple[tuple, np.ndarray, np.ndarray, dict[str, Any]]] = []
+_RECENT_SIZE = 16
+
+
 def encode_geometries(geometries: gpd.GeoSeries, *, tolerance_m: float = 1.0) -> dict[str, Any]:
+    """Encode points, lines or polygons as :func:`_encode_geometries` (which see).
+
+    The same geometry objects encoded again (the segments of each map of ``recor map
+    all``) reuse the first encoding: the entry holds the objects, so their ids stay theirs.
+    """
+    values = np.asarray(geometries.values, dtype=object)
+    ids = np.fromiter(map(id, values), dtype=np.uint64, count=len(values))
+    key = (str(geometries.crs), float(tolerance_m), len(values), hash(ids.tobytes()))
+    for entry_key, _, entry_ids, encoded in _RECENT:
+        if entry_key == key and np.array_equal(entry_ids, ids):
+            return encoded
+    encoded = _encode_geometries(geometries, tolerance_m=tolerance_m)
+    _RECENT.append((key, values, ids, encoded))
+    del _RECENT[:-_RECENT_SIZE]
+    return encoded
+
+
+def _encode_geometries(geometries: gpd.GeoSeries, *, tolerance_m: float = 1.0) -> dict[str, Any]:
     """Encode points, lines or polygons (any CRS) as quantised delta streams in WGS84.
 
     Lines and polygons are simplified by ``tolerance_m`` metres in their own (metric) CRS
@@ -173,22 +197,37 @@ def encode_column(values: pd.Series) -> dict[str, Any]:
     return {"p": plain}
 
 
+#: The number a value ends with (up to 15 digits; ``$`` also before a final line break).
+_NUMBERED = re.compile(r"\d{1,15}$")
+
+
 def _numbered(plain: list[Any]) -> dict[str, Any] | None:
     """Strings that end in digits, as templates and delta-encoded numbers (else None)."""
     if not all(isinstance(v, str) for v in plain):
         return None
-    strings = pd.Series(plain, dtype="object")
-    parts = strings.str.extract(r"^(.*?)(\d{1,15})$")
-    literal = parts[1].isna().to_numpy()
-    prefix = parts[0].where(~literal, strings)
-    digits = parts[1].fillna("0")
+    # as ``^(.*?)(\d{1,15})$``: the leftmost final number, a prefix without a line break
+    matches = [_NUMBERED.search(v) for v in plain]
+    matches = [
+        None if m is None or "\n" in v[: m.start()] else m
+        for v, m in zip(plain, matches, strict=True)
+    ]
+    literal = np.fromiter((m is None for m in matches), dtype=bool, count=len(plain))
+    prefix = [v if m is None else v[: m.start()] for v, m in zip(plain, matches, strict=True)]
+    digits = ["0" if m is None else m.group() for m in matches]
     # a leading zero is kept by the width; -1 marks a value without a number
-    width = np.where(digits.str.startswith("0"), digits.str.len(), 0)
+    width = np.fromiter(
+        (len(d) if d.startswith("0") else 0 for d in digits), dtype=np.int64, count=len(plain)
+    )
     width[literal] = -1
-    codes, uniques = pd.factorize(pd.MultiIndex.from_arrays([prefix, width]))
-    if len(uniques) > max(16, len(plain) // 4):
+    # templates (prefix, width) numbered in order of first appearance
+    prefix_codes, _ = pd.factorize(pd.Series(prefix, dtype="object"))
+    keys = prefix_codes.astype(np.int64) * (int(width.max()) + 2) + (width + 1)
+    codes, firsts = pd.factorize(keys)
+    if len(firsts) > max(16, len(plain) // 4):
         return None
-    numbers = digits.astype(np.int64).to_numpy()
+    _, first = np.unique(codes, return_index=True)
+    uniques = [(prefix[i], width[i]) for i in first.tolist()]
+    numbers = np.fromiter((int(d) for d in digits), dtype=np.int64, count=len(plain))
     # a value without a number leaves the running number as it was (delta 0)
     running = pd.Series(np.where(literal, np.nan, numbers)).ffill().fillna(0).to_numpy(np.int64)
     deltas = np.diff(running, prepend=0)

@@ -17,7 +17,7 @@ from recor.network.graph import (
     resolve_site,
     resolve_sites,
 )
-from recor.network.load import GraphCache, load_graph, registry_graph
+from recor.network.load import GraphCache, load_graph, registry_graph, snapshot_graph
 from recor.network.model import (
     DiskFailure,
     OpticalBudget,
@@ -83,6 +83,7 @@ __all__ = [
     "resolve_sites",
     "routes_frame",
     "shortest_path",
+    "snapshot_graph",
     "srlg_cuts",
     "two_edge_components",
     "unknown_free_segments",

@@ -190,7 +190,12 @@ def _segment_edges(segments: gpd.GeoDataFrame) -> Iterable[tuple[str, str, str, 
     status = _column(segments, "status", None)
     install = _column(segments, "installation", None)
     for i, (code, a, b) in enumerate(
-        zip(segments["code"].astype(str), segments["site_a"], segments["site_b"], strict=True)
+        zip(
+            segments["code"].astype(str).tolist(),
+            segments["site_a"].tolist(),
+            segments["site_b"].tolist(),
+            strict=True,
+        )
     ):
         # unknown usage is not zero: free fibres are known only when both counts are
         free = count[i] - used[i]

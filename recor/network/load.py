@@ -15,7 +15,7 @@ from recor.config import DatabaseSettings
 from recor.errors import NotFound
 from recor.network.graph import DEFAULT_STATUSES, build_graph
 
-__all__ = ["GraphCache", "load_graph", "registry_graph"]
+__all__ = ["GraphCache", "load_graph", "registry_graph", "snapshot_graph"]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,19 @@ def load_graph(
         Treat it as read-only: it is shared with later calls.
     """
     return (cache or _SHARED).get(conn, statuses=statuses, as_of=as_of)
+
+
+def snapshot_graph(
+    snap: registry.RegistrySnapshot, *, statuses: Iterable[str] | None = DEFAULT_STATUSES
+) -> nx.MultiGraph:
+    """The network graph of a registry snapshot (in-service by default): no further read.
+
+    The same graph as :func:`load_graph` on the registry the snapshot was read from.
+    """
+    keep = None if statuses is None else tuple(sorted(str(s) for s in statuses))
+    graph = build_graph(snap.sites, snap.segments, statuses=keep, version=snap.version)
+    graph.graph["as_of"] = snap.version.as_of
+    return graph
 
 
 def registry_graph(

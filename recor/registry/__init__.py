@@ -27,6 +27,7 @@ from recor.registry.read import (
     registry_version,
 )
 from recor.registry.reference import list_reference_layers, read_reference, write_reference
+from recor.registry.snapshot import RegistrySnapshot, snapshot
 from recor.registry.summary import RegistrySummary, summarise
 from recor.registry.write import load_delivery
 
@@ -35,6 +36,7 @@ __all__ = [
     "Delivery",
     "EntityCounts",
     "LoadSummary",
+    "RegistrySnapshot",
     "RegistrySummary",
     "RegistryVersion",
     "ReplaceScope",
@@ -55,6 +57,7 @@ __all__ = [
     "read_sites",
     "registry_generation",
     "registry_version",
+    "snapshot",
     "summarise",
     "undo_batch",
     "upgrade",
