@@ -27,6 +27,13 @@ def test_summary_json_states_the_data_version(conn, registry_url, sample_deliver
     summary = json.loads(capsys.readouterr().out)
     assert summary["data_version"].startswith("batch 1 ")
     assert summary["segments"] == len(sample_delivery.segments)
+    unknown = sample_delivery.segments["fibre_count"].isna()
+    assert summary["unknown_fibre_count"]["segments"] == int(unknown.sum())
+    assert summary["unknown_usage"]["segments"] == int(
+        sample_delivery.segments["fibres_used"].isna().sum()
+    )
+    assert main(["--database-url", registry_url, "summary"]) == 0
+    assert f"unknown fibre count: {int(unknown.sum())} segments" in capsys.readouterr().out
 
 
 def test_history_lists_every_version_of_a_segment(conn, registry_url, sample_delivery, capsys):

@@ -82,13 +82,27 @@ def summary_dict(summary: RegistrySummary) -> dict:
         "departement_method": summary.departement_method,
         "segments": summary.segments,
         "fibre_km": round(summary.fibre_km, 1),
+        "unknown_fibre_count": {
+            "segments": summary.unknown_count_segments,
+            "km": summary.unknown_count_km,
+        },
+        "unknown_usage": {
+            "segments": summary.unknown_usage_segments,
+            "km": summary.unknown_usage_km,
+        },
     }
 
 
 def print_summary(summary: RegistrySummary) -> None:
     """Print the registry summary as readable tables."""
     print(f"Registry: {summary.version.label()}")
-    print(f"  {summary.segments} segments, {summary.fibre_km:,.0f} fibre-km")
+    known = " (segments of known fibre count)" if summary.unknown_count_segments else ""
+    print(f"  {summary.segments} segments, {summary.fibre_km:,.0f} fibre-km{known}")
+    print(
+        f"  unknown fibre count: {summary.unknown_count_segments} segments "
+        f"({summary.unknown_count_km:,.1f} km); unknown usage: "
+        f"{summary.unknown_usage_segments} segments ({summary.unknown_usage_km:,.1f} km)"
+    )
     print("Sites by kind:")
     for kind, count in summary.sites_by_kind.items():
         print(f"  {kind:<20} {count:>6}")

@@ -438,7 +438,8 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
     names = ("k", "weight", "per_km", "per_joint", "wavelength", "budget_db", "min_free")
     names += ("avoid_segment", "avoid_site", "avoid_group", "level", "core", "top", "metric")
     names += ("segment", "group", "site", "circle", "worst_disk")
-    chosen = {"statuses": statuses, "as_of": args.as_of.isoformat() if args.as_of else None}
+    # No --as-of means the registry as it is now: say so rather than print None.
+    chosen = {"statuses": statuses, "as_of": args.as_of.isoformat() if args.as_of else "now"}
     chosen |= {n: getattr(args, n) for n in names if getattr(args, n, None) not in (None, [])}
     for name in ("area", "avoid_area"):
         if getattr(args, name, None) is not None:

@@ -1,4 +1,8 @@
-"""The registry at a glance: sites by kind, km of fibre by status and by département."""
+"""The registry at a glance: sites by kind, km of fibre by status and by département.
+
+Unknown is not zero: fibre-km add up the segments whose fibre count is known, and the summary
+says how many segments (and route km) have an unknown fibre count or an unknown usage.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,24 @@ class RegistrySummary:
     departement_method: str = ""
     segments: int = 0
     fibre_km: float = 0.0
+    unknown_count_segments: int = 0
+    unknown_count_km: float = 0.0
+    unknown_usage_segments: int = 0
+    unknown_usage_km: float = 0.0
+
+
+#: Segments and fibre-km (known counts only), then segments and km of unknown count / usage.
+_TOTALS = """
+SELECT count(*),
+       COALESCE(sum(length_m * fibre_count) / 1000, 0)::float,
+       count(*) FILTER (WHERE fibre_count IS NULL),
+       COALESCE(round(sum(length_m) FILTER (WHERE fibre_count IS NULL)::numeric / 1000, 1), 0)
+           ::float,
+       count(*) FILTER (WHERE fibres_used IS NULL),
+       COALESCE(round(sum(length_m) FILTER (WHERE fibres_used IS NULL)::numeric / 1000, 1), 0)
+           ::float
+FROM recor.segments WHERE NOT retired
+"""
 
 
 _KM_BY_DEPARTEMENT_FROM_SITES = """
@@ -64,10 +86,7 @@ def summarise(conn: psycopg.Connection) -> RegistrySummary:
             " FROM recor.segments WHERE NOT retired GROUP BY status ORDER BY status"
         ).fetchall()
     )
-    totals = conn.execute(
-        "SELECT count(*), COALESCE(sum(length_m * fibre_count) / 1000, 0)::float"
-        " FROM recor.segments WHERE NOT retired"
-    ).fetchone()
+    totals = conn.execute(_TOTALS).fetchone()
     if _has_departement_boundaries(conn):
         departements = dict(conn.execute(_KM_BY_DEPARTEMENT_FROM_BOUNDARIES).fetchall())
         method = "segments clipped to the département boundaries (reference layer)"
@@ -82,6 +101,10 @@ def summarise(conn: psycopg.Connection) -> RegistrySummary:
         departement_method=method,
         segments=int(totals[0]) if totals else 0,
         fibre_km=float(totals[1]) if totals else 0.0,
+        unknown_count_segments=int(totals[2]) if totals else 0,
+        unknown_count_km=float(totals[3]) if totals else 0.0,
+        unknown_usage_segments=int(totals[4]) if totals else 0,
+        unknown_usage_km=float(totals[5]) if totals else 0.0,
     )
 
 

@@ -148,10 +148,11 @@ def test_outputs_state_their_crs_and_the_parameters_they_were_computed_with(
 ) -> None:
     argv = ["route", "POP-ORLEANS", "POP-BOURGES", "--k", "2", "--budget-db", "30"]
     text = _run(sample_registry_url, argv, capsys)
-    assert "Parameters: statuses ['in_service']; as_of None; k 2;" in text
+    assert "Parameters: statuses ['in_service']; as_of now; k 2;" in text
     assert "wavelength 1550; budget_db 30.0" in text
     payload = json.loads(_run(sample_registry_url, [*argv, "--json"], capsys))
     assert payload["crs"] == "EPSG:2154"
+    assert payload["parameters"]["as_of"] == "now"
     assert payload["parameters"]["k"] == 2 and payload["parameters"]["budget_db"] == 30
     out = tmp_path / "disk.csv"
     whatif = ["whatif", "--circle", "618500,6756400,3000", "--all-statuses", "--out", str(out)]

@@ -203,6 +203,17 @@ def test_summary_counts_sites_and_kilometres(conn, sample_delivery):
     assert sum(summary.km_by_status.values()) == pytest.approx(total_km, abs=0.5)
     assert sum(summary.km_by_departement.values()) == pytest.approx(total_km, abs=0.5)
     assert set(summary.km_by_departement) == {"18", "28", "36", "37", "41", "45"}
+    segments = sample_delivery.segments
+    unknown_count = segments["fibre_count"].isna()
+    unknown_usage = segments["fibres_used"].isna()
+    assert summary.unknown_count_segments == int(unknown_count.sum())
+    assert summary.unknown_usage_segments == int(unknown_usage.sum())
+    assert summary.unknown_count_km == pytest.approx(
+        segments.length[unknown_count].sum() / 1000, abs=0.5
+    )
+    known = segments[~unknown_count]
+    expected_fibre_km = (known.length * known["fibre_count"].astype(float)).sum() / 1000
+    assert summary.fibre_km == pytest.approx(expected_fibre_km, rel=1e-3)
 
 
 def test_two_loads_never_interleave(registry_url, sample_delivery):
