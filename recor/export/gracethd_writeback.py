@@ -189,7 +189,7 @@ def _write_sites(tables: dict[str, pd.DataFrame], active: pd.DataFrame, gaps: Ex
     by_tech = with_tech & st_name.fillna("").ne("")
     name = st_name.where(by_tech, _text(nodes, "nd_nom"))
     off = known & (name != reg["name"].fillna(""))
-    _set(nodes, "nd_nom", off & ~by_tech, reg["name"])
+    _set(nodes, "nd_nom", off & ~by_tech, reg["name"].replace("", None))
     renamed = reg["name"].where(off & by_tech).set_axis(nodes["nd_code"]).dropna()
     default = opts.get("default_site_status", "in_service")
     no_tech = known & ~with_tech
@@ -220,13 +220,20 @@ def _write_fibres(tables: dict[str, pd.DataFrame], active: pd.DataFrame, gaps: E
     """Fibre counts onto ``cb_capafo``/``cb_fo_util``: a cheminement's difference goes to its
     one cable that runs only through cheminements with that same difference."""
     runs = _cable_runs(tables)
-    if runs is None:
-        return
-    cables = tables["t_cable"]
+    paths = tables.get("t_cheminement")
+    kept = set() if paths is None else set(paths["cm_code"]) & set(active.index)
+    runs = None if runs is None else runs[runs["cm"].isin(kept)]
+    cabled = set() if runs is None else set(runs["cm"])
     for registry_field, column in (("fibre_count", "cb_capafo"), ("fibres_used", "cb_fo_util")):
+        bare = active.loc[sorted(kept - cabled), registry_field].notna()
+        gaps.add("t_cheminement", f"({registry_field})", "cheminement livré sans câble : le"
+                 " registre en connaît un effectif que rien ne porte", int(bare.sum()))  # fmt: skip
+        cables = tables.get("t_cable")
+        if runs is None or cables is None or column not in cables:
+            continue
         values = pd.to_numeric(cables[column], errors="coerce").set_axis(cables["cb_code"])
         values = values[~values.index.duplicated()]
-        target = active[registry_field].reindex(runs["cm"].unique())
+        target = active[registry_field].reindex(sorted(cabled))
         changed = _attribute(runs, values, target)
         left = target.index[target.notna() & ~_matches(runs, values, changed, target)]
         gaps.add("t_cable", column, "effectif de fibres du registre non attribuable à un seul"
