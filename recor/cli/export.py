@@ -24,7 +24,7 @@ from recor.config import Settings
 from recor.errors import ConfigurationError
 from recor.export import field as field_export
 from recor.export import gpkg, ofds, qgis
-from recor.export.gracethd import gracethd_frames, write_gracethd
+from recor.export.gracethd import gracethd_export, write_gracethd
 from recor.export.snapshot import Snapshot, read_snapshot
 from recor.registry.gracethd_store import read_gracethd_tables
 
@@ -131,8 +131,10 @@ def _gracethd(request: ExportRequest) -> list[Path]:
     # the area is closed over references inside gracethd_frames, so the whole snapshot goes in.
     kept = read_gracethd_tables(request.conn, as_of=request.as_of)
     whole = request.snapshot(whole=True)
-    tables = gracethd_frames(kept, whole.sites, whole.segments, area=request.area)
-    return write_gracethd(tables, request.out)
+    export = gracethd_export(kept, whole.sites, whole.segments, area=request.area)
+    for line in export.gaps.lines():
+        print(f"lacune : {line}")
+    return write_gracethd(export.tables, request.out, export.gaps)
 
 
 #: Export formats: name → how to write it. A new format is one entry here.

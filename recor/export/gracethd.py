@@ -1,19 +1,21 @@
 """Write a GraceTHD v2.0.1 exchange set (shapefiles, ``;`` CSV, code lists) from the registry.
 
 The tables kept with the import batches (:func:`recor.registry.read_gracethd_tables`) are
-written back as delivered, with the registry's current geometry for nodes and cheminements;
-registry sites and segments that no GraceTHD delivery brought become minimal ``t_noeud`` /
-``t_cheminement`` rows (their other attributes are unknown and left empty). An area keeps
-the spatial rows it intersects and, by the model's references, what depends on them only.
+written back as delivered, with the registry's current geometry for nodes and cheminements
+and its current values on the fields they come from
+(:mod:`recor.export.gracethd_writeback`); registry sites and segments that no GraceTHD
+delivery brought become ``t_noeud`` / ``t_cheminement`` rows filled with what the registry
+knows. Every reference of the set resolves. An area keeps the spatial rows it intersects
+and, by the model's references, what depends on them only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pyogrio
@@ -22,21 +24,37 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from recor.config import STORAGE_CRS
+from recor.export.gracethd_writeback import (
+    ExportGaps,
+    close_references,
+    reference_order,
+    references,
+    registry_rows,
+    write_registry_values,
+)
 from recor.ingest import gracethd_standard as std
 
-__all__ = ["gracethd_frames", "write_gracethd"]
+__all__ = ["GracethdExport", "gracethd_export", "gracethd_frames", "write_gracethd"]
 
 _NUMERIC = {"INTEGER", "BIGINT", "NUMERIC"}
 
 
-def gracethd_frames(
+@dataclass
+class GracethdExport:
+    """The 33 tables to write and what the registry could not fill in them."""
+
+    tables: dict[str, pd.DataFrame]
+    gaps: ExportGaps
+
+
+def gracethd_export(
     kept: Mapping[str, pd.DataFrame],
     sites: gpd.GeoDataFrame,
     segments: gpd.GeoDataFrame,
     *,
     area: BaseGeometry | None = None,
-) -> dict[str, pd.DataFrame]:
-    """The 33 tables to write: kept tables, registry geometry, sites/segments not yet in them.
+) -> GracethdExport:
+    """The kept tables brought up to the registry, its own sites/segments added, closed.
 
     Parameters
     ----------
@@ -46,46 +64,75 @@ def gracethd_frames(
         Active registry sites and segments (EPSG:2154), as of the export's time.
     area
         Keep only what intersects this polygon (EPSG:2154), and what depends on it.
+
+    Returns
+    -------
+    GracethdExport
+        Tables in which every reference resolves (a row whose mandatory reference was retired
+        is left out, with what depends on it), and the gaps: fields left empty or as delivered
+        because the registry does not know them or the model cannot hold them.
     """
+    gaps = ExportGaps()
     tables = {name: pd.DataFrame(frame).copy() for name, frame in kept.items()}
     # Nodes carrying no segment are not registry sites: they stay as delivered. A
-    # cheminement the registry no longer has active was retired: it is left out.
-    tables["t_noeud"] = _with_registry(
-        tables.get("t_noeud"), "nd_code", sites, {"nd_nom": "name"}, keep_unknown=True
+    # cheminement the registry no longer has active was retired: it is left out, and
+    # close_references leaves out what needs it (its t_cond_chem rows).
+    nodes = _with_registry_geometry(tables, "t_noeud", "nd_code", sites, gaps, keep_unknown=True)
+    paths = _with_registry_geometry(
+        tables, "t_cheminement", "cm_code", segments, gaps, keep_unknown=False
     )
-    tables["t_cheminement"] = _with_registry(
-        tables.get("t_cheminement"), "cm_code", segments,
-        {"cm_ndcode1": "site_a", "cm_ndcode2": "site_b"}, keep_unknown=False,
-    )  # fmt: skip
+    tables["t_noeud"], tables["t_cheminement"] = nodes, paths
+    write_registry_values(tables, sites, segments, gaps)
+    tables["t_noeud"] = _add_registry_rows(tables, "t_noeud", "nd_code", sites, gaps)
+    tables["t_cheminement"] = _add_registry_rows(tables, "t_cheminement", "cm_code", segments, gaps)
+    tables = close_references(tables, gaps)
     if area is not None:
         tables = _within(tables, area)
-    return tables
+    return GracethdExport(tables, gaps)
 
 
-def _with_registry(
-    frame: pd.DataFrame | None, key: str, rows: gpd.GeoDataFrame, fields: dict[str, str], *,
-    keep_unknown: bool,
+def gracethd_frames(
+    kept: Mapping[str, pd.DataFrame],
+    sites: gpd.GeoDataFrame,
+    segments: gpd.GeoDataFrame,
+    *,
+    area: BaseGeometry | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The tables of :func:`gracethd_export` alone."""
+    return gracethd_export(kept, sites, segments, area=area).tables
+
+
+def _with_registry_geometry(
+    tables: dict[str, pd.DataFrame], table: str, key: str, rows: gpd.GeoDataFrame,
+    gaps: ExportGaps, *, keep_unknown: bool,
 ) -> pd.DataFrame:  # fmt: skip
-    """Kept rows with the registry's geometry, then registry rows no delivery brought."""
+    """Kept rows with the registry's geometry (rows it does not know: kept or left out)."""
     active = rows.set_index("code")
+    frame = tables.get(table)
     if frame is None or not len(frame):
-        frame = pd.DataFrame(columns=[key, *fields, "geometry"])
+        frame = pd.DataFrame(columns=[key, "geometry"])
     known = frame[key].isin(active.index).to_numpy()
+    if not keep_unknown and (~known).any():
+        gaps.left_out[(table, "retiré du registre")] += int((~known).sum())
     frame = frame[known | keep_unknown].copy()
     registry_geometry = frame[key].map(active.geometry)
     frame["geometry"] = registry_geometry.where(
         registry_geometry.notna(), frame.get("geometry")
     ).to_numpy(dtype=object)
+    return frame
+
+
+def _add_registry_rows(
+    tables: dict[str, pd.DataFrame], table: str, key: str, rows: gpd.GeoDataFrame,
+    gaps: ExportGaps,
+) -> pd.DataFrame:  # fmt: skip
+    """The kept rows, then a row for each registry site/segment no delivery brought."""
+    frame = tables[table]
+    active = rows.set_index("code")
     new = active[~active.index.isin(frame[key])]
-    extra = pd.DataFrame(
-        {key: new.index, **{f: new[c].to_numpy(dtype=object) for f, c in fields.items()},
-         "geometry": new.geometry.to_numpy(dtype=object)}
-    )  # fmt: skip
-    return pd.concat([frame, extra], ignore_index=True) if len(extra) else frame
-
-
-def _references(table: str) -> list[std.Field]:
-    return [f for f in std.fields()[table] if f.ref_table.startswith("t_") and f.ref_table != table]
+    if not len(new):
+        return frame
+    return pd.concat([frame, registry_rows(table, new, gaps, tables)], ignore_index=True)
 
 
 def _within(tables: dict[str, pd.DataFrame], area: BaseGeometry) -> dict[str, pd.DataFrame]:
@@ -93,11 +140,7 @@ def _within(tables: dict[str, pd.DataFrame], area: BaseGeometry) -> dict[str, pd
 
     The last step keeps the set whole: what is exported resolves all its references.
     """
-    graph = nx.DiGraph()
-    for table in std.fields():
-        graph.add_node(table)
-        graph.add_edges_from((f.ref_table, table) for f in _references(table))
-    order = list(nx.lexicographical_topological_sort(graph))
+    order = reference_order()
     keep: dict[str, np.ndarray] = {}
     for table in order:
         frame = tables.get(table)
@@ -108,7 +151,7 @@ def _within(tables: dict[str, pd.DataFrame], area: BaseGeometry) -> dict[str, pd
             keep[table] = shapely.intersects(geoms, area)
             continue
         mask = np.zeros(len(frame), dtype=bool)
-        for item in _references(table):
+        for item in references(table):
             if item.name in frame and item.ref_table in keep:
                 target = tables[item.ref_table]
                 kept = set(target.loc[keep[item.ref_table], item.ref_field])
@@ -118,7 +161,7 @@ def _within(tables: dict[str, pd.DataFrame], area: BaseGeometry) -> dict[str, pd
         if table not in keep:
             continue
         frame = tables[table]
-        for item in _references(table):
+        for item in references(table):
             if item.name not in frame or item.ref_table not in keep:
                 continue
             wanted = set(frame.loc[keep[table], item.name].dropna())
@@ -127,12 +170,15 @@ def _within(tables: dict[str, pd.DataFrame], area: BaseGeometry) -> dict[str, pd
     return {t: tables[t][mask].reset_index(drop=True) for t, mask in keep.items()}
 
 
-def write_gracethd(tables: Mapping[str, pd.DataFrame], out_dir: str | Path) -> list[Path]:
+def write_gracethd(
+    tables: Mapping[str, pd.DataFrame], out_dir: str | Path, gaps: ExportGaps | None = None
+) -> list[Path]:
     """Write all 33 tables and every code list into ``out_dir``; returns the files written.
 
     Spatial tables are shapefiles (UTF-8 ``.cpg``, Lambert-93 ``.prj``) with numbers as
     numeric fields; the others ``;``-separated UTF-8 CSV; lists ``l_*.csv``
     (``code;libelle``). A table missing from ``tables`` is written empty, with its fields.
+    With ``gaps``, a ``README.txt`` says which fields the registry left empty, per table.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -163,7 +209,25 @@ def write_gracethd(tables: Mapping[str, pd.DataFrame], out_dir: str | Path) -> l
             }
         ).to_csv(path, sep=";", index=False, encoding="utf-8")
         written.append(path)
+    if gaps is not None:
+        written.append(_write_readme(out, gaps))
     return written
+
+
+def _write_readme(out: Path, gaps: ExportGaps) -> Path:
+    lines = gaps.lines()
+    text = [
+        "Export GraceTHD v2.0.1 du registre RECOR.",
+        "",
+        "Champs laissés vides (ou tels que livrés) parce que le registre ne les connaît pas,"
+        " et lignes non exportées pour que toute référence soit résolue :"
+        if lines
+        else "Tous les champs que le registre connaît sont écrits ; aucune lacune.",
+        *(f"- {line}" for line in lines),
+    ]
+    path = out / "README.txt"
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    return path
 
 
 def _write_shapefile(
