@@ -60,6 +60,7 @@ def fix_demo(folder: Path) -> Path:
     nodes = pyogrio.read_dataframe(folder / "t_noeud.shp")
     _fix_cheminements(folder, nodes)
     _fix_cables(folder, nodes)
+    _fix_progress(folder)
     return folder
 
 
@@ -100,19 +101,34 @@ def _fix_cheminements(folder: Path, nodes) -> None:
 def _fix_cables(folder: Path, nodes) -> None:
     cables = _csv(folder, "t_cable")
     ends = _cable_ends(folder, nodes)
-    unplaced = ~cables["cb_code"].isin(ends) & (cables["cb_nd1"] == "")
-    drops = set(cables.loc[(cables["cb_capafo"] == "1") | unplaced, "cb_code"])
+    unplaced = set(cables.loc[~cables["cb_code"].isin(ends) & (cables["cb_nd1"] == ""), "cb_code"])
+    fibres = _csv(folder, "t_fibre")
+    gone = set(fibres.loc[fibres["fo_cb_code"].isin(unplaced), "fo_code"])
     for csv in folder.glob("t_*.csv"):
         table = _csv(folder, csv.stem)
-        refs = [c for c in table.columns if c.endswith("_cb_code") or c == "cb_code"]
-        if refs and drops:
-            _write_csv(table[~table[refs[0]].isin(drops)], folder, csv.stem)
+        keep = np.ones(len(table), dtype=bool)
+        for column in table.columns:
+            if column.endswith("_cb_code") or column == "cb_code":
+                keep &= ~table[column].isin(unplaced).to_numpy()
+            if column in ("ps_1", "ps_2", "rt_fo_code") or column.endswith("_fo_code"):
+                keep &= ~table[column].isin(gone).to_numpy()
+        if not keep.all():
+            _write_csv(table[keep], folder, csv.stem)
     cables = _csv(folder, "t_cable")
-    cables["cb_avct"] = cables["cb_avct"].replace("", "C")
     for column, side in (("cb_nd1", 0), ("cb_nd2", 1)):
         found = cables["cb_code"].map(lambda code, s=side: ends.get(code, ("", ""))[s])
         cables[column] = cables[column].where(cables[column] != "", found)
     _write_csv(cables, folder, "t_cable")
+
+
+def _fix_progress(folder: Path) -> None:
+    """Every empty ``*_avct`` of the CSV tables: ``C`` (« à créer »)."""
+    for csv in folder.glob("t_*.csv"):
+        table = _csv(folder, csv.stem)
+        columns = [c for c in table.columns if c.endswith("_avct")]
+        if columns:
+            table[columns] = table[columns].replace("", "C")
+            _write_csv(table, folder, csv.stem)
 
 
 def _cable_ends(folder: Path, nodes) -> dict[str, tuple[str, str]]:
