@@ -88,7 +88,11 @@ def as_codes(series: pd.Series) -> pd.Series:
 
 def blank(series: pd.Series) -> np.ndarray:
     """True where a value is missing or only spaces."""
-    return (series.isna() | (series.astype(str).str.strip() == "")).to_numpy()
+    values = series.to_numpy(dtype=object)
+    spaces = np.fromiter(
+        (isinstance(v, str) and not v.strip() for v in values), dtype=bool, count=len(values)
+    )
+    return np.asarray(pd.isna(values), dtype=bool) | spaces
 
 
 def statut_field(table: str) -> str | None:

@@ -79,9 +79,7 @@ def test_gracethd_demo_after_the_documented_fixes_keeps_only_its_unknown_values(
     # every fault the fixes address is gone
     fixed = {"cm_avct", "cb_avct", "cb_nd1", "cb_nd2", "cb_capafo", "cm_ndcode1", "cm_ndcode2"}
     assert not fixed & set(errors["field"]), errors
-    assert not {"GTHD-CM-END", "GTHD-CAPAFO", "GTHD-REF", "TOPO-END-OFF-SITE"} & set(
-        errors["rule"]
-    )
+    assert not {"GTHD-CM-END", "GTHD-CAPAFO", "GTHD-REF", "TOPO-END-OFF-SITE"} & set(errors["rule"])
     assert "phase MCO" not in " ".join(errors["message"])  # checked at AVP (the profile)
     # what is left: values the delivery lacks, and two zone drawings (true findings)
     required = errors[errors["rule"] == "GTHD-FIELD-REQUIRED"]
