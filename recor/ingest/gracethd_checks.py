@@ -191,10 +191,10 @@ def _check_unknown_fields(table: str, frame: pd.DataFrame, findings: Findings) -
 def _check_required(
     table: str, frame: pd.DataFrame, phases: pd.Series, options: CheckOptions, findings: Findings
 ) -> None:
+    each = phases.to_numpy(dtype=object)
     for item in std.fields()[table]:
-        mandatory = phases.map(
-            {p: std.obligation(options.network, table, item.name, p) == "O" for p in std.PHASES}
-        ).to_numpy(dtype=bool)
+        grid = {p: std.obligation(options.network, table, item.name, p) == "O" for p in std.PHASES}
+        mandatory = np.fromiter((grid.get(p, True) for p in each), dtype=bool, count=len(each))
         if not mandatory.any():
             continue
         missing = blank(_values(frame, item.name)) & mandatory
