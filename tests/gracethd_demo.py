@@ -2,21 +2,20 @@
 fixes that make it loadable, applied to a copy (documented in docs/import.md, "Worked example:
 the GraceTHD demo delivery").
 
-Fixes, in order:
+Fixes, in order (with the profile ``gis_data/profiles/gracethd-demo01.yaml``, which checks at
+AVP and sets ``thresholds: {ct_1_cbcapamin: 1}`` for the 26 one-fibre drop cables):
 
-1. ``cm_avct`` and ``cb_avct`` (progress, mandatory at every phase) are empty everywhere:
-   set to ``C`` (« à créer »), what an AVP (draft-phase) delivery describes.
+1. ``cm_avct``/``cb_avct`` and every other empty ``*_avct`` (progress, mandatory at AVP): set to
+   ``C`` (« à créer »), what an AVP (draft-phase) delivery describes.
 2. Cheminement ends: an end with no node code, or farther than 1 m from its declared node,
    takes the code of the node nearest to the *drawn* end (within 5 m) and its end vertex is
-   moved onto that node (three cheminements: ``CM000180032598``, ``CM200180032598``,
-   ``CM000180032599``).
-3. The 26 one-fibre drop cables (``cb_capafo`` = 1, outside GraceTHD's 2–780) are removed,
-   with the rows of every table that refer to them (``*_cb_code``): RECOR registers no
-   customer drops.
-4. Cable ends ``cb_nd1``/``cb_nd2`` (mandatory from AVP) are empty: taken from the nodes at
+   moved onto that node (``CM000180032599``, both ends).
+3. Cable ends ``cb_nd1``/``cb_nd2`` (mandatory from AVP) are empty: taken from the nodes at
    the ends of the cable's drawn line (``t_cableline``), else of its cheminements (through
    ``t_cab_cond`` and ``t_cond_chem``). The one cable with neither (``CB001800302571``)
-   cannot be placed and is removed like the drops.
+   cannot be placed and is removed, with the rows that refer to it or to its fibres.
+
+The fixed copy is still refused for the mandatory values the delivery does not have.
 """
 
 from __future__ import annotations
