@@ -2,21 +2,20 @@
 fixes that make it loadable, applied to a copy (documented in docs/import.md, "Worked example:
 the GraceTHD demo delivery").
 
-Fixes, in order:
+Fixes, in order (with the profile ``gis_data/profiles/gracethd-demo01.yaml``, which checks at
+AVP and sets ``thresholds: {ct_1_cbcapamin: 1}`` for the 26 one-fibre drop cables):
 
-1. ``cm_avct`` and ``cb_avct`` (progress, mandatory at every phase) are empty everywhere:
-   set to ``C`` (« à créer »), what an AVP (draft-phase) delivery describes.
+1. ``cm_avct``/``cb_avct`` and every other empty ``*_avct`` (progress, mandatory at AVP): set to
+   ``C`` (« à créer »), what an AVP (draft-phase) delivery describes.
 2. Cheminement ends: an end with no node code, or farther than 1 m from its declared node,
    takes the code of the node nearest to the *drawn* end (within 5 m) and its end vertex is
-   moved onto that node (three cheminements: ``CM000180032598``, ``CM200180032598``,
-   ``CM000180032599``).
-3. The 26 one-fibre drop cables (``cb_capafo`` = 1, outside GraceTHD's 2–780) are removed,
-   with the rows of every table that refer to them (``*_cb_code``): RECOR registers no
-   customer drops.
-4. Cable ends ``cb_nd1``/``cb_nd2`` (mandatory from AVP) are empty: taken from the nodes at
+   moved onto that node (``CM000180032599``, both ends).
+3. Cable ends ``cb_nd1``/``cb_nd2`` (mandatory from AVP) are empty: taken from the nodes at
    the ends of the cable's drawn line (``t_cableline``), else of its cheminements (through
    ``t_cab_cond`` and ``t_cond_chem``). The one cable with neither (``CB001800302571``)
-   cannot be placed and is removed like the drops.
+   cannot be placed and is removed, with the rows that refer to it or to its fibres.
+
+The fixed copy is still refused for the mandatory values the delivery does not have.
 """
 
 from __future__ import annotations
@@ -60,6 +59,7 @@ def fix_demo(folder: Path) -> Path:
     nodes = pyogrio.read_dataframe(folder / "t_noeud.shp")
     _fix_cheminements(folder, nodes)
     _fix_cables(folder, nodes)
+    _fix_progress(folder)
     return folder
 
 
@@ -100,19 +100,34 @@ def _fix_cheminements(folder: Path, nodes) -> None:
 def _fix_cables(folder: Path, nodes) -> None:
     cables = _csv(folder, "t_cable")
     ends = _cable_ends(folder, nodes)
-    unplaced = ~cables["cb_code"].isin(ends) & (cables["cb_nd1"] == "")
-    drops = set(cables.loc[(cables["cb_capafo"] == "1") | unplaced, "cb_code"])
+    unplaced = set(cables.loc[~cables["cb_code"].isin(ends) & (cables["cb_nd1"] == ""), "cb_code"])
+    fibres = _csv(folder, "t_fibre")
+    gone = set(fibres.loc[fibres["fo_cb_code"].isin(unplaced), "fo_code"])
     for csv in folder.glob("t_*.csv"):
         table = _csv(folder, csv.stem)
-        refs = [c for c in table.columns if c.endswith("_cb_code") or c == "cb_code"]
-        if refs and drops:
-            _write_csv(table[~table[refs[0]].isin(drops)], folder, csv.stem)
+        keep = np.ones(len(table), dtype=bool)
+        for column in table.columns:
+            if column.endswith("_cb_code") or column == "cb_code":
+                keep &= ~table[column].isin(unplaced).to_numpy()
+            if column in ("ps_1", "ps_2", "rt_fo_code") or column.endswith("_fo_code"):
+                keep &= ~table[column].isin(gone).to_numpy()
+        if not keep.all():
+            _write_csv(table[keep], folder, csv.stem)
     cables = _csv(folder, "t_cable")
-    cables["cb_avct"] = cables["cb_avct"].replace("", "C")
     for column, side in (("cb_nd1", 0), ("cb_nd2", 1)):
         found = cables["cb_code"].map(lambda code, s=side: ends.get(code, ("", ""))[s])
         cables[column] = cables[column].where(cables[column] != "", found)
     _write_csv(cables, folder, "t_cable")
+
+
+def _fix_progress(folder: Path) -> None:
+    """Every empty ``*_avct`` of the CSV tables: ``C`` (« à créer »)."""
+    for csv in folder.glob("t_*.csv"):
+        table = _csv(folder, csv.stem)
+        columns = [c for c in table.columns if c.endswith("_avct")]
+        if columns:
+            table[columns] = table[columns].replace("", "C")
+            _write_csv(table, folder, csv.stem)
 
 
 def _cable_ends(folder: Path, nodes) -> dict[str, tuple[str, str]]:

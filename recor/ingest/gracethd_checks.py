@@ -88,7 +88,11 @@ def as_codes(series: pd.Series) -> pd.Series:
 
 def blank(series: pd.Series) -> np.ndarray:
     """True where a value is missing or only spaces."""
-    return (series.isna() | (series.astype(str).str.strip() == "")).to_numpy()
+    values = series.to_numpy(dtype=object)
+    spaces = np.fromiter(
+        (isinstance(v, str) and not v.strip() for v in values), dtype=bool, count=len(values)
+    )
+    return np.asarray(pd.isna(values), dtype=bool) | spaces
 
 
 def statut_field(table: str) -> str | None:
@@ -187,10 +191,10 @@ def _check_unknown_fields(table: str, frame: pd.DataFrame, findings: Findings) -
 def _check_required(
     table: str, frame: pd.DataFrame, phases: pd.Series, options: CheckOptions, findings: Findings
 ) -> None:
+    each = phases.to_numpy(dtype=object)
     for item in std.fields()[table]:
-        mandatory = phases.map(
-            {p: std.obligation(options.network, table, item.name, p) == "O" for p in std.PHASES}
-        ).to_numpy(dtype=bool)
+        grid = {p: std.obligation(options.network, table, item.name, p) == "O" for p in std.PHASES}
+        mandatory = np.fromiter((grid.get(p, True) for p in each), dtype=bool, count=len(each))
         if not mandatory.any():
             continue
         missing = blank(_values(frame, item.name)) & mandatory

@@ -787,8 +787,8 @@ def test_zip_member_names_are_checked_for_specials_and_duplicates(tmp_path: Path
 def test_file_names_with_uri_characters_are_read(tmp_path: Path) -> None:
     """pyogrio reads paths as URIs: ``a;b.shp`` would open ``a``."""
     folder = _shp(tmp_path, name="x;y")
-    for part in list(folder.iterdir()):
-        part.rename(folder / part.name.replace("sites", "si;tes"))
+    for part in list(folder.iterdir()):  # still named by the profile's ``sites_*`` rule
+        part.rename(folder / part.name.replace("sites", "sites_a;b#c"))
     gpkg = tmp_path / "a;b!c.gpkg"
     pyogrio.write_dataframe(site_frame(), tmp_path / "plain.gpkg", layer="sites")
     (tmp_path / "plain.gpkg").rename(gpkg)
@@ -828,7 +828,7 @@ def test_report_in_the_delivery_folder_does_not_break_the_next_import(
 ) -> None:
     folder = _shp(tmp_path)
     argv = ["--database-url", registry_url, "import", str(folder), "--json"]
-    assert main([*argv, "--report", str(folder / "rapport.csv")]) == 0
+    assert main([*argv, "--report", str(folder / "rapport.html")]) == 0
     assert (folder / "rapport.csv").exists() and (folder / "rapport.html").exists()
     capsys.readouterr()
     assert main(argv) == 0
@@ -836,7 +836,7 @@ def test_report_in_the_delivery_folder_does_not_break_the_next_import(
     assert again["status"] == "unchanged"
     assert any(f["rule"] == "SRC-REPORT-SKIPPED" for f in again["findings"])
     html = (folder / "rapport.html").read_text(encoding="utf-8")
-    assert html.startswith("<!DOCTYPE html>")  # --report x.csv did not overwrite the page
+    assert html.startswith("<!DOCTYPE html>")
 
 
 @pytest.mark.db
