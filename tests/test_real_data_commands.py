@@ -77,7 +77,16 @@ def gracethd_url(postgis_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     _drop(url)
 
 
-@pytest.fixture(scope="module", params=["messy", "gracethd"])
+#: The real GraceTHD demo is a draft (AVP) delivery missing 155 values the standard makes
+#: mandatory at AVP (addresses, cable logical types, SIREN numbers…) and two zone drawing
+#: faults: it is refused, truly, and loading it would mean inventing data. Issue 8 stays open
+#: on this point; strict, so the day it loads these tests must be turned back on.
+_DEMO_REFUSED = pytest.mark.xfail(
+    strict=True, reason="the real GraceTHD demo is refused at AVP (155 mandatory values missing)"
+)
+
+
+@pytest.fixture(scope="module", params=["messy", pytest.param("gracethd", marks=_DEMO_REFUSED)])
 def loaded(request: pytest.FixtureRequest) -> tuple[str, str]:
     """(name, url) of each loaded registry."""
     return request.param, request.getfixturevalue(f"{request.param}_url")

@@ -93,6 +93,11 @@ def test_gracethd_demo_after_the_documented_fixes_keeps_only_its_unknown_values(
 
 
 @pytest.mark.db
+@pytest.mark.xfail(
+    strict=True,
+    reason="the real GraceTHD demo is refused at AVP: 155 mandatory values missing, 2 zone"
+    " faults (see test_gracethd_demo_after_the_documented_fixes_keeps_only_its_unknown_values)",
+)
 def test_gracethd_demo_loads_on_the_sample_and_reloads_unchanged(conn, fixed_demo: Path) -> None:
     assert import_paths(conn, [sample_gpkg()]).loaded
     first = import_paths(conn, [fixed_demo], profile=DEMO_PROFILE)
