@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-__all__ = ["add_global_options", "circle"]
+import geopandas as gpd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from recor.config import STORAGE_CRS
+
+__all__ = ["add_global_options", "area_argument", "circle"]
 
 
 def circle(spec: str) -> tuple[float, float, float]:
@@ -41,3 +48,23 @@ def add_global_options(parser: argparse.ArgumentParser, *, top: bool = False) ->
         if isinstance(action, argparse._SubParsersAction):
             for sub in dict.fromkeys(action.choices.values()):
                 add_global_options(sub)
+
+
+def area_argument(spec: str) -> BaseGeometry:
+    """A polygon from a file (reprojected to EPSG:2154) or EPSG:2154 WKT (argparse type)."""
+    path = Path(spec)
+    if path.exists():
+        shapes = gpd.read_file(path)
+        if shapes.crs is not None:
+            shapes = shapes.to_crs(STORAGE_CRS)
+        area = shapes.geometry.union_all()
+    else:
+        try:
+            area = shapely.from_wkt(spec)
+        except shapely.errors.GEOSException as exc:
+            raise argparse.ArgumentTypeError(
+                f"{spec!r} is neither a file nor polygon WKT in EPSG:2154 ({exc})"
+            ) from None
+    if area is None or area.is_empty or area.area <= 0:
+        raise argparse.ArgumentTypeError(f"{spec!r} is not a polygon with an area")
+    return area

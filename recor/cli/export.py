@@ -18,8 +18,7 @@ import psycopg
 from shapely.geometry.base import BaseGeometry
 
 from recor import network, registry
-from recor.cli._args import circle
-from recor.cli.network import _area as area_argument
+from recor.cli._args import area_argument, circle
 from recor.config import Settings
 from recor.errors import ConfigurationError
 from recor.export import field as field_export

@@ -16,7 +16,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from recor import network
-from recor.cli._args import circle
+from recor.cli._args import area_argument, circle
 from recor.config import STORAGE_CRS, Settings
 from recor.domain import Status
 from recor.errors import NotFound
@@ -65,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     whatif.add_argument("--group", nargs="+", default=[], metavar="CODE", help="shared-risk group")
     whatif.add_argument("--site", nargs="+", default=[], metavar="SITE")
     whatif.add_argument(
-        "--area", type=_area, metavar="FILE|WKT", help="polygon (EPSG:2154 WKT or a file)"
+        "--area", type=area_argument, metavar="FILE|WKT", help="polygon (EPSG:2154 WKT or a file)"
     )
     whatif.add_argument("--circle", type=circle, metavar="X,Y,R", help="disk in EPSG:2154 metres")
     whatif.add_argument(
@@ -90,7 +90,7 @@ def _constraints(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--avoid-site", nargs="+", default=[], metavar="SITE")
     parser.add_argument("--avoid-group", nargs="+", default=[], metavar="CODE")
     parser.add_argument(
-        "--avoid-area", type=_area, metavar="FILE|WKT", help="polygon to stay out of"
+        "--avoid-area", type=area_argument, metavar="FILE|WKT", help="polygon to stay out of"
     )
 
 
@@ -470,26 +470,6 @@ def _write(frame: gpd.GeoDataFrame, path: Path) -> None:
         frame.to_file(path, driver="GeoJSON")
     else:
         raise SystemExit(f"recor: --out {path}: expected a .geojson or .csv file")
-
-
-def _area(spec: str) -> BaseGeometry:
-    """A polygon from a file (reprojected to EPSG:2154) or EPSG:2154 WKT (argparse type)."""
-    path = Path(spec)
-    if path.exists():
-        shapes = gpd.read_file(path)
-        if shapes.crs is not None:
-            shapes = shapes.to_crs(STORAGE_CRS)
-        area = shapes.geometry.union_all()
-    else:
-        try:
-            area = shapely.from_wkt(spec)
-        except shapely.errors.GEOSException as exc:
-            raise argparse.ArgumentTypeError(
-                f"{spec!r} is neither a file nor polygon WKT in EPSG:2154 ({exc})"
-            ) from None
-    if area is None or area.is_empty or area.area <= 0:
-        raise argparse.ArgumentTypeError(f"{spec!r} is not a polygon with an area")
-    return area
 
 
 def _positive_int(text: str) -> int:
