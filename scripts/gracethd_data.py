@@ -8,7 +8,8 @@ configuration and schema (``gracethd-v2-standard/``) as data and writes:
 - ``lists.csv``: every code of every ``l_*`` list (list, code, libelle);
 - ``fillatt.csv`` / ``filltab.csv``: attribute and table obligations per phase and network type;
 - ``conf.csv``: the thresholds; ``checks.csv``: the catalogue of checks (code, type, table,
-  field, sensitivity, message).
+  field, sensitivity, message); ``sensitivities.csv``: what each sensitivity level means
+  (``l_ct_sensibilite``: 1 Bloquant ... 4 Informatif).
 
 No SQL is copied: only the facts the scripts state. Run::
 
@@ -30,6 +31,7 @@ _FIELD = re.compile(
     r"\s*(?:\(\s*([\w,\s]+?)\s*\))?(.*)$"
 )
 _REF = re.compile(r"REFERENCES\s+(\w+)\s*\(\s*(\w+)\s*\)")
+_SENSIB = re.compile(r"INSERT INTO l_ct_sensibilite VALUES \('(\w+)'\s*,\s*'([^']*)'")
 _PK = re.compile(r'CONSTRAINT\s+"\w+"\s+PRIMARY KEY\s*\(([^)]*)\)')
 
 
@@ -112,6 +114,9 @@ def build(shared: Path, out: Path) -> list[Path]:
     _write(out / "checks.csv", _read(conf / "t_ct_cat_psql.csv"),
            ["ct_code", "ct_type", "ct_mode", "ct_maintable", "ct_att", "ct_attunique",
             "ct_sensib", "ct_def"])  # fmt: skip
+    inserts = (standard / "check-sql" / "gracethdcheck_20_insert.sql").read_text("utf-8-sig")
+    levels = [{"code": c, "libelle": label} for c, label in _SENSIB.findall(inserts)]
+    _write(out / "sensitivities.csv", levels, ["code", "libelle"])
     return sorted(out.glob("*.csv"))
 
 

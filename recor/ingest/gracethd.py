@@ -22,10 +22,17 @@ from recor.domain import RiskKind
 from recor.ingest import gracethd_standard as std
 from recor.ingest.findings import Findings
 from recor.ingest.geometry import check_geometries
-from recor.ingest.gracethd_checks import CheckOptions, as_codes, check_gracethd_tables
+from recor.ingest.gracethd_checks import (
+    WAIVED,
+    CheckOptions,
+    Draft,
+    as_codes,
+    check_gracethd_tables,
+)
 from recor.ingest.gracethd_geo import check_addresses, check_line_ends, check_zones
 from recor.ingest.profiles import Profile
 from recor.ingest.readers import read_layer, to_storage_crs
+from recor.ingest.rules import Severity
 from recor.ingest.sources import LayerSource
 
 __all__ = ["read_gracethd", "read_gracethd_tables"]
@@ -50,10 +57,14 @@ def read_gracethd(
     """
     tables = read_gracethd_tables(layers, findings, override)
     options = CheckOptions.from_profile(profile.options, findings)
-    check_gracethd_tables(tables, options, findings)
-    check_line_ends(tables, options, findings, tolerance=settings.snap_tolerance_m)
-    check_zones(tables, options, findings)
-    check_addresses(tables, options, findings)
+    checked = Findings()
+    check_gracethd_tables(tables, options, checked)
+    check_line_ends(tables, options, checked, tolerance=settings.snap_tolerance_m)
+    check_zones(tables, options, checked)
+    check_addresses(tables, options, checked)
+    findings.add_frame(_as_the_catalogue_says(checked.frame()))
+    if options.draft is not None:
+        _say_draft(options.draft, findings)
     kept = [_kept(name, frame) for name, frame in tables.items()]
     if not len(tables.get("t_noeud", ())) or "t_cheminement" not in tables:
         return {"gracethd_tables": kept}
@@ -71,6 +82,31 @@ def read_gracethd(
         frames["risk_groups"] = [risk_groups]
         frames["segment_risk_groups"] = [links]
     return frames
+
+
+def _as_the_catalogue_says(found: pd.DataFrame) -> pd.DataFrame:
+    """Errors whose GraceTHD-Check check is « Informatif » (sensitivity 4) become warnings."""
+    level = found["check"].map(lambda code: std.check_sensitivity(code) if code else "")
+    informative = (found["severity"] == str(Severity.ERROR)) & (level == "4")
+    if informative.any():
+        label = std.sensitivity_label("4")
+        found.loc[informative, "severity"] = str(Severity.WARNING)
+        found.loc[informative, "message"] += f" — sensibilité GraceTHD-Check 4 « {label} »"
+    return found
+
+
+def _say_draft(draft: Draft, findings: Findings) -> None:
+    """One ``GTHD-DRAFT`` finding: accepted as a draft, why, and how many findings waived."""
+    found = findings.frame()
+    waived = found[found["message"].str.endswith(WAIVED)]
+    per_rule = ", ".join(f"{rule} {n}" for rule, n in waived["rule"].value_counts().items())
+    findings.add(
+        "GTHD-DRAFT",
+        f"livraison acceptée en brouillon ({draft.reason}) : {len(waived)} constat(s) dérogé(s)"
+        + (f" ({per_rule}), valeurs laissées inconnues" if len(waived) else ""),
+        field="gracethd_draft", value=len(waived),
+        severity=Severity.WARNING if len(waived) else Severity.INFO,
+    )  # fmt: skip
 
 
 def read_gracethd_tables(

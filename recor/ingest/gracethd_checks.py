@@ -17,9 +17,12 @@ import pandas as pd
 
 from recor.ingest import gracethd_standard as std
 from recor.ingest.findings import Findings
+from recor.ingest.rules import Severity
 
 __all__ = [
+    "WAIVED",
     "CheckOptions",
+    "Draft",
     "as_codes",
     "blank",
     "check_gracethd_tables",
@@ -32,17 +35,81 @@ _INTEGER = {"INTEGER", "BIGINT"}
 _TRUE_FALSE = {"t", "f", "true", "false", "0", "1", "oui", "non", "o", "n", "y", "yes", "no"}
 
 
+#: Appended to the message of a finding waived by a draft acceptance (``gracethd_draft``).
+WAIVED = " — dérogé : livraison acceptée en brouillon (gracethd_draft)"
+
+#: Catalogue sensitivities (``ct_sensib``) a draft acceptance may waive: 3, « A corriger ».
+#: 1 « Bloquant » and 2 « Non valide » never are; 4 « Informatif » is never an error.
+_WAIVABLE_SENSITIVITIES = frozenset({"3"})
+_DRAFT_KEYS = {"reason", "zone_tolerance_m"}
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A delivery accepted as a draft (profile option ``gracethd_draft``).
+
+    Waived, i.e. turned into warnings that stay listed: phase obligations (GraceTHD-Check's
+    ``r`` fill checks, sensitivity 3 « A corriger ») on fields that are neither a key, nor NOT
+    NULL in the model's schema, nor a geometry; a zone overflowing its parent zone by no more
+    than ``zone_tolerance_m`` (``m80014``/``m80015``, also « A corriger »). Nothing else:
+    broken references, lists, types, duplicates, line ends and every recor rule still refuse.
+    """
+
+    reason: str
+    zone_tolerance_m: float = 0.0
+
+    @staticmethod
+    def waivable_field(table: str, name: str) -> bool:
+        """True when a missing mandatory ``table.name`` may be waived in a draft."""
+        item = next((f for f in std.fields().get(table, ()) if f.name == name), None)
+        if item is None or item.primary_key or item.not_null or item.is_geometry:
+            return False
+        return std.check_sensitivity(std.check_code(table, name)) in _WAIVABLE_SENSITIVITIES
+
+    @staticmethod
+    def waivable_check(code: str) -> bool:
+        """True when the catalogue's sensitivity of check ``code`` may be waived."""
+        return std.check_sensitivity(code) in _WAIVABLE_SENSITIVITIES
+
+    @classmethod
+    def from_option(cls, value: object, findings: Findings) -> Draft | None:
+        """The ``gracethd_draft`` option: ``{reason: TEXT, zone_tolerance_m: NUMBER}``."""
+        if value is None:
+            return None
+        problem = ""
+        if not isinstance(value, Mapping):
+            problem = "attendu : {reason: texte, zone_tolerance_m: nombre ≥ 0}"
+        elif set(value) - _DRAFT_KEYS:
+            problem = f"clés inconnues (connues : {', '.join(sorted(_DRAFT_KEYS))})"
+        elif not isinstance(value.get("reason"), str) or not value["reason"].strip():
+            problem = "reason obligatoire : pourquoi cette livraison est acceptée en brouillon"
+        else:
+            tolerance = value.get("zone_tolerance_m", 0)
+            if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not (
+                0 <= tolerance < float("inf")
+            ):
+                problem = "zone_tolerance_m : un nombre de mètres ≥ 0"
+            else:
+                return cls(reason=value["reason"].strip(), zone_tolerance_m=float(tolerance))
+        findings.add("SRC-PROFILE", f"gracethd_draft : {problem}", field="gracethd_draft",
+                     value=str(value))  # fmt: skip
+        return None
+
+
 @dataclass(frozen=True)
 class CheckOptions:
-    """How to check: network type, phase (None: each object's ``*_statut``), thresholds."""
+    """How to check: network type, phase (None: each object's ``*_statut``), thresholds, and
+    a draft acceptance (None: every error refuses)."""
 
     network: str = std.DEFAULT_NETWORK
     phase: str | None = None
     thresholds: Mapping[str, float] = field(default_factory=std.thresholds)
+    draft: Draft | None = None
 
     @classmethod
     def from_profile(cls, options: Mapping[str, object], findings: Findings) -> CheckOptions:
-        """Options from a profile's ``gracethd_network``, ``gracethd_phase``, ``thresholds``.
+        """Options from a profile's ``gracethd_network``, ``gracethd_phase``, ``thresholds``,
+        ``gracethd_draft``.
 
         Unknown values become ``SRC-PROFILE`` findings naming what is accepted.
         """
@@ -72,7 +139,8 @@ class CheckOptions:
                 )  # fmt: skip
                 continue
             limits[name] = float(value)
-        return cls(network=network, phase=phase, thresholds=limits)
+        draft = Draft.from_option(options.get("gracethd_draft"), findings)
+        return cls(network=network, phase=phase, thresholds=limits, draft=draft)
 
 
 def as_codes(series: pd.Series) -> pd.Series:
@@ -198,10 +266,19 @@ def _check_required(
         if not mandatory.any():
             continue
         missing = blank(_values(frame, item.name)) & mandatory
-        findings.add_rows(
-            frame, missing, "GTHD-FIELD-REQUIRED",
+        message = (
             "champ obligatoire en phase " + phases.astype(str)
-            + f" (réseau {options.network}) non renseigné",
+            + f" (réseau {options.network}) non renseigné"
+        )  # fmt: skip
+        waived = missing if options.draft and Draft.waivable_field(table, item.name) else None
+        if waived is not None:
+            findings.add_rows(
+                frame, waived, "GTHD-FIELD-REQUIRED", message + WAIVED, field=item.name,
+                values="", severity=Severity.WARNING, check=std.check_code(table, item.name),
+            )  # fmt: skip
+            continue
+        findings.add_rows(
+            frame, missing, "GTHD-FIELD-REQUIRED", message,
             field=item.name, values="", check=std.check_code(table, item.name),
         )  # fmt: skip
 

@@ -27,7 +27,8 @@ import shapely
 
 from recor.ingest import gracethd_standard as std
 from recor.ingest.findings import Findings
-from recor.ingest.gracethd_checks import CheckOptions, as_codes, blank
+from recor.ingest.gracethd_checks import WAIVED, CheckOptions, Draft, as_codes, blank
+from recor.ingest.rules import Severity
 
 __all__ = ["check_addresses", "check_line_ends", "check_zones"]
 
@@ -250,13 +251,23 @@ def check_zones(
             outside[has] = ~shapely.within(geoms[has], mine[has])
             spill = np.zeros(len(zones))
             spill[has] = shapely.area(shapely.difference(geoms[has], mine[has]))
+            check = std.check_code(table, "geom", nesting)
+            message = "déborde de " + as_codes(zones[parent_field]).astype(str) + pd.Series(
+                [f" de {a:.1f} m² (tolérance {tol:g} m)" for a in spill], index=zones.index
+            )
+            waived = _draft_nesting(zones, parent_field, outer, key, geoms, outside, options, check)
             findings.add_rows(
-                zones, outside, "GTHD-ZONE-NESTING",
-                "déborde de " + as_codes(zones[parent_field]).astype(str)
-                + pd.Series([f" de {a:.1f} m² (tolérance {tol:g} m)" for a in spill],
-                            index=zones.index),
-                field=parent_field, check=std.check_code(table, "geom", nesting),
+                zones, outside & ~waived, "GTHD-ZONE-NESTING", message, field=parent_field,
+                check=check,
             )  # fmt: skip
+            if waived.any():
+                draft_tol = options.draft.zone_tolerance_m  # type: ignore[union-attr]
+                findings.add_rows(
+                    zones, waived, "GTHD-ZONE-NESTING",
+                    message + f" ; dans les {draft_tol:g} m admis pour un brouillon "
+                    "(gracethd_draft.zone_tolerance_m)" + WAIVED,
+                    field=parent_field, severity=Severity.WARNING, check=check,
+                )  # fmt: skip
         _check_overlaps(zones, geoms, codes, tol, std.check_code(table, "geom", overlap), findings)
         node_field = f"{prefix}_nd_code"
         if node_field in zones:
@@ -271,6 +282,24 @@ def check_zones(
                            f"{distance_key})" for g in gap], index=zones.index),
                 field=node_field, check=std.check_code(table, "geom", near),
             )  # fmt: skip
+
+
+def _draft_nesting(
+    zones: pd.DataFrame, parent_field: str, outer: pd.DataFrame, key: pd.Series,
+    geoms: np.ndarray, outside: np.ndarray, options: CheckOptions, check: str,
+) -> np.ndarray:  # fmt: skip
+    """Zones outside their parent but inside it grown by the draft's ``zone_tolerance_m``."""
+    draft = options.draft
+    waived = np.zeros(len(zones), dtype=bool)
+    if draft is None or draft.zone_tolerance_m <= 0 or not Draft.waivable_check(check):
+        return waived
+    grown = pd.Series(shapely.buffer(_geoms(outer), draft.zone_tolerance_m), index=key.to_numpy())
+    grown = grown[~grown.index.duplicated()]
+    mine = as_codes(zones[parent_field]).map(grown).to_numpy(dtype=object)
+    mine = np.where(pd.isna(mine), None, mine)
+    rows = outside & ~shapely.is_missing(mine)
+    waived[rows] = shapely.within(geoms[rows], mine[rows])
+    return waived
 
 
 def _check_overlaps(

@@ -19,6 +19,7 @@ __all__ = [
     "Field",
     "check_code",
     "check_message",
+    "check_sensitivity",
     "code_labels",
     "code_lists",
     "fields",
@@ -26,6 +27,7 @@ __all__ = [
     "network_types",
     "obligation",
     "phase_column",
+    "sensitivity_label",
     "table_obligation",
     "tables",
     "thresholds",
@@ -198,3 +200,20 @@ def check_message(code: str) -> str:
     """The catalogue's message of a check ("" when unknown)."""
     row = _catalogue().get(code)
     return "" if row is None else row["ct_def"].strip()
+
+
+def check_sensitivity(code: str) -> str:
+    """The catalogue's sensitivity (``ct_sensib``) of a check: ``1`` Bloquant, ``2`` Non
+    valide, ``3`` A corriger, ``4`` Informatif; "" when the check is unknown."""
+    row = _catalogue().get(code)
+    return "" if row is None else row["ct_sensib"].strip()
+
+
+@cache
+def _sensitivities() -> dict[str, str]:
+    return {r["code"]: r["libelle"] for r in _rows("sensitivities.csv")}
+
+
+def sensitivity_label(level: str) -> str:
+    """The label of a sensitivity level (``l_ct_sensibilite``), "" when unknown."""
+    return _sensitivities().get(level, "")

@@ -152,6 +152,11 @@ RULES: dict[str, Rule] = {
             "GraceTHD : nombre de logements ou prises incohérent avec l'adresse",
         ),
         Rule("GTHD-SUF-FAR", _E, "GraceTHD : SUF éloigné de son adresse"),
+        Rule(
+            "GTHD-DRAFT",
+            _W,
+            "GraceTHD : livraison acceptée en brouillon, constats dérogés (gracethd_draft)",
+        ),
         # Registry
         Rule("REG-REFUSED", _E, "Le registre a refusé la livraison"),
         Rule("REG-UNCERTAIN", _E, "Connexion perdue à la validation : écriture non vérifiable"),
