@@ -85,8 +85,10 @@ class Draft:
             problem = "reason obligatoire : pourquoi cette livraison est acceptée en brouillon"
         else:
             tolerance = value.get("zone_tolerance_m", 0)
-            if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not (
-                0 <= tolerance < float("inf")
+            if (
+                isinstance(tolerance, bool)
+                or not isinstance(tolerance, int | float)
+                or not (0 <= tolerance < float("inf"))
             ):
                 problem = "zone_tolerance_m : un nombre de mètres ≥ 0"
             else:

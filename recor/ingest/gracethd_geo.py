@@ -252,8 +252,12 @@ def check_zones(
             spill = np.zeros(len(zones))
             spill[has] = shapely.area(shapely.difference(geoms[has], mine[has]))
             check = std.check_code(table, "geom", nesting)
-            message = "déborde de " + as_codes(zones[parent_field]).astype(str) + pd.Series(
-                [f" de {a:.1f} m² (tolérance {tol:g} m)" for a in spill], index=zones.index
+            message = (
+                "déborde de "
+                + as_codes(zones[parent_field]).astype(str)
+                + pd.Series(
+                    [f" de {a:.1f} m² (tolérance {tol:g} m)" for a in spill], index=zones.index
+                )
             )
             waived = _draft_nesting(zones, parent_field, outer, key, geoms, outside, options, check)
             findings.add_rows(
