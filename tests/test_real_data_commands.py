@@ -2,10 +2,11 @@
 
 Two registries, each loaded through ``recor import``: the bundled sample plus the messy FTTH
 delivery of the Cher (its profile ``gis_data/profiles/ftth-cher.yaml``), and the bundled
-sample plus the real GraceTHD demo delivery after its documented fixes. On each, every command
-— summary, route, diverse, redundancy, whatif, coverage, every map kind internal and public —
-runs through ``recor.cli.main`` and its output is checked against the loaded data: no NaN or
-None printed, unknown fibre usage said to be unknown, counts equal to the registry's own.
+sample plus the real GraceTHD demo delivery after its documented fix, accepted as a draft. On
+each, every command — summary, route, diverse, redundancy, whatif, coverage, every map kind
+internal and public — runs through ``recor.cli.main`` and its output is checked against the
+loaded data: no NaN or None printed, unknown fibre usage said to be unknown, counts equal to
+the registry's own.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def messy_url(postgis_url: str, messy_files: dict[str, Path]) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def gracethd_url(postgis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The bundled sample, then the fixed GraceTHD demo delivery with its profile."""
+    """The bundled sample, then the GraceTHD demo delivery after its documented fix, accepted
+    as a draft by its profile (``gracethd_draft``: its missing values stay unknown)."""
     url = new_registry(postgis_url, "gthd")
     _ok(recor(url, "import", str(sample_gpkg()), "--quiet"))
     folder = fix_demo(tmp_path_factory.mktemp("gracethd") / "demo")
@@ -77,16 +79,7 @@ def gracethd_url(postgis_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     _drop(url)
 
 
-#: The real GraceTHD demo is a draft (AVP) delivery missing 155 values the standard makes
-#: mandatory at AVP (addresses, cable logical types, SIREN numbers…) and two zone drawing
-#: faults: it is refused, truly, and loading it would mean inventing data. Issue 8 stays open
-#: on this point; strict, so the day it loads these tests must be turned back on.
-_DEMO_REFUSED = pytest.mark.xfail(
-    strict=True, reason="the real GraceTHD demo is refused at AVP (155 mandatory values missing)"
-)
-
-
-@pytest.fixture(scope="module", params=["messy", pytest.param("gracethd", marks=_DEMO_REFUSED)])
+@pytest.fixture(scope="module", params=["messy", "gracethd"])
 def loaded(request: pytest.FixtureRequest) -> tuple[str, str]:
     """(name, url) of each loaded registry."""
     return request.param, request.getfixturevalue(f"{request.param}_url")
@@ -198,6 +191,34 @@ def test_whatif_group_and_worst_disk(loaded: tuple[str, str]) -> None:
     assert "BRIDGE-ORLEANS-LOIRE" in out
     out = _ok(recor(url, "whatif", "--worst-disk", "3000"))
     assert "worst disk r=3000 m" in out
+
+
+def test_gracethd_draft_is_said_and_its_own_network_keeps_its_unknowns(gracethd_url: str) -> None:
+    """The demo's planned network (AVP), tied to nothing of the region: its batch says it was
+    accepted as a draft; its routes say their free fibres are unknown (no cb_fo_util was
+    delivered); cutting its ducts cuts no site off a core it never reached."""
+    out = _ok(recor(gracethd_url, "import", "list"))
+    assert "livraison acceptée en brouillon" in out and "472 constat(s) dérogé(s)" in out
+    nro, premises = "TCN:ND000180030001", "TCN:ND000180031292"
+    out = _ok(recor(gracethd_url, "route", nro, premises, "--all-statuses"))
+    assert "free fibres unknown" in out and "its bottleneck is unknown" in out
+    run = recor(gracethd_url, "route", nro, premises)  # planned: not in the in-service graph
+    assert run.code == 2 and nro in run.err and "Traceback" not in run.err
+    out = _ok(recor(gracethd_url, "redundancy", "--all-statuses"))
+    assert (
+        "shared-risk group TCN:CD:CD001800325981 splits the network (TCN:CM000180032598, "
+        "TCN:CM200180032598); sites cut off the core: none (its segments had no path to the "
+        "core already)"
+    ) in out
+    assert "BRIDGE-ORLEANS-LOIRE splits the network (SEG-0146, SEG-0155); sites cut off the " \
+        "core: none (each part keeps a core site)" in out  # fmt: skip
+    out = _ok(recor(gracethd_url, "whatif", "--segment", "TCN:CM000180033570", "--all-statuses"))
+    assert "sites cut off the core: none (its segments had no path to the core already)" in out
+    with registry.connect(gracethd_url, autocommit=True) as conn:
+        ours = registry.read_segments(conn, status=None)
+        ours = ours[ours["code"].str.startswith("TCN:")]
+    assert len(ours) == 25 and ours["fibres_used"].isna().all()
+    assert set(ours["status"]) == {"planned"}
 
 
 # -- coverage --------------------------------------------------------------------------------

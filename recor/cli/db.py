@@ -111,7 +111,8 @@ def print_summary(summary: RegistrySummary) -> None:
         print(f"  {status:<20} {km:>9.1f}")
     print(f"Route km by département ({summary.departement_method}):")
     for dep, km in summary.km_by_departement.items():
-        print(f"  {dep + ' ' + DEPARTEMENTS.get(dep, ''):<20} {km:>9.1f}")
+        name = DEPARTEMENTS.get(dep, "") if dep != "?" else "unknown (end site without INSEE code)"
+        print(f"  {dep + ' ' + name:<20} {km:>9.1f}")
 
 
 def _history(args: argparse.Namespace, settings: Settings) -> int:

@@ -177,7 +177,9 @@ def _verdict(result: ImportResult) -> str:
         if result.summary.commit_note
         else ""
     )
-    return f"Livraison chargée : lot n° {result.summary.batch_id}.{lost}"
+    draft = findings.loc[findings["rule"] == "GTHD-DRAFT", "message"]
+    drafted = f" {draft.iloc[0][0].upper()}{draft.iloc[0][1:]}." if len(draft) else ""
+    return f"Livraison chargée : lot n° {result.summary.batch_id}.{lost}{drafted}"
 
 
 def report_paths(path: Path) -> tuple[Path, Path]:
@@ -230,6 +232,8 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
             files = f"(annulé par le lot {int(row.undone_by)}) {files}"[:60]
         print(f"{row.id:>5}  {row.started_at:%Y-%m-%d %H:%M}  {row.outcome:8} {row.profile:12} "
               f"{row.app_user:10} {files}")  # fmt: skip
+        if row.note:
+            print(f"       note : {row.note}")
     return 0
 
 

@@ -26,6 +26,42 @@ __all__ = ["register"]
 
 #: A group can split the network without isolating any site from the (merged) core.
 _NONE_CUT_OFF = "none (each part keeps a core site)"
+#: ... or because its segments had no path to the core before the cut (a delivery not yet tied
+#: to the network).
+_ALREADY_CUT_OFF = "none (its segments had no path to the core already)"
+
+
+def _cut_without_core(graph, segments, core, settings: Settings) -> bool:
+    """True when every end of the cut segments had no path to any core site before the cut."""
+    wanted = set(segments)
+    ends = {n for u, v, k in graph.edges(keys=True) if k in wanted for n in (u, v)}
+    if not ends:
+        return False
+    cores = set(network.core_sites(graph, core, settings.network))
+    seen: set[str] = set()
+    for end in ends:
+        if end in seen:
+            continue
+        part = nx.node_connected_component(graph, end)
+        if cores & part:
+            return False
+        seen |= part
+    return True
+
+
+def _already_cut_off(graph, report) -> set[str]:
+    """Splitting groups whose segments all end on sites without any path to the core."""
+    wanted = {s for c in report.srlg_cuts if not c.sites_cut_off for s in c.segments}
+    if not wanted:
+        return set()
+    ends = {k: (u, v) for u, v, k in graph.edges(keys=True) if k in wanted}
+    paths = report.sites.set_index("code")["edge_paths"]
+    return {
+        c.group
+        for c in report.srlg_cuts
+        if not c.sites_cut_off
+        and all(paths.get(site, 1) == 0 for s in c.segments for site in ends.get(s, ("",)))
+    }
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -235,9 +271,14 @@ def _redundancy(args: argparse.Namespace, settings: Settings) -> int:
         f"bridges: {len(report.bridges)}; articulation sites: {len(report.articulation_sites)}; "
         f"2-edge-connected components: {len(report.two_edge_components)}",
     ]
+    already = _already_cut_off(graph, report)
     lines += [
         f"shared-risk group {c.group} splits the network ({', '.join(c.segments)}); "
-        f"sites cut off the core: {', '.join(c.sites_cut_off) or _NONE_CUT_OFF}"
+        f"sites cut off the core: "
+        + (
+            ", ".join(c.sites_cut_off)
+            or (_ALREADY_CUT_OFF if c.group in already else _NONE_CUT_OFF)
+        )
         for c in report.srlg_cuts
     ]
     lines.append(f"single-homed sites: {len(report.single_homed)} (top {args.top} below)")
@@ -312,8 +353,13 @@ def _whatif(args: argparse.Namespace, settings: Settings) -> int:
             f"{result.unknown_free_km_before:,.1f} km before, "
             f"{result.unknown_free_km_after:,.1f} km after"
         )
+    cut_off = ", ".join(result.sites_cut_off["code"]) or (
+        _ALREADY_CUT_OFF
+        if _cut_without_core(graph, result.cut_segments, args.core, settings)
+        else "none"
+    )
     lines += [
-        f"sites cut off the core: {', '.join(result.sites_cut_off['code']) or 'none'}",
+        f"sites cut off the core: {cut_off}",
         f"routes broken: {len(broken)} of {len(result.routes)}",
     ]
     payload = {

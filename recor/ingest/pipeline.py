@@ -28,6 +28,7 @@ from recor.ingest.delivery_checks import check_disconnected_parts, check_site_st
 from recor.ingest.diffmap import diff_map_svg
 from recor.ingest.findings import Findings, describe_finding
 from recor.ingest.geometry import check_geometries, check_lengths, check_stacked_sites
+from recor.ingest.gracethd_checks import WAIVED
 from recor.ingest.mapping import map_layer
 from recor.ingest.profiles import CODE_FIELDS, LayerRule, Profile, load_profile
 from recor.ingest.readers import RawLayer, read_layer_chunks, to_storage_crs
@@ -76,13 +77,22 @@ class PreparedImport:
         return self.findings[self.findings["severity"] == "error"]
 
     def batch_info(self, *, user: str = "", note: str = "", max_findings: int = 1000) -> BatchInfo:
-        """Provenance for the registry batch (findings capped to keep the batch row small)."""
-        kept = self.findings.head(max_findings).to_dict("records")
+        """Provenance for the registry batch (findings capped to keep the batch row small).
+
+        A draft acceptance (``GTHD-DRAFT``) and every finding it waived come first, so the
+        cap never hides them, and the acceptance is repeated in the batch's note.
+        """
+        found = self.findings
+        draft = found["rule"] == "GTHD-DRAFT"
+        first = draft | found["message"].astype(str).str.endswith(WAIVED)
+        ordered = pd.concat([found[first], found[~first]])
+        kept = ordered.head(max(max_findings, int(first.sum()))).to_dict("records")
+        said = "; ".join(found.loc[draft, "message"])
         return BatchInfo(
             source_files=self.source_files,
             profile=self.profile,
             user=user,
-            note=note,
+            note=" | ".join(text for text in (note, said) if text),
             findings=tuple(kept),
         )
 

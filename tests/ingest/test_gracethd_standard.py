@@ -11,6 +11,7 @@ import pytest
 import shapely
 
 from recor.ingest import gracethd_standard as std
+from recor.ingest.gracethd_checks import WAIVED
 from recor.ingest.pipeline import import_paths, prepare_import
 from recor.ingest.profiles import load_profile
 from recor.registry.gracethd_store import read_gracethd_tables
@@ -165,6 +166,79 @@ def test_zone_outside_its_parent_and_overlapping_zones(
     nesting = _found(prepared, "GTHD-ZONE-NESTING").iloc[0]
     assert (nesting["code"], nesting["check"]) == ("ZP1", "zp_geom_1_m80015")
     assert {"ZP1", "ZP2"} <= set(_found(prepared, "GTHD-ZONE-OVERLAP")["code"])
+
+
+def _draft(**draft: object):
+    """The built-in gracethd-v2 profile with ``gracethd_draft: DRAFT``."""
+    profile = load_profile("gracethd-v2")
+    return dataclasses.replace(profile, options={**profile.options, "gracethd_draft": draft})
+
+
+def test_informative_check_of_the_catalogue_is_a_warning(
+    gracethd_templates: Path, tmp_path: Path
+) -> None:
+    """m80020 (SRO far from its zone) is sensitivity 4 « Informatif » in t_ct_cat."""
+    assert std.check_sensitivity("zs_geom_1_m80020") == "4"
+    assert std.sensitivity_label("4") == "Informatif"
+    changes = {("t_zsro", 0, "zs_nd_code"): "ND4",
+               ("t_noeud", 3, "geometry"): shapely.Point(617e3, 6755e3)}  # fmt: skip
+    prepared = prepare_import(_delivery(gracethd_templates, tmp_path / "g", changes=changes))
+    far = _found(prepared, "GTHD-ZONE-FAR").iloc[0]
+    assert far["severity"] == "warning" and "Informatif" in far["message"]
+    assert not prepared.refused, prepared.errors().to_string()
+
+
+def test_draft_waives_missing_values_never_structural_faults(
+    gracethd_templates: Path, tmp_path: Path
+) -> None:
+    changes = {("t_cheminement", 0, "cm_avct"): None, ("t_cable", 0, "cb_rf_code"): "RF404",
+               ("t_noeud", 1, "nd_geolmod"): None}  # fmt: skip
+    paths = _delivery(gracethd_templates, tmp_path / "g", "REC", changes=changes)
+    strict = prepare_import(paths)
+    assert set(strict.errors()["field"]) == {"cm_avct", "cb_rf_code", "nd_geolmod"}
+    draft = prepare_import(paths, profile=_draft(reason="essai"))
+    errors = draft.errors()
+    # the broken reference still refuses the delivery
+    assert list(zip(errors["rule"], errors["field"], strict=True)) == [("GTHD-REF", "cb_rf_code")]
+    waived = draft.findings[draft.findings["message"].str.endswith(WAIVED)]
+    assert set(zip(waived["field"], waived["severity"], strict=True)) == {
+        ("cm_avct", "warning"), ("nd_geolmod", "warning")
+    }  # fmt: skip
+    summary = _found(draft, "GTHD-DRAFT").iloc[0]
+    assert summary["value"] == "2" and "(essai)" in summary["message"]
+
+
+def test_draft_zone_overflow_within_its_stated_bound_only(
+    gracethd_templates: Path, tmp_path: Path
+) -> None:
+    """ZSRO = box inset 200 m; a ZPBO inset 197 m overflows it by 3 m, one inset 190 m by 10."""
+    box = shapely.box(618_000.0, 6_754_000.0, 621_000.0, 6_757_000.0)
+    for inset, severity in ((197, "warning"), (190, "error")):
+        tables = gracethd_tables()
+        tables["t_zpbo"][0]["geometry"] = box.buffer(-inset, join_style="mitre")
+        paths = [write_gracethd(gracethd_templates, tmp_path / str(inset), tables)]
+        nesting = _found(prepare_import(paths), "GTHD-ZONE-NESTING").iloc[0]
+        assert nesting["severity"] == "error"  # no draft: refused
+        drafted = prepare_import(paths, profile=_draft(reason="essai", zone_tolerance_m=5))
+        nesting = _found(drafted, "GTHD-ZONE-NESTING").iloc[0]
+        assert nesting["severity"] == severity, nesting["message"]
+        assert drafted.refused == (severity == "error")
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [{}, {"reason": " "}, {"reason": "x", "zone_tolerance_m": -1},
+     {"reason": "x", "zone_tolerance_m": "5"}, {"reason": "x", "waive": "all"}],
+)  # fmt: skip
+def test_draft_option_must_say_why_and_its_bound(
+    gracethd_templates: Path, tmp_path: Path, draft: dict
+) -> None:
+    changes = {("t_cheminement", 0, "cm_avct"): None}
+    paths = _delivery(gracethd_templates, tmp_path / "g", changes=changes)
+    prepared = prepare_import(paths, profile=_draft(**draft))
+    profile_error = _found(prepared, "SRC-PROFILE").iloc[0]
+    assert profile_error["field"] == "gracethd_draft"
+    assert "GTHD-FIELD-REQUIRED" in set(prepared.errors()["rule"])  # nothing waived
 
 
 def test_demo_delivery_is_read_in_full_with_its_findings() -> None:
