@@ -232,7 +232,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
             files = f"(annulé par le lot {int(row.undone_by)}) {files}"[:60]
         print(f"{row.id:>5}  {row.started_at:%Y-%m-%d %H:%M}  {row.outcome:8} {row.profile:12} "
               f"{row.app_user:10} {files}")  # fmt: skip
-        if row.note:
+        if row.note and pd.isna(row.undoes):  # an undo's note only repeats « annule le lot »
             print(f"       note : {row.note}")
     return 0
 
