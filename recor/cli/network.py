@@ -31,7 +31,9 @@ _NONE_CUT_OFF = "none (each part keeps a core site)"
 _ALREADY_CUT_OFF = "none (its segments had no path to the core already)"
 
 
-def _cut_without_core(graph, segments, core, settings: Settings) -> bool:
+def _cut_without_core(
+    graph: nx.MultiGraph, segments: tuple[str, ...], core: list[str] | None, settings: Settings
+) -> bool:
     """True when every end of the cut segments had no path to any core site before the cut."""
     wanted = set(segments)
     ends = {n for u, v, k in graph.edges(keys=True) if k in wanted for n in (u, v)}
@@ -49,7 +51,7 @@ def _cut_without_core(graph, segments, core, settings: Settings) -> bool:
     return True
 
 
-def _already_cut_off(graph, report) -> set[str]:
+def _already_cut_off(graph: nx.MultiGraph, report: network.RedundancyReport) -> set[str]:
     """Splitting groups whose segments all end on sites without any path to the core."""
     wanted = {s for c in report.srlg_cuts if not c.sites_cut_off for s in c.segments}
     if not wanted:
