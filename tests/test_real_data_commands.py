@@ -21,6 +21,7 @@ import psycopg
 import pytest
 
 from recor import registry
+from recor.ingest.gracethd_checks import WAIVED
 from recor.maps._vendor import ASSETS
 from recor.sample_messy import build_messy, write_messy
 from tests.conftest import _drop_database
@@ -71,9 +72,12 @@ def gracethd_url(postgis_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     url = new_registry(postgis_url, "gthd")
     _ok(recor(url, "import", str(sample_gpkg()), "--quiet"))
     folder = fix_demo(tmp_path_factory.mktemp("gracethd") / "demo")
+    report = tmp_path_factory.getbasetemp() / "gracethd-report" / "rapport.html"
+    report.parent.mkdir(exist_ok=True)
     loaded = recor(
-        url, "import", str(folder), "--profile", str(PROFILES / "gracethd-demo01.yaml"), "--json"
-    )
+        url, "import", str(folder), "--profile", str(PROFILES / "gracethd-demo01.yaml"),
+        "--json", "--report", str(report),
+    )  # fmt: skip
     assert loaded.code == 0, loaded.err
     yield url
     _drop(url)
@@ -193,12 +197,24 @@ def test_whatif_group_and_worst_disk(loaded: tuple[str, str]) -> None:
     assert "worst disk r=3000 m" in out
 
 
-def test_gracethd_draft_is_said_and_its_own_network_keeps_its_unknowns(gracethd_url: str) -> None:
+def test_gracethd_draft_is_said_and_its_own_network_keeps_its_unknowns(
+    gracethd_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """The demo's planned network (AVP), tied to nothing of the region: its batch says it was
     accepted as a draft; its routes say their free fibres are unknown (no cb_fo_util was
     delivered); cutting its ducts cuts no site off a core it never reached."""
     out = _ok(recor(gracethd_url, "import", "list"))
     assert "livraison acceptée en brouillon" in out and "472 constat(s) dérogé(s)" in out
+    # the import report lists every waived finding, and its verdict says it was a draft
+    report = tmp_path_factory.getbasetemp() / "gracethd-report"
+    rows = list(csv.DictReader(
+        (report / "rapport.csv").read_text(encoding="utf-8-sig").splitlines(), delimiter=";"
+    ))  # fmt: skip
+    waived = [r for r in rows if r["message"].endswith(WAIVED)]
+    assert len(waived) == 472 and {r["severity"] for r in waived} == {"warning"}
+    assert not [r for r in rows if r["severity"] == "error"]
+    page = (report / "rapport.html").read_text(encoding="utf-8")
+    assert "Livraison acceptée en brouillon" in page and "472 constat(s)" in page
     nro, premises = "TCN:ND000180030001", "TCN:ND000180031292"
     out = _ok(recor(gracethd_url, "route", nro, premises, "--all-statuses"))
     assert "free fibres unknown" in out and "its bottleneck is unknown" in out
