@@ -15,6 +15,7 @@ import pandas as pd
 import psycopg
 import shapely
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from recor.config import STORAGE_CRS
 from recor.errors import NotFound, RegistryError
@@ -29,6 +30,9 @@ __all__ = [
     "write_cog",
     "write_reference",
 ]
+
+#: Integer columns of the official geographic code.
+_COG_INTEGERS = frozenset({"chief_town_rank", "population"})
 
 #: Columns of the official geographic code as stored (``reference_cog``).
 COG_COLUMNS: tuple[str, ...] = (
@@ -180,23 +184,18 @@ def write_cog(
     ranks and EPCI stay NULL.
     """
     frame = cog.loc[:, list(COG_COLUMNS)].astype(object).where(cog.notna(), None)
+    rows = [
+        {k: (int(v) if k in _COG_INTEGERS and v is not None else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
     try:
         with conn.transaction():
             row = conn.execute(
-                "INSERT INTO recor.reference_imports (kind, source_file, sha256, source_crs,"
-                " features) VALUES ('cog', %s, %s, 'none (table)', %s)"
-                " RETURNING id, imported_at",
-                (source_file, sha256, len(frame)),
+                "SELECT import_id, imported_at FROM recor.replace_reference_cog(%s, %s, %s)",
+                (source_file, sha256, Jsonb(rows)),
             ).fetchone()
             assert row is not None
             import_id, imported_at = row
-            conn.execute("DELETE FROM recor.reference_cog")
-            columns = sql.SQL(", ").join(map(sql.Identifier, (*COG_COLUMNS, "import_id")))
-            with conn.cursor().copy(
-                sql.SQL("COPY recor.reference_cog ({}) FROM STDIN").format(columns)
-            ) as copy:
-                for values in frame.itertuples(index=False):
-                    copy.write_row([*values, import_id])
     except psycopg.errors.UniqueViolation as exc:
         raise RegistryError(
             f"official geographic code from {source_file}: a code appears twice"

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 
 import geopandas as gpd
+import pandas as pd
 import psycopg
 import pytest
 import shapely
@@ -25,7 +26,9 @@ from recor.config import ImportSettings
 from recor.errors import RegistryError
 from recor.ingest.pipeline import import_paths
 from recor.registry import BatchInfo
+from recor.registry.gracethd_store import store_gracethd_tables
 from recor.registry.lock import write_transaction
+from recor.registry.reference import read_cog, write_cog
 from tests.registry.conftest import BLOIS, ORLEANS, segment_sql
 from tests.registry.test_write_lock import _chamber_delivery, _segment_from_p
 
@@ -291,3 +294,78 @@ def _audit_snapshot(conn) -> tuple:
         ).fetchone()[0]
         for name in tables
     )
+
+
+def _cog(name: str = "Orléans") -> pd.DataFrame:
+    return pd.DataFrame(
+        {"code": ["45234"], "name": [name], "type": ["commune-actuelle"], "departement": ["45"],
+         "parent": [None], "chief_town_rank": [None], "population": [116_617],
+         "epci_code": [None], "epci_name": [None], "epci_type": [None]}
+    )  # fmt: skip
+
+
+def _kept_table(conn) -> int:
+    """A batch that kept one GraceTHD table of one row; returns the batch."""
+    with write_transaction(conn, user="test"):
+        batch = conn.execute(
+            "SELECT recor.begin_batch('test', 'gracethd', '', '[]', '[]')"
+        ).fetchone()[0]
+        store_gracethd_tables(conn, batch, {"t_organisme": pd.DataFrame({"or_code": ["OR1"]})})
+        conn.execute("SELECT recor.finish_batch(%s, '{}', 'loaded')", (batch,))
+    return batch
+
+
+def test_kept_gracethd_tables_and_the_official_code_cannot_be_bent(conn, logins):
+    """Migration 0014: no kept row under another batch, none changed; the COG by function only."""
+    batch = _kept_table(conn)
+    write_cog(conn, _cog(), source_file="cog.csv", sha256="0" * 64)
+    kept = "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM recor.{} t"
+    tables = ("gracethd_table_versions", "gracethd_rows", "reference_cog", "reference_imports")
+    before = [conn.execute(kept.format(t)).fetchone()[0] for t in tables]
+    begin = "SELECT recor.begin_batch('x', 'x', '', '[]', '[]')"
+    forged_version = (
+        "INSERT INTO recor.gracethd_table_versions (batch_id, table_name, digest, row_count)"
+        f" VALUES ({batch}, 't_adresse', 'x', 0)"
+    )
+    forged_row = (
+        "INSERT INTO recor.gracethd_rows (batch_id, table_name, row_number, attributes)"
+        f" VALUES ({batch}, 't_organisme', 7, '{{}}')"
+    )
+    for kind in ("reader", "editor", "owner"):
+        url = logins[kind]
+        errors = [
+            _refused(url, forged_version),
+            _refused(url, begin, forged_version),  # its own batch is open, not that one
+            _refused(url, begin, forged_row),
+            _refused(url, "UPDATE recor.gracethd_rows SET attributes = '{}'"),
+            _refused(url, "DELETE FROM recor.gracethd_table_versions"),
+            _refused(url, "TRUNCATE recor.gracethd_rows"),
+        ]
+        if kind != "owner":  # the owner administers reference layers, as reference_areas
+            errors += [
+                _refused(url, "DELETE FROM recor.reference_cog"),
+                _refused(url, "UPDATE recor.reference_cog SET population = 1"),
+                _refused(url, "INSERT INTO recor.reference_cog SELECT * FROM recor.reference_cog"),
+            ]
+        for error in errors:
+            assert any(
+                word in error for word in ("permission denied", "only the running batch",
+                                           "write lock", "never changed", "never deleted")
+            ), (kind, error)  # fmt: skip
+    assert [conn.execute(kept.format(t)).fetchone()[0] for t in tables] == before
+
+
+def test_an_editor_imports_the_official_code_through_the_registry_function(logins):
+    with registry.connect(logins["editor"]) as conn:
+        first = write_cog(conn, _cog("Orleans"), source_file="a.csv", sha256="1" * 64)
+        second = write_cog(conn, _cog(), source_file="b.csv", sha256="2" * 64)
+        cog = read_cog(conn)
+        recorded = conn.execute(
+            "SELECT source_file, features, db_user FROM recor.reference_imports"
+            " WHERE kind = 'cog' ORDER BY id"
+        ).fetchall()
+    assert second.id > first.id
+    assert cog["name"].tolist() == ["Orléans"] and cog["population"].tolist() == [116_617]
+    assert pd.isna(cog["chief_town_rank"].iloc[0])
+    editor = psycopg.conninfo.conninfo_to_dict(logins["editor"])["user"]
+    assert recorded == [("a.csv", 1, editor), ("b.csv", 1, editor)]
