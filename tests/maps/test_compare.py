@@ -1,0 +1,288 @@
+"""Maps in time: the registry at a past date, what changed since, and the planned build.
+
+The registry holds the sample (first import), then a second survey delivery: the line to
+Le Blanc is finished (4 segments, 3 chambers put in service), the abandoned Beaugency–Mer
+cable is removed (2 segments, 1 chamber retired), a new PoP is wired to Saint-Aignan and a
+direct Valençay–Châteauroux link gives the Saint-Aignan branch a second path.
+
+Every expected change is recomputed here from the two deliveries (set operations on their
+codes and statuses) and every resilience figure from graphs built straight from the
+deliveries, never with the comparison code under test.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import psycopg
+import pytest
+import shapely
+
+from recor import network, registry
+from recor.cli import main
+from recor.config import Settings
+from recor.maps import build
+from recor.maps._fr import NNBSP, number_fr, version_fr
+from recor.maps.browser import Browser
+from recor.maps.compare import PLANNED_BUILD_STATUSES, with_planned_build
+from recor.maps.comparison_map import CHANGE_STYLES
+from recor.maps.styles import MAP_BACKGROUND, STATUS_COLOURS, contrast_ratio
+from recor.network.graph import graph_from_delivery
+from recor.registry import BatchInfo, Delivery, ReplaceScope
+from recor.registry.history import list_batches
+from tests.conftest import _create_database, _drop_database, _url_for
+from tests.maps.conftest import open_and_check
+
+pytestmark = pytest.mark.db
+
+BUILT = ("SEG-0133", "SEG-0134", "SEG-0135", "SEG-0136", "CH-0086", "CH-0087", "CH-0088")
+REMOVED = ("SEG-0153", "SEG-0154", "CH-0098")
+
+
+def _segment(code: str, a: str, b: str, sites: gpd.GeoDataFrame, like: pd.Series) -> dict:
+    xy = sites.set_index("code").geometry
+    return {
+        **like.to_dict(),
+        "code": code,
+        "site_a": a,
+        "site_b": b,
+        "status": "in_service",
+        "geometry": shapely.LineString([xy[a], xy[b]]),
+    }
+
+
+def second_survey(sample: Delivery) -> Delivery:
+    """The sample as the next survey delivers it (see the module docstring)."""
+    sites = sample.sites[~sample.sites["code"].isin(REMOVED)].copy()
+    segments = sample.segments[~sample.segments["code"].isin(REMOVED)].copy()
+    sites.loc[sites["code"].isin(BUILT), "status"] = "in_service"
+    segments.loc[segments["code"].isin(BUILT), "status"] = "in_service"
+    anchor = sites.set_index("code").loc["POP-SAINT-AIGNAN"]
+    new_site = {
+        **anchor.to_dict(),
+        "code": "POP-SELLES",
+        "name": "PoP Selles-sur-Cher",
+        "geometry": shapely.Point(anchor.geometry.x + 9000, anchor.geometry.y + 2000),
+    }
+    sites = pd.concat([sites, gpd.GeoDataFrame([new_site], crs=sites.crs)], ignore_index=True)
+    like = segments.iloc[0]
+    extra = [
+        _segment("SEG-9001", "POP-SAINT-AIGNAN", "POP-SELLES", sites, like),
+        _segment("SEG-9002", "POP-VALENCAY", "POP-CHATEAUROUX", sites, like),
+    ]
+    segments = pd.concat([segments, gpd.GeoDataFrame(extra, crs=segments.crs)], ignore_index=True)
+    return Delivery(sites, segments, sample.risk_groups, sample.segment_risk_groups)
+
+
+@pytest.fixture(scope="module")
+def history(
+    postgis_url: str, sample_delivery: Delivery
+) -> Iterator[tuple[str, datetime, Delivery]]:
+    """A registry with two imports; the time between them; the second delivery."""
+    template = psycopg.conninfo.conninfo_to_dict(postgis_url)["dbname"]
+    name = f"{template}_history_{uuid.uuid4().hex[:6]}"
+    _create_database(name, template=str(template))
+    url = _url_for(name)
+    later = second_survey(sample_delivery)
+    with registry.connect(url, autocommit=True) as conn:
+        registry.load_delivery(conn, sample_delivery, BatchInfo(profile="sample"))
+        time.sleep(0.05)
+        registry.load_delivery(
+            conn,
+            later,
+            BatchInfo(profile="sample"),
+            replace_scope=ReplaceScope(source="recor-sample"),
+        )
+        batches = list_batches(conn)
+    first = batches.sort_values("id").iloc[0]
+    yield url, first["finished_at"].to_pydatetime(), later
+    _drop_database(name)
+
+
+def _expected_changes(before: pd.DataFrame, after: pd.DataFrame) -> dict[str, set[str]]:
+    old = dict(zip(before["code"], before["status"], strict=True))
+    new = dict(zip(after["code"], after["status"], strict=True))
+    return {
+        "added": set(new) - set(old),
+        "removed": set(old) - set(new),
+        "status": {c for c in set(old) & set(new) if old[c] != new[c]},
+    }
+
+
+def _single_homed(delivery: Delivery, statuses=("in_service",)) -> set[str]:
+    graph = graph_from_delivery(delivery, statuses=statuses)
+    return set(network.redundancy_report(graph).single_homed["code"])
+
+
+@pytest.fixture(scope="module")
+def snapshots(history) -> tuple[registry.RegistrySnapshot, registry.RegistrySnapshot]:
+    url, between, _ = history
+    with registry.connect(url) as conn:
+        return (
+            registry.snapshot(conn, as_of=between, references=False),
+            registry.snapshot(conn, references=False),
+        )
+
+
+def test_comparison_finds_the_changes_between_the_two_imports(
+    history, snapshots, sample_delivery: Delivery
+) -> None:
+    _, _, later = history
+    before, after = snapshots
+    doc = build.build_comparison_map(before, after, Settings())
+    spec = doc.spec()
+    detail = {t["title"]: t for t in spec["table"]}["Détail des changements"]
+    found: dict[tuple[str, str], set[str]] = {}
+    words = {"ajouté": "added", "retiré": "removed", "changement d'état": "status"}
+    for element, code, _name, change, _b, _a in detail["rows"]:
+        found.setdefault((element, words[change]), set()).add(code)
+    for element, entity in (("Tronçon", "segments"), ("Site", "sites")):
+        expected = _expected_changes(getattr(sample_delivery, entity), getattr(later, entity))
+        for change, codes in expected.items():
+            assert found.get((element, change), set()) == codes, (element, change)
+    assert found[("Tronçon", "added")] == {"SEG-9001", "SEG-9002"}
+    assert found[("Site", "removed")] == {"CH-0098"}
+    # each change is a layer of the page with as many features
+    layers = {layer.id: layer for layer in doc.layers}
+    assert layers["changes-segments-status"].geom["n"] == 4
+    assert layers["changes-sites-status"].geom["n"] == 3
+    assert layers["changes-segments-removed"].geom["n"] == 2
+
+
+def test_comparison_counts_who_gains_a_second_path(
+    history, snapshots, sample_delivery: Delivery
+) -> None:
+    _, _, later = history
+    before, after = snapshots
+    spec = build.build_comparison_map(before, after, Settings(), kind="redundancy").spec()
+    old, new = _single_homed(sample_delivery), _single_homed(later)
+    reached = set(graph_from_delivery(sample_delivery).nodes) & set(
+        graph_from_delivery(later).nodes
+    )
+    gained = (old - new) & reached
+    assert gained >= {"POP-SAINT-AIGNAN", "POP-VALENCAY"}
+    figures = {
+        row[0]: row[1:] for row in {t["title"]: t for t in spec["table"]}["Indicateurs"]["rows"]
+    }
+    assert figures["Sites mono-raccordés"] == [len(old), len(new), len(new) - len(old)]
+    in_service = [
+        int((d.segments["status"] == "in_service").sum()) for d in (sample_delivery, later)
+    ]
+    assert figures["Tronçons en service"][:2] == in_service
+    legend = {i["label"] for s in spec["legend"] for i in s["items"]}
+    assert f"Sites gagnant un second chemin vers le cœur ({len(gained)})" in legend
+    # the provenance says which versions were compared, in French, Paris time
+    provenance = dict(spec["provenance"])
+    assert provenance["Avant"] == version_fr(before.version)
+    assert provenance["Après"] == version_fr(after.version)
+    assert (
+        "lot d'import 1 du" in provenance["Avant"] and "état du registre au" in provenance["Avant"]
+    )
+    assert "batch" not in str(spec) and "UTC" not in str(spec)
+
+
+def test_planned_build_puts_planned_work_in_service_and_counts_second_paths(
+    snapshots, history
+) -> None:
+    _, _, later = history
+    _, now = snapshots
+    planned = later.segments["status"].isin(PLANNED_BUILD_STATUSES)
+    built = with_planned_build(now)
+    assert (now.segments["status"].isin(PLANNED_BUILD_STATUSES)).sum() == planned.sum() > 0
+    assert not built.segments["status"].isin(PLANNED_BUILD_STATUSES).any()
+    spec = build.build_planned_map(now, Settings(), kind="redundancy").spec()
+    detail = {t["title"]: t for t in spec["table"]}["Détail des changements"]["rows"]
+    assert {r[1] for r in detail if r[0] == "Tronçon"} == set(later.segments.loc[planned, "code"])
+    statuses = ("in_service", *PLANNED_BUILD_STATUSES)
+    gained = _single_homed(later) - _single_homed(later, statuses)
+    legend = {i["label"] for s in spec["legend"] for i in s["items"]}
+    assert f"Sites gagnant un second chemin vers le cœur ({len(gained)})" in legend
+    assert spec["title"] == "Réseau RECOR après la construction prévue"
+
+
+def test_change_colours_are_readable_and_not_a_status_colour() -> None:
+    for style in CHANGE_STYLES.values():
+        assert contrast_ratio(style["color"], MAP_BACKGROUND) >= 3
+        assert style["color"] not in STATUS_COLOURS.values()
+
+
+def test_numbers_are_written_the_french_way() -> None:
+    assert number_fr(1776) == f"1{NNBSP}776"
+    assert (
+        number_fr(99252.25, 1) == f"99{NNBSP}252,2" or number_fr(99252.25, 1) == f"99{NNBSP}252,3"
+    )
+    assert number_fr(None) == "inconnu"
+
+
+def test_as_of_on_coverage_and_maps_from_the_command_line(history, tmp_path: Path, capsys) -> None:
+    url, between, later = history
+    db = ["--database-url", url]
+    stamp = between.isoformat()
+    assert main([*db, "coverage", "--as-of", stamp, "--out", str(tmp_path / "then")]) == 0
+    assert main([*db, "coverage", "--out", str(tmp_path / "now")]) == 0
+    then = pd.read_csv(tmp_path / "then" / "coverage_summary.csv", comment="#")
+    now = pd.read_csv(tmp_path / "now" / "coverage_summary.csv", comment="#")
+    # the two SEG-900x links are in service now, not then
+    added_km = later.segments[later.segments["code"].str.startswith("SEG-9")].length.sum() / 1000
+    assert now["km_in_service"].iloc[-1] > then["km_in_service"].iloc[-1]
+    assert now["km_in_service"].iloc[-1] - then["km_in_service"].iloc[-1] >= added_km - 0.5
+    out = tmp_path / "network-then.html"
+    assert main([*db, "map", "network", "--as-of", stamp, "--out", str(out)]) == 0
+    page = out.read_text("utf-8")
+    assert "état du registre au" in page and "POP-SELLES" not in page
+
+
+def test_compare_option_refuses_route_and_whatif(history, tmp_path: Path, capsys) -> None:
+    url, between, _ = history
+    code = main(
+        [
+            "--database-url",
+            url,
+            "map",
+            "route",
+            "--compare",
+            between.isoformat(),
+            "--out",
+            str(tmp_path / "r.html"),
+        ]
+    )
+    assert code != 0
+    assert "--compare" in capsys.readouterr().err
+
+
+@pytest.mark.browser
+def test_compare_and_planned_pages_draw_changes_legend_and_counts(
+    history, browser: Browser, artifacts: Path, tmp_path: Path, capsys
+) -> None:
+    url, between, later = history
+    db = ["--database-url", url]
+    compared = tmp_path / "compare.html"
+    planned = tmp_path / "planned.html"
+    assert (
+        main([*db, "map", "redundancy", "--compare", between.isoformat(), "--out", str(compared)])
+        == 0
+    )
+    assert main([*db, "map", "network", "--with-planned", "--out", str(planned)]) == 0
+    report = open_and_check(browser, compared, artifacts)
+    assert report.counts["changes-segments-added"] == 2
+    assert report.counts["changes-segments-removed"] == 2
+    assert report.counts["changes-segments-status"] == 4
+    assert report.counts["changes-sites-added"] == 1
+    assert report.counts["gained"] >= 2
+    drawn = browser.evaluate("window.recorMap.onMap()")
+    assert drawn["changes-segments-added"] == 2 and drawn["gained"] == report.counts["gained"]
+    legend = browser.evaluate("document.querySelector('.recor-legend').textContent")
+    assert "Tronçons ajoutés (2)" in legend and "Tronçons retirés (2)" in legend
+    tables = browser.evaluate("document.querySelector('.recor-table').textContent")
+    assert "Indicateurs" in tables and "Sites mono-raccordés" in tables
+    report = open_and_check(browser, planned, artifacts)
+    status = int(later.segments["status"].isin(PLANNED_BUILD_STATUSES).sum())
+    assert report.counts["changes-segments-status"] == status
+    legend = browser.evaluate("document.querySelector('.recor-legend').textContent")
+    assert f"Tronçons mis en service par la construction prévue ({status})" in legend
