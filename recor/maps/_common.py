@@ -223,22 +223,33 @@ def background_layers(
     Communes (clickable: code, département, population, EPCI), EPCI, département and
     region borders, and the communes' names by zoom and population. ``communes=False``
     leaves the commune polygons out (a map whose units are the communes draws its own) but
-    keeps their names.
+    keeps their names. Cantons and arrondissements, when imported, are overlays off by
+    default (grey, each with its own dash pattern, so they print in black and white).
     """
     styles = {
         "communes": {"color": "#858585", "weight": 0.5, "fillOpacity": 0},
+        "cantons": {"color": "#6b6b6b", "weight": 1, "dashArray": "2 3", "fill": False},
+        "arrondissements": {
+            "color": "#4d4d4d",
+            "weight": 1.6,
+            "dashArray": "10 4 2 4",
+            "fill": False,
+        },
         "epci": {"color": "#6a3d9a", "weight": 1.2, "dashArray": "6 3", "fill": False},
         "departements": {"color": "#424242", "weight": 2, "fill": False},
         "region": {"color": "#000000", "weight": 2.5, "fill": False},
     }
     names = {
         "communes": "Communes",
+        "cantons": "Cantons",
+        "arrondissements": "Arrondissements",
         "epci": "EPCI (intercommunalités)",
         "departements": "Départements",
         "region": "Région",
     }
     layers = []
-    for kind in ("communes", "epci", "departements", "region"):
+    overlays = ("cantons", "arrondissements")
+    for kind in ("communes", *overlays, "epci", "departements", "region"):
         frame = boundaries.get(kind)
         if frame is None or frame.empty or (kind == "communes" and not communes):
             continue
@@ -264,6 +275,7 @@ def background_layers(
                 tolerance_m=settings.boundary_simplify_m,
                 interactive=interactive,
                 data_columns=data,
+                show=kind not in overlays,
             )
         )
     labels = boundaries.get("communes")

@@ -63,7 +63,8 @@ DEFAULT_LEVEL = "srlg"
 
 
 def reference_layers(snap: RegistrySnapshot) -> dict[str, gpd.GeoDataFrame]:
-    """The boundary layers of the snapshot (communes, EPCI, départements, région).
+    """The boundary layers of the snapshot (communes, EPCI, départements, région, and the
+    cantons and arrondissements drawn as overlays off by default).
 
     With the official geographic code imported, ``communes`` are the current communes
     (population, EPCI, chief towns, label zooms) reconciled with the polygons
@@ -72,7 +73,7 @@ def reference_layers(snap: RegistrySnapshot) -> dict[str, gpd.GeoDataFrame]:
     """
     layers = {
         kind: snap.references[kind]
-        for kind in ("region", "departements", "arrondissements", "communes")
+        for kind in ("region", "departements", "arrondissements", "cantons", "communes")
         if kind in snap.references
     }
     if "communes" in layers and not snap.cog.empty:
@@ -83,7 +84,6 @@ def reference_layers(snap: RegistrySnapshot) -> dict[str, gpd.GeoDataFrame]:
         layers["communes"].attrs["reconciliation"] = territory.summary_fr()
         layers["communes"].attrs["reconciled"] = territory.reconciliation
         layers["epci"] = territory.epcis
-    layers.pop("arrondissements", None)
     return layers
 
 

@@ -24,6 +24,7 @@ from recor.maps._common import (
     site_search,
     with_commune_details,
 )
+from recor.maps._fr import number_fr
 from recor.maps.document import MapDocument, french_time, make_layer
 from recor.maps.privacy import Level, publishable
 from recor.maps.styles import BAND_COLOURS
@@ -269,7 +270,7 @@ def coverage_map(
     }
     return MapDocument(
         title="Couverture du territoire par le réseau RECOR",
-        subtitle=f"{len(units)} {unit_name.lower()} analysées",
+        subtitle=f"{number_fr(len(units))} {unit_name.lower()} analysées",
         bounds=bounds_of(result.units),
         layers=layers,
         legend=legend,
