@@ -381,7 +381,7 @@ def _scenario_fr(result: WhatIfResult, sites: gpd.GeoDataFrame) -> tuple[str, li
         radius_km = np.sqrt(area.area / np.pi) / 1000
         parts.append(
             f"zone sinistrée d'environ {number_fr(radius_km, 1)} km de rayon autour de"
-            f" X {centre.x:,.0f} m, Y {centre.y:,.0f} m (Lambert-93)".replace(",", "\u202f")
+            f" X {number_fr(centre.x)} m, Y {number_fr(centre.y)} m (Lambert-93)"
         )
     if params.get("risk_groups"):
         parts.append("risque partagé : " + ", ".join(params["risk_groups"]))
