@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from pathlib import Path
+
+import psycopg
 
 from recor import registry
 from recor.cli._args import circle
@@ -145,6 +148,19 @@ def _map_path(out: Path | None, kind: str, settings: Settings) -> Path:
     return out
 
 
+def _snapshot_at(
+    conn: psycopg.Connection, when: datetime | None, option: str
+) -> registry.RegistrySnapshot:
+    """The registry at ``when`` (now when None); a date before the first import is refused."""
+    snap = registry.snapshot(conn, as_of=when)
+    if when is not None and snap.version.batch_id is None:
+        raise NotFound(
+            f"{option} {when.isoformat()}: the registry held nothing yet at that time"
+            " (before its first import; see recor import list)"
+        )
+    return snap
+
+
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     if not args.file.exists():
         raise NotFound(f"reference file {args.file} does not exist")
@@ -194,7 +210,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _coverage(args: argparse.Namespace, settings: Settings) -> int:
     with registry.connect(settings.database) as conn:
-        snap = registry.snapshot(conn, as_of=args.as_of)
+        snap = _snapshot_at(conn, args.as_of, "--as-of")
     boundaries = build.reference_layers(snap)
     result = build.build_coverage(
         snap, settings, core=args.core, level=args.disjointness, boundaries=boundaries
@@ -237,8 +253,8 @@ def _map(args: argparse.Namespace, settings: Settings) -> int:
         )
     path = None if args.kind == "all" else _map_path(args.out, args.kind, settings)
     with registry.connect(settings.database) as conn:
-        snap = registry.snapshot(conn, as_of=args.as_of)
-        before = registry.snapshot(conn, as_of=args.compare) if args.compare else None
+        snap = _snapshot_at(conn, args.as_of, "--as-of")
+        before = _snapshot_at(conn, args.compare, "--compare") if args.compare else None
     if args.kind == "all":
         paths = build.standard_maps(
             snap,

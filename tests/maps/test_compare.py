@@ -238,22 +238,20 @@ def test_as_of_on_coverage_and_maps_from_the_command_line(history, tmp_path: Pat
     assert "état du registre au" in page and "POP-SELLES" not in page
 
 
-def test_compare_option_refuses_route_and_whatif(history, tmp_path: Path, capsys) -> None:
+def test_compare_refuses_route_and_a_date_before_the_first_import(
+    history, tmp_path: Path, capsys
+) -> None:
     url, between, _ = history
-    code = main(
-        [
-            "--database-url",
-            url,
-            "map",
-            "route",
-            "--compare",
-            between.isoformat(),
-            "--out",
-            str(tmp_path / "r.html"),
-        ]
-    )
-    assert code != 0
-    assert "--compare" in capsys.readouterr().err
+    db = ["--database-url", url, "map"]
+    out = ["--out", str(tmp_path / "m.html")]
+    assert main([*db, "route", "--compare", between.isoformat(), *out]) != 0
+    assert "--compare applies to the network, coverage, redundancy maps" in capsys.readouterr().err
+    assert main([*db, "network", "--compare", "2000-01-01", *out]) != 0
+    err = capsys.readouterr().err
+    assert "--compare 2000-01-01T23:59:59.999999+00:00" in err and "held nothing" in err
+    assert main([*db, "network", "--public", "--with-planned", *out]) != 0
+    assert "internal only" in capsys.readouterr().err
+    assert not (tmp_path / "m.html").exists()
 
 
 @pytest.mark.browser
