@@ -14,6 +14,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
+import pandas as pd
 import psycopg
 import shapely
 
@@ -150,14 +151,17 @@ def build_coverage(
     level: str = DEFAULT_LEVEL,
     boundaries: dict[str, gpd.GeoDataFrame] | None = None,
     report: RedundancyReport | None = None,
+    units: tuple[gpd.GeoDataFrame, str] | None = None,
 ) -> CoverageResult:
     """Coverage per commune (or per grid cell when no communes are loaded).
 
     Single-homed sites are those given, else those of ``report``, else those of
-    :func:`resilience_report` (``core``, ``level``) computed here.
+    :func:`resilience_report` (``core``, ``level``) computed here. ``units``: the units and
+    their kind (``communes``, ``grid``) when the caller chose them (a comparison covers two
+    states with the same grid).
     """
     boundaries = reference_layers(snap) if boundaries is None else boundaries
-    units, kind = _units(boundaries, snap.segments, settings)
+    units, kind = units or _units(boundaries, snap.segments, settings)
     if single_homed is None:
         if report is None:
             report = resilience_report(resilience_graph(snap), settings, core=core, level=level)
@@ -363,14 +367,14 @@ def _side(
     core: Sequence[str] | None,
     level: str,
     boundaries: dict[str, gpd.GeoDataFrame],
-    with_coverage: bool,
+    units: tuple[gpd.GeoDataFrame, str] | None,
 ) -> Side:
-    """One compared state: its resilience report and, when asked, its coverage."""
+    """One compared state: its resilience report and, given units, its coverage."""
     report = resilience_report(resilience_graph(snap), settings, core=core, level=level)
     result = (
-        build_coverage(snap, settings, boundaries=boundaries, report=report)
-        if with_coverage
-        else None
+        None
+        if units is None
+        else build_coverage(snap, settings, boundaries=boundaries, report=report, units=units)
     )
     return Side(label, snap.sites, snap.segments, report, result)
 
@@ -396,6 +400,11 @@ def build_comparison_map(
         raise ValueError(f"map {kind}: only {', '.join(COMPARABLE_KINDS)} can be compared")
     boundaries = reference_layers(after)
     with_coverage = kind == "coverage"
+    units = None
+    if with_coverage:
+        # one set of units for both states: the communes, or one grid over both networks
+        both = pd.concat([before.segments, after.segments], ignore_index=True)
+        units = _units(boundaries, gpd.GeoDataFrame(both, crs=after.segments.crs), settings)
     after_label = (
         version_fr(after.version) + ", avec la construction prévue faite"
         if planned
@@ -408,7 +417,7 @@ def build_comparison_map(
         core=core,
         level=level,
         boundaries=boundaries,
-        with_coverage=with_coverage,
+        units=units,
     )
     second = _side(
         after,
@@ -417,7 +426,7 @@ def build_comparison_map(
         core=core,
         level=level,
         boundaries=boundaries,
-        with_coverage=with_coverage,
+        units=units,
     )
     return comparison_map(
         compare(first, second, planned=planned),

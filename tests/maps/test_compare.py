@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import psycopg
 import pytest
@@ -206,6 +207,46 @@ def test_planned_build_puts_planned_work_in_service_and_counts_second_paths(
     assert spec["title"] == "Réseau RECOR après la construction prévue"
 
 
+def _bands(cells: np.ndarray, delivery: Delivery, bands_km: tuple[float, ...]) -> np.ndarray:
+    live = delivery.segments[delivery.segments["status"] == "in_service"]
+    network = shapely.union_all(live.geometry.values)
+    distance = shapely.distance(cells, network) / 1000.0
+    return np.searchsorted(np.asarray(bands_km), distance, side="left")
+
+
+@pytest.mark.slow
+def test_coverage_comparison_counts_cells_nearer_the_network(
+    history, snapshots, sample_delivery: Delivery
+) -> None:
+    """Without communes, both dates are covered on one 2 km grid over both networks."""
+    _, _, later = history
+    before, after = snapshots
+    settings = Settings()
+    doc = build.build_comparison_map(before, after, settings, kind="coverage")
+    spec = doc.spec()
+    # the grid, rebuilt here: 2 km squares aligned on multiples of 2 km over both networks
+    live = pd.concat(
+        [d.segments[d.segments["status"] == "in_service"] for d in (sample_delivery, later)]
+    )
+    xmin, ymin, xmax, ymax = live.total_bounds
+    cell = settings.maps.grid_cell_m
+    xs = np.arange(np.floor(xmin / cell), np.ceil(xmax / cell)) * cell
+    ys = np.arange(np.floor(ymin / cell), np.ceil(ymax / cell)) * cell
+    gx, gy = (a.ravel() for a in np.meshgrid(xs, ys))
+    cells = shapely.box(gx, gy, gx + cell, gy + cell)
+    bands = tuple(sorted(settings.maps.distance_bands_km))
+    old, new = _bands(cells, sample_delivery, bands), _bands(cells, later, bands)
+    figures = {r[0]: r[1:] for r in {t["title"]: t for t in spec["table"]}["Indicateurs"]["rows"]}
+    within = [int((old <= 0).sum()), int((new <= 0).sum())]
+    assert figures[f"Mailles à {bands[0]:g} km ou moins du réseau"][:2] == within
+    assert within[1] > within[0]
+    legend = {i["label"] for s in spec["legend"] for i in s["items"]}
+    assert f"Plus proches du réseau ({number_fr(int((new < old).sum()))})" in legend
+    assert f"Plus loin du réseau ({number_fr(int((new > old).sum()))})" in legend
+    layers = {layer.id: layer for layer in doc.layers}
+    assert layers["units-changed"].geom["n"] == int((new != old).sum()) > 0
+
+
 def test_change_colours_are_readable_and_not_a_status_colour() -> None:
     for style in CHANGE_STYLES.values():
         assert contrast_ratio(style["color"], MAP_BACKGROUND) >= 3
@@ -220,22 +261,25 @@ def test_numbers_are_written_the_french_way() -> None:
     assert number_fr(None) == "inconnu"
 
 
-def test_as_of_on_coverage_and_maps_from_the_command_line(history, tmp_path: Path, capsys) -> None:
-    url, between, later = history
+def test_as_of_on_coverage_and_maps_from_the_command_line(
+    history, sample_delivery: Delivery, tmp_path: Path, capsys
+) -> None:
+    url, between, _ = history
     db = ["--database-url", url]
     stamp = between.isoformat()
-    assert main([*db, "coverage", "--as-of", stamp, "--out", str(tmp_path / "then")]) == 0
-    assert main([*db, "coverage", "--out", str(tmp_path / "now")]) == 0
-    then = pd.read_csv(tmp_path / "then" / "coverage_summary.csv", comment="#")
-    now = pd.read_csv(tmp_path / "now" / "coverage_summary.csv", comment="#")
-    # the two SEG-900x links are in service now, not then
-    added_km = later.segments[later.segments["code"].str.startswith("SEG-9")].length.sum() / 1000
-    assert now["km_in_service"].iloc[-1] > then["km_in_service"].iloc[-1]
-    assert now["km_in_service"].iloc[-1] - then["km_in_service"].iloc[-1] >= added_km - 0.5
-    out = tmp_path / "network-then.html"
-    assert main([*db, "map", "network", "--as-of", stamp, "--out", str(out)]) == 0
-    page = out.read_text("utf-8")
-    assert "état du registre au" in page and "POP-SELLES" not in page
+    assert main([*db, "coverage", "--as-of", stamp, "--out", str(tmp_path)]) == 0
+    then = pd.read_csv(tmp_path / "coverage_summary.csv", comment="#")
+    # the region of a grid covers the whole network: the first survey's in-service length
+    first = sample_delivery.segments
+    expected_km = first.loc[first["status"] == "in_service"].length.sum() / 1000
+    assert then["km_in_service"].iloc[-1] == pytest.approx(expected_km, abs=0.01)
+    then_page, now_page = tmp_path / "then.html", tmp_path / "now.html"
+    assert main([*db, "map", "network", "--as-of", stamp, "--out", str(then_page)]) == 0
+    assert main([*db, "map", "network", "--out", str(now_page)]) == 0
+    then_text, now_text = then_page.read_text("utf-8"), now_page.read_text("utf-8")
+    assert "état du registre au" in then_text and "état du registre au" not in now_text
+    # the two abandoned segments were removed by the second survey: drawn then, not now
+    assert "Tronçons : abandonnés" in then_text and "Tronçons : abandonnés" not in now_text
 
 
 def test_compare_refuses_route_and_a_date_before_the_first_import(
