@@ -56,7 +56,7 @@ SHOTS: dict[str, list[str]] = {
     "route": ["route", "--from", "DC-ORLEANS", "--to", "DC-TOURS"],
     "whatif": ["whatif", "--group", "BRIDGE-ORLEANS-LOIRE"],
     "compare": ["redundancy", "--compare", "{first}"],
-    "planned": ["redundancy", "--with-planned"],
+    "planned": ["redundancy", "--with-planned", "--as-of", "{first}"],
 }
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from recor.registry.model import RegistryVersion
 
-__all__ = ["NNBSP", "number_fr", "paris_time", "version_fr"]
+__all__ = ["NNBSP", "km_fr", "number_fr", "paris_time", "version_fr"]
 
 #: Narrow no-break space: the French thousands separator.
 NNBSP = "\u202f"
@@ -48,3 +48,8 @@ def version_fr(version: RegistryVersion) -> str:
     if version.as_of is not None:
         text += f", état du registre au {paris_time(version.as_of)}"
     return text
+
+
+def km_fr(value: float) -> str:
+    """A distance setting in km as French text: ``1``, ``2,5`` (shortest form, decimal comma)."""
+    return f"{value:g}".replace(".", ",")

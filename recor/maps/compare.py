@@ -16,6 +16,7 @@ import pandas as pd
 
 from recor.coverage import CoverageResult
 from recor.domain import SiteKind, Status
+from recor.maps._fr import km_fr
 from recor.network import RedundancyReport
 from recor.registry import RegistrySnapshot
 
@@ -182,7 +183,7 @@ def coverage_figures(result: CoverageResult) -> dict[str, float | None]:
     unit = "communes" if result.unit_kind == "communes" else "mailles"
     figures: dict[str, float | None] = {}
     for b in result.bands_km:
-        figures[f"{unit.capitalize()} à {b:g} km ou moins du réseau"] = int(
+        figures[f"{unit.capitalize()} à {km_fr(b)} km ou moins du réseau"] = int(
             region[f"units_within_{b:g}km"]
         )
     if "population" in result.units:
@@ -190,7 +191,7 @@ def coverage_figures(result: CoverageResult) -> dict[str, float | None]:
         for b in result.bands_km:
             reached = (result.units["dist_network_m"] <= b * 1000.0).to_numpy()
             known = not population[reached].isna().any()
-            figures[f"Population à {b:g} km ou moins du réseau"] = (
+            figures[f"Population à {km_fr(b)} km ou moins du réseau"] = (
                 float(population[reached].sum()) if known else None
             )
     figures["Sites raccordés"] = int(region["sites_connected"])
