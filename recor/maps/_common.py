@@ -98,8 +98,9 @@ def display_segments(segments: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     length = out.get("length_m", out.geometry.length)
     out["length_km"] = np.round(pd.to_numeric(length, errors="coerce") / 1000.0, 2)
     if "commissioned_on" in out:
+        # a calendar date, written as a French reader expects it: 01/04/2018
         out["commissioned_on"] = out["commissioned_on"].map(
-            lambda v: None if v is None or pd.isna(v) else str(v)
+            lambda v: None if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%d/%m/%Y")
         )
     return out
 

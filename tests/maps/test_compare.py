@@ -29,7 +29,7 @@ from recor import network, registry
 from recor.cli import main
 from recor.config import Settings
 from recor.maps import build
-from recor.maps._fr import NNBSP, number_fr, version_fr
+from recor.maps._fr import number_fr, version_fr
 from recor.maps.browser import Browser
 from recor.maps.compare import PLANNED_BUILD_STATUSES, with_planned_build
 from recor.maps.comparison_map import CHANGE_STYLES
@@ -251,14 +251,6 @@ def test_change_colours_are_readable_and_not_a_status_colour() -> None:
     for style in CHANGE_STYLES.values():
         assert contrast_ratio(style["color"], MAP_BACKGROUND) >= 3
         assert style["color"] not in STATUS_COLOURS.values()
-
-
-def test_numbers_are_written_the_french_way() -> None:
-    assert number_fr(1776) == f"1{NNBSP}776"
-    assert (
-        number_fr(99252.25, 1) == f"99{NNBSP}252,2" or number_fr(99252.25, 1) == f"99{NNBSP}252,3"
-    )
-    assert number_fr(None) == "inconnu"
 
 
 def test_as_of_on_coverage_and_maps_from_the_command_line(
