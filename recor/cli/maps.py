@@ -149,10 +149,13 @@ def _map_path(out: Path | None, kind: str, settings: Settings) -> Path:
 
 
 def _snapshot_at(
-    conn: psycopg.Connection, when: datetime | None, option: str
+    conn: psycopg.Connection, when: datetime | None, option: str, *, references: bool = True
 ) -> registry.RegistrySnapshot:
-    """The registry at ``when`` (now when None); a date before the first import is refused."""
-    snap = registry.snapshot(conn, as_of=when)
+    """The registry at ``when`` (now when None); a date before the first import is refused.
+
+    ``references=False`` skips the boundaries: a comparison draws the current ones once.
+    """
+    snap = registry.snapshot(conn, as_of=when, references=references)
     if when is not None and snap.version.batch_id is None:
         raise NotFound(
             f"{option} {when.isoformat()}: the registry held nothing yet at that time"
@@ -254,7 +257,11 @@ def _map(args: argparse.Namespace, settings: Settings) -> int:
     path = None if args.kind == "all" else _map_path(args.out, args.kind, settings)
     with registry.connect(settings.database) as conn:
         snap = _snapshot_at(conn, args.as_of, "--as-of")
-        before = _snapshot_at(conn, args.compare, "--compare") if args.compare else None
+        before = (
+            _snapshot_at(conn, args.compare, "--compare", references=False)
+            if args.compare
+            else None
+        )
     if args.kind == "all":
         paths = build.standard_maps(
             snap,

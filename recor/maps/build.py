@@ -399,9 +399,8 @@ def build_comparison_map(
     if kind not in COMPARABLE_KINDS:
         raise ValueError(f"map {kind}: only {', '.join(COMPARABLE_KINDS)} can be compared")
     boundaries = reference_layers(after)
-    with_coverage = kind == "coverage"
     units = None
-    if with_coverage:
+    if kind == "coverage":
         # one set of units for both states: the communes, or one grid over both networks
         both = pd.concat([before.segments, after.segments], ignore_index=True)
         units = _units(boundaries, gpd.GeoDataFrame(both, crs=after.segments.crs), settings)
@@ -428,13 +427,16 @@ def build_comparison_map(
         boundaries=boundaries,
         units=units,
     )
+    covered = None
+    if first.coverage is not None and second.coverage is not None:
+        covered = (first.coverage, second.coverage)
     return comparison_map(
         compare(first, second, planned=planned),
         after.sites,
         after.segments,
         kind=kind,
         level=level,
-        coverage=(first.coverage, second.coverage) if with_coverage else None,  # type: ignore[arg-type]
+        coverage=covered,
         boundaries=boundaries,
         settings=settings.maps,
         tiles=tiles,
