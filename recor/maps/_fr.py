@@ -51,5 +51,5 @@ def version_fr(version: RegistryVersion) -> str:
 
 
 def km_fr(value: float) -> str:
-    """A distance setting in km as French text: ``1``, ``2,5`` (shortest form, decimal comma)."""
+    """A distance setting as French text: ``1``, ``2,5`` (shortest form, decimal comma)."""
     return f"{value:g}".replace(".", ",")

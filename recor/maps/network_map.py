@@ -16,7 +16,7 @@ from recor.maps._common import (
     site_layers,
     site_search,
 )
-from recor.maps._fr import number_fr
+from recor.maps._fr import km_fr, number_fr
 from recor.maps.document import MapDocument
 from recor.maps.privacy import Level, publishable
 from recor.maps.styles import capacity_legend, site_legend, status_legend
@@ -82,7 +82,7 @@ def network_map(
             version,
             {
                 "Niveau de diffusion": _LEVEL_FR[level],
-                "Simplification des tracés": f"{settings.simplify_m:g} m",
+                "Simplification des tracés": f"{km_fr(settings.simplify_m)} m",
                 "Fond de carte": "en ligne (" + tiles + ")" if tiles else "hors ligne",
             },
             boundaries,

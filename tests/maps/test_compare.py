@@ -12,6 +12,7 @@ deliveries, never with the comparison code under test.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -315,6 +316,12 @@ def test_compare_and_planned_pages_draw_changes_legend_and_counts(
     assert "Tronçons ajoutés (2)" in legend and "Tronçons retirés (2)" in legend
     tables = browser.evaluate("document.querySelector('.recor-table').textContent")
     assert "Indicateurs" in tables and "Sites mono-raccordés" in tables
+    # French numbers in the page: "1 428,4" km (narrow no-break space, decimal comma)
+    row = browser.evaluate(
+        "Array.from(document.querySelectorAll('.recor-table-view tbody tr'))"
+        ".map(r => r.textContent).find(t => t.startsWith('Linéaire en service'))"
+    )
+    assert re.search("1\u202f\\d{3},\\d", row), row
     report = open_and_check(browser, planned, artifacts)
     status = int(later.segments["status"].isin(PLANNED_BUILD_STATUSES).sum())
     assert report.counts["changes-segments-status"] == status
