@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from pathlib import Path
+
+import psycopg
 
 from recor import registry
 from recor.cli._args import circle
+from recor.cli.export import parse_as_of
 from recor.config import Settings
 from recor.errors import ConfigurationError, ImportRefused, NotFound
 from recor.maps import build
 from recor.maps.boundaries import file_sha256, read_boundaries, read_cog_csv
-from recor.maps.coverage_map import coverage_map
 from recor.maps.document import ONLINE_TILES
 from recor.maps.printing import print_map
 from recor.registry.reference import (
@@ -45,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cov = subparsers.add_parser("coverage", help="coverage per commune (or 2 km grid cell)")
     cov.add_argument("--out", type=Path, help="folder of the CSV files (default maps/out)")
     cov.add_argument("--map", action="store_true", help="also write coverage.html")
+    _as_of_argument(cov)
     _resilience_arguments(cov)
     cov.set_defaults(handler=_coverage)
 
@@ -93,9 +97,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     maps.add_argument(
         "--circle", type=circle, metavar="X,Y,R", help="whatif: disk (EPSG:2154 metres)"
     )
+    _as_of_argument(maps)
+    when = maps.add_mutually_exclusive_group()
+    when.add_argument(
+        "--compare",
+        type=parse_as_of,
+        metavar="DATE",
+        help="network, coverage, redundancy: what changed since DATE (until --as-of or now)",
+    )
+    when.add_argument(
+        "--with-planned",
+        action="store_true",
+        help="network, coverage, redundancy: the network once the planned and under-construction"
+        " work is in service, and the sites that gain a second path",
+    )
     maps.add_argument("--pdf", type=Path, help="also print the map to this PDF (A4 landscape)")
     maps.add_argument("--png", type=Path, help="also save an image of the map (A4 landscape)")
     maps.set_defaults(handler=_map)
+
+
+def _as_of_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--as-of",
+        type=parse_as_of,
+        metavar="DATE",
+        help="the registry as it was at DATE (YYYY-MM-DD: end of that day, UTC; or ISO time)",
+    )
 
 
 def _resilience_arguments(parser: argparse.ArgumentParser) -> None:
@@ -119,6 +146,22 @@ def _map_path(out: Path | None, kind: str, settings: Settings) -> Path:
     if out.suffix.lower() not in (".html", ".htm"):
         raise ConfigurationError(f"--out {out}: a map is an HTML page; expected a .html file")
     return out
+
+
+def _snapshot_at(
+    conn: psycopg.Connection, when: datetime | None, option: str, *, references: bool = True
+) -> registry.RegistrySnapshot:
+    """The registry at ``when`` (now when None); a date before the first import is refused.
+
+    ``references=False`` skips the boundaries: a comparison draws the current ones once.
+    """
+    snap = registry.snapshot(conn, as_of=when, references=references)
+    if when is not None and snap.version.batch_id is None:
+        raise NotFound(
+            f"{option} {when.isoformat()}: the registry held nothing yet at that time"
+            " (before its first import; see recor import list)"
+        )
+    return snap
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
@@ -170,8 +213,11 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _coverage(args: argparse.Namespace, settings: Settings) -> int:
     with registry.connect(settings.database) as conn:
-        snap = registry.snapshot(conn)
-    result = build.build_coverage(snap, settings, core=args.core, level=args.disjointness)
+        snap = _snapshot_at(conn, args.as_of, "--as-of")
+    boundaries = build.reference_layers(snap)
+    result = build.build_coverage(
+        snap, settings, core=args.core, level=args.disjointness, boundaries=boundaries
+    )
     out = args.out or Path(settings.maps.out_dir)
     paths = result.write_csv(out)
     print(
@@ -190,18 +236,32 @@ def _coverage(args: argparse.Namespace, settings: Settings) -> int:
     for path in paths.values():
         print(path)
     if args.map:
-        print(
-            coverage_map(result, snap.segments, settings=settings.maps).write(out / "coverage.html")
-        )
+        doc = build.build_coverage_map(snap, settings, result=result, boundaries=boundaries)
+        print(doc.write(out / "coverage.html"))
     return 0
 
 
 def _map(args: argparse.Namespace, settings: Settings) -> int:
     if args.kind == "all" and (args.pdf or args.png):
         raise ConfigurationError("--pdf/--png print one map: name its kind, not all")
+    if (args.compare or args.with_planned) and args.kind not in build.COMPARABLE_KINDS:
+        option = "--compare" if args.compare else "--with-planned"
+        raise ConfigurationError(
+            f"map {args.kind}: {option} applies to the {', '.join(build.COMPARABLE_KINDS)}"
+            " maps (one at a time)"
+        )
+    if args.compare and args.as_of and args.compare >= args.as_of:
+        raise ConfigurationError(
+            f"--compare {args.compare.isoformat()} must be before --as-of {args.as_of.isoformat()}"
+        )
     path = None if args.kind == "all" else _map_path(args.out, args.kind, settings)
     with registry.connect(settings.database) as conn:
-        snap = registry.snapshot(conn)
+        snap = _snapshot_at(conn, args.as_of, "--as-of")
+        before = (
+            _snapshot_at(conn, args.compare, "--compare", references=False)
+            if args.compare
+            else None
+        )
     if args.kind == "all":
         paths = build.standard_maps(
             snap,
@@ -214,7 +274,7 @@ def _map(args: argparse.Namespace, settings: Settings) -> int:
         for path in paths.values():
             print(path)
         return 0
-    doc = _build(snap, args, settings)
+    doc = _build(snap, args, settings, before)
     print(doc.write(path))
     if args.pdf or args.png:
         for printed in print_map(path, pdf=args.pdf, png=args.png):
@@ -222,8 +282,22 @@ def _map(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _build(snap: registry.RegistrySnapshot, args: argparse.Namespace, settings: Settings):
+def _build(
+    snap: registry.RegistrySnapshot,
+    args: argparse.Namespace,
+    settings: Settings,
+    before: registry.RegistrySnapshot | None = None,
+):
     tiles = args.online_tiles
+    if before is not None or args.with_planned:
+        if args.level == "public":
+            raise ConfigurationError(
+                "--compare/--with-planned maps list codes and locate every change: internal only"
+            )
+        options = {"kind": args.kind, "core": args.core, "level": args.disjointness, "tiles": tiles}
+        if before is not None:
+            return build.build_comparison_map(before, snap, settings, **options)
+        return build.build_planned_map(snap, settings, **options)
     if args.kind == "network":
         return build.build_network_map(snap, settings, level=args.level, tiles=tiles)
     if args.kind == "coverage":

@@ -98,8 +98,9 @@ def display_segments(segments: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     length = out.get("length_m", out.geometry.length)
     out["length_km"] = np.round(pd.to_numeric(length, errors="coerce") / 1000.0, 2)
     if "commissioned_on" in out:
+        # a calendar date, written as a French reader expects it: 01/04/2018
         out["commissioned_on"] = out["commissioned_on"].map(
-            lambda v: None if v is None or pd.isna(v) else str(v)
+            lambda v: None if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%d/%m/%Y")
         )
     return out
 
@@ -223,22 +224,33 @@ def background_layers(
     Communes (clickable: code, département, population, EPCI), EPCI, département and
     region borders, and the communes' names by zoom and population. ``communes=False``
     leaves the commune polygons out (a map whose units are the communes draws its own) but
-    keeps their names.
+    keeps their names. Cantons and arrondissements, when imported, are overlays off by
+    default (grey, each with its own dash pattern, so they print in black and white).
     """
     styles = {
         "communes": {"color": "#858585", "weight": 0.5, "fillOpacity": 0},
+        "cantons": {"color": "#6b6b6b", "weight": 1, "dashArray": "2 3", "fill": False},
+        "arrondissements": {
+            "color": "#4d4d4d",
+            "weight": 1.6,
+            "dashArray": "10 4 2 4",
+            "fill": False,
+        },
         "epci": {"color": "#6a3d9a", "weight": 1.2, "dashArray": "6 3", "fill": False},
         "departements": {"color": "#424242", "weight": 2, "fill": False},
         "region": {"color": "#000000", "weight": 2.5, "fill": False},
     }
     names = {
         "communes": "Communes",
+        "cantons": "Cantons",
+        "arrondissements": "Arrondissements",
         "epci": "EPCI (intercommunalités)",
         "departements": "Départements",
         "region": "Région",
     }
     layers = []
-    for kind in ("communes", "epci", "departements", "region"):
+    overlays = ("cantons", "arrondissements")
+    for kind in ("communes", *overlays, "epci", "departements", "region"):
         frame = boundaries.get(kind)
         if frame is None or frame.empty or (kind == "communes" and not communes):
             continue
@@ -264,6 +276,7 @@ def background_layers(
                 tolerance_m=settings.boundary_simplify_m,
                 interactive=interactive,
                 data_columns=data,
+                show=kind not in overlays,
             )
         )
     labels = boundaries.get("communes")

@@ -25,6 +25,7 @@ from recor.maps._common import (
     site_search,
     with_commune_details,
 )
+from recor.maps._fr import number_fr, version_fr
 from recor.maps.document import MapDocument, make_layer
 from recor.maps.styles import PATH_COUNT_STYLES
 from recor.network import RedundancyReport, RoutePair, WhatIfResult, pair_frame
@@ -128,8 +129,8 @@ _LEVEL_FR = {
 
 
 def _thousands(count: int) -> str:
-    """``12 345``: French digit grouping."""
-    return f"{count:,}".replace(",", "\u202f")
+    """``12 345``: French digit grouping (narrow no-break space)."""
+    return number_fr(count)
 
 
 def _names(sites: gpd.GeoDataFrame, codes: Iterable[str]) -> str:
@@ -257,7 +258,7 @@ def redundancy_map(
     ]
     provenance = report.provenance
     version = (
-        provenance.version.label() if provenance and provenance.version else "graphe en mémoire"
+        version_fr(provenance.version) if provenance and provenance.version else "graphe en mémoire"
     )
     return MapDocument(
         title="Résilience du réseau RECOR",
@@ -332,7 +333,7 @@ def route_map(
         _highlight_sites("ends", "Extrémités", ends, {**_HIGHLIGHT_SITE, "color": "#000000"}),
     ]
     version = (
-        pair.first.provenance.version.label()
+        version_fr(pair.first.provenance.version)
         if pair.first.provenance and pair.first.provenance.version
         else "graphe en mémoire"
     )
@@ -360,7 +361,7 @@ def route_map(
             version,
             {
                 "Méthode": _METHOD_FR.get(pair.method, pair.method),
-                "Longueur totale (km)": f"{pair.total_length_m / 1000:.2f}".replace(".", ","),
+                "Longueur totale (km)": number_fr(pair.total_length_m / 1000, 2),
             },
             boundaries,
         ),
@@ -379,8 +380,8 @@ def _scenario_fr(result: WhatIfResult, sites: gpd.GeoDataFrame) -> tuple[str, li
         centre = area.centroid
         radius_km = np.sqrt(area.area / np.pi) / 1000
         parts.append(
-            f"zone sinistrée d'environ {radius_km:.1f} km de rayon autour de"
-            f" X {centre.x:,.0f} m, Y {centre.y:,.0f} m (Lambert-93)".replace(",", "\u202f")
+            f"zone sinistrée d'environ {number_fr(radius_km, 1)} km de rayon autour de"
+            f" X {number_fr(centre.x)} m, Y {number_fr(centre.y)} m (Lambert-93)"
         )
     if params.get("risk_groups"):
         parts.append("risque partagé : " + ", ".join(params["risk_groups"]))
@@ -445,13 +446,13 @@ def whatif_map(
         )
     provenance = result.provenance
     version = (
-        provenance.version.label() if provenance and provenance.version else "graphe en mémoire"
+        version_fr(provenance.version) if provenance and provenance.version else "graphe en mémoire"
     )
     return MapDocument(
         title="Simulation de panne : " + scenario,
         subtitle=(
-            f"{len(cut)} tronçons coupés, {len(isolated)} sites isolés, "
-            + f"{result.fibre_km_lost:,.0f} fibre·km perdus".replace(",", " ")
+            f"{_thousands(len(cut))} tronçons coupés, {_thousands(len(isolated))} sites isolés, "
+            f"{number_fr(result.fibre_km_lost)} fibre·km perdus"
         ),
         # framed on what the failure touches, with the network around it
         bounds=bounds_of(cut, cut_sites, isolated)

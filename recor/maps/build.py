@@ -8,11 +8,13 @@ orchestration place.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
+import pandas as pd
 import psycopg
 import shapely
 
@@ -21,7 +23,10 @@ from recor.config import Settings
 from recor.coverage import CoverageResult, coverage, grid_cells
 from recor.domain import Status
 from recor.errors import NotFound
+from recor.maps._fr import version_fr
 from recor.maps.analysis_maps import redundancy_map, route_map, whatif_map
+from recor.maps.compare import Side, compare, with_planned_build
+from recor.maps.comparison_map import comparison_map
 from recor.maps.coverage_map import coverage_map
 from recor.maps.document import MapDocument
 from recor.maps.network_map import network_map
@@ -31,11 +36,14 @@ from recor.network import RedundancyReport
 from recor.registry import RegistrySnapshot
 
 __all__ = [
+    "COMPARABLE_KINDS",
     "DEFAULT_LEVEL",
     "MAP_KINDS",
+    "build_comparison_map",
     "build_coverage",
     "build_coverage_map",
     "build_network_map",
+    "build_planned_map",
     "build_redundancy_map",
     "build_route_map",
     "build_whatif_map",
@@ -48,12 +56,16 @@ __all__ = [
 
 MAP_KINDS: tuple[str, ...] = ("network", "coverage", "redundancy", "route", "whatif")
 
+#: Map kinds that can be compared between two dates or with the planned build.
+COMPARABLE_KINDS: tuple[str, ...] = ("network", "coverage", "redundancy")
+
 #: Level of the shared resilience definition, as ``recor redundancy``'s default.
 DEFAULT_LEVEL = "srlg"
 
 
 def reference_layers(snap: RegistrySnapshot) -> dict[str, gpd.GeoDataFrame]:
-    """The boundary layers of the snapshot (communes, EPCI, départements, région).
+    """The boundary layers of the snapshot (communes, EPCI, départements, région, and the
+    cantons and arrondissements drawn as overlays off by default).
 
     With the official geographic code imported, ``communes`` are the current communes
     (population, EPCI, chief towns, label zooms) reconciled with the polygons
@@ -62,7 +74,7 @@ def reference_layers(snap: RegistrySnapshot) -> dict[str, gpd.GeoDataFrame]:
     """
     layers = {
         kind: snap.references[kind]
-        for kind in ("region", "departements", "arrondissements", "communes")
+        for kind in ("region", "departements", "arrondissements", "cantons", "communes")
         if kind in snap.references
     }
     if "communes" in layers and not snap.cog.empty:
@@ -73,7 +85,6 @@ def reference_layers(snap: RegistrySnapshot) -> dict[str, gpd.GeoDataFrame]:
         layers["communes"].attrs["reconciliation"] = territory.summary_fr()
         layers["communes"].attrs["reconciled"] = territory.reconciliation
         layers["epci"] = territory.epcis
-    layers.pop("arrondissements", None)
     return layers
 
 
@@ -100,7 +111,7 @@ def build_network_map(
     return network_map(
         snap.sites,
         snap.segments,
-        version=snap.version.label(),
+        version=version_fr(snap.version),
         settings=settings.maps,
         level=level,
         boundaries=reference_layers(snap) if boundaries is None else boundaries,
@@ -140,14 +151,17 @@ def build_coverage(
     level: str = DEFAULT_LEVEL,
     boundaries: dict[str, gpd.GeoDataFrame] | None = None,
     report: RedundancyReport | None = None,
+    units: tuple[gpd.GeoDataFrame, str] | None = None,
 ) -> CoverageResult:
     """Coverage per commune (or per grid cell when no communes are loaded).
 
     Single-homed sites are those given, else those of ``report``, else those of
-    :func:`resilience_report` (``core``, ``level``) computed here.
+    :func:`resilience_report` (``core``, ``level``) computed here. ``units``: the units and
+    their kind (``communes``, ``grid``) when the caller chose them (a comparison covers two
+    states with the same grid).
     """
     boundaries = reference_layers(snap) if boundaries is None else boundaries
-    units, kind = _units(boundaries, snap.segments, settings)
+    units, kind = units or _units(boundaries, snap.segments, settings)
     if single_homed is None:
         if report is None:
             report = resilience_report(resilience_graph(snap), settings, core=core, level=level)
@@ -277,8 +291,9 @@ def build_coverage_map(
     """The coverage map (communes, or grid cells when no communes are loaded)."""
     boundaries = reference_layers(snap) if boundaries is None else boundaries
     result = result or build_coverage(snap, settings, boundaries=boundaries)
+    # the CSV files keep the registry's own label; the map says it in French
     return coverage_map(
-        result,
+        dataclasses.replace(result, version=version_fr(snap.version)),
         snap.segments,
         settings=settings.maps,
         tiles=tiles,
@@ -341,4 +356,111 @@ def write_standard_maps(
         level=level,
         core=core,
         resilience_level=resilience_level,
+    )
+
+
+def _side(
+    snap: RegistrySnapshot,
+    settings: Settings,
+    label: str,
+    *,
+    core: Sequence[str] | None,
+    level: str,
+    boundaries: dict[str, gpd.GeoDataFrame],
+    units: tuple[gpd.GeoDataFrame, str] | None,
+) -> Side:
+    """One compared state: its resilience report and, given units, its coverage."""
+    report = resilience_report(resilience_graph(snap), settings, core=core, level=level)
+    result = (
+        None
+        if units is None
+        else build_coverage(snap, settings, boundaries=boundaries, report=report, units=units)
+    )
+    return Side(label, snap.sites, snap.segments, report, result)
+
+
+def build_comparison_map(
+    before: RegistrySnapshot,
+    after: RegistrySnapshot,
+    settings: Settings,
+    *,
+    kind: str = "network",
+    planned: bool = False,
+    core: Sequence[str] | None = None,
+    level: str = DEFAULT_LEVEL,
+    tiles: str | None = None,
+) -> MapDocument:
+    """What changed from ``before`` to ``after`` (two dates, or the planned build).
+
+    Both states get the same resilience definition (``core``, ``level``); with
+    ``kind="coverage"`` both are covered too and the units whose band changed are drawn.
+    The boundaries are the current ones (those of ``after``).
+    """
+    if kind not in COMPARABLE_KINDS:
+        raise ValueError(f"map {kind}: only {', '.join(COMPARABLE_KINDS)} can be compared")
+    boundaries = reference_layers(after)
+    units = None
+    if kind == "coverage":
+        # one set of units for both states: the communes, or one grid over both networks
+        both = pd.concat([before.segments, after.segments], ignore_index=True)
+        units = _units(boundaries, gpd.GeoDataFrame(both, crs=after.segments.crs), settings)
+    after_label = (
+        version_fr(after.version) + ", avec la construction prévue faite"
+        if planned
+        else version_fr(after.version)
+    )
+    first = _side(
+        before,
+        settings,
+        version_fr(before.version),
+        core=core,
+        level=level,
+        boundaries=boundaries,
+        units=units,
+    )
+    second = _side(
+        after,
+        settings,
+        after_label,
+        core=core,
+        level=level,
+        boundaries=boundaries,
+        units=units,
+    )
+    covered = None
+    if first.coverage is not None and second.coverage is not None:
+        covered = (first.coverage, second.coverage)
+    return comparison_map(
+        compare(first, second, planned=planned),
+        after.sites,
+        after.segments,
+        kind=kind,
+        level=level,
+        coverage=covered,
+        boundaries=boundaries,
+        settings=settings.maps,
+        tiles=tiles,
+    )
+
+
+def build_planned_map(
+    snap: RegistrySnapshot,
+    settings: Settings,
+    *,
+    kind: str = "network",
+    core: Sequence[str] | None = None,
+    level: str = DEFAULT_LEVEL,
+    tiles: str | None = None,
+) -> MapDocument:
+    """The network after the planned build (:func:`recor.maps.compare.with_planned_build`):
+    what is put in service and which single-homed sites gain a second path."""
+    return build_comparison_map(
+        snap,
+        with_planned_build(snap),
+        settings,
+        kind=kind,
+        planned=True,
+        core=core,
+        level=level,
+        tiles=tiles,
     )

@@ -24,6 +24,7 @@ from recor.maps._common import (
     site_search,
     with_commune_details,
 )
+from recor.maps._fr import km_fr, number_fr
 from recor.maps.document import MapDocument, french_time, make_layer
 from recor.maps.privacy import Level, publishable
 from recor.maps.styles import BAND_COLOURS
@@ -33,9 +34,9 @@ __all__ = ["band_labels", "coverage_map", "summary_table", "territory_tables"]
 
 def band_labels(bands_km: tuple[float, ...]) -> list[str]:
     """French labels of the bands: ``à moins de 1 km`` ... ``au-delà de 10 km``."""
-    labels = [f"Réseau à moins de {bands_km[0]:g} km"]
-    labels += [f"De {a:g} à {b:g} km" for a, b in itertools.pairwise(bands_km)]
-    labels.append(f"Au-delà de {bands_km[-1]:g} km")
+    labels = [f"Réseau à moins de {km_fr(bands_km[0])} km"]
+    labels += [f"De {km_fr(a)} à {km_fr(b)} km" for a, b in itertools.pairwise(bands_km)]
+    labels.append(f"Au-delà de {km_fr(bands_km[-1])} km")
     return labels
 
 
@@ -43,8 +44,8 @@ def summary_table(result: CoverageResult) -> dict:
     """The département summary as a table for the map (French headings)."""
     bands = result.bands_km
     columns = ["Territoire", "Linéaire en service (km)", "Unités"]
-    columns += [f"Unités à ≤ {b:g} km" for b in bands]
-    columns += [f"Surface à ≤ {bands[-1]:g} km (%)", "Sites raccordés", "Sites mono-raccordés"]
+    columns += [f"Unités à ≤ {km_fr(b)} km" for b in bands]
+    columns += [f"Surface à ≤ {km_fr(bands[-1])} km (%)", "Sites raccordés", "Sites mono-raccordés"]
     rows = []
     for row in result.summary.itertuples(index=False):
         values = row._asdict()
@@ -81,7 +82,7 @@ def territory_tables(result: CoverageResult) -> list[dict]:
     epci = result.epci()
     if not epci.empty:
         columns = ["EPCI", "Code SIREN", "Communes", "Population"]
-        columns += [f"Population à ≤ {b:g} km du réseau" for b in bands]
+        columns += [f"Population à ≤ {km_fr(b)} km du réseau" for b in bands]
         columns += ["Sites publics raccordés"]
         rows = [
             [
@@ -179,7 +180,7 @@ def coverage_map(
     if result.unit_kind == "communes":
         units = with_commune_details(result.units, boundaries.get("departements"))
     else:
-        units = result.units.assign(detail_fr=f"maille de {settings.grid_cell_m / 1000:g} km")
+        units = result.units.assign(detail_fr=f"maille de {km_fr(settings.grid_cell_m / 1000)} km")
     units["band_fr"] = [labels[b] for b in units["band"]]
     units["dist_network_km"] = (units["dist_network_m"] / 1000).round(2)
     units["dist_presence_km"] = (units["dist_presence_m"] / 1000).round(2)
@@ -192,7 +193,7 @@ def coverage_map(
         ("dist_network_km", "Distance au réseau en service (km)"),
         ("nearest_presence", "Point de présence le plus proche"),
         ("dist_presence_km", "Distance au point de présence (km)"),
-        *[(f"pct_{b:g}", f"Surface à moins de {b:g} km (%)") for b in bands],
+        *[(f"pct_{b:g}", f"Surface à moins de {km_fr(b)} km (%)") for b in bands],
         ("public_fr", "Site public raccordé"),
         ("area_km2", "Surface (km²)"),
     ]
@@ -224,7 +225,7 @@ def coverage_map(
         # the covered parts of the units, merged band by band: a union of unit pieces
         # (bounded by the territory's detail), never of the network's lines
         rings = gpd.GeoDataFrame(
-            {"band": [f"{b:g} km" for b in bands]},
+            {"band": [f"{km_fr(b)} km" for b in bands]},
             geometry=[
                 shapely.union_all(zones.geometry.values[(zones["band_km"] == b).to_numpy()])
                 for b in bands
@@ -260,8 +261,8 @@ def coverage_map(
     parameters = {
         "Unités": "communes"
         if result.unit_kind == "communes"
-        else f"mailles de {settings.grid_cell_m / 1000:g} km",
-        "Bandes de distance": ", ".join(f"{b:g} km" for b in bands),
+        else f"mailles de {km_fr(settings.grid_cell_m / 1000)} km",
+        "Bandes de distance": ", ".join(f"{km_fr(b)} km" for b in bands),
         "Points de présence": ", ".join(
             SITE_KIND_LABELS_FR.get(k, str(k)).lower() for k in settings.presence_kinds
         ),
@@ -269,7 +270,7 @@ def coverage_map(
     }
     return MapDocument(
         title="Couverture du territoire par le réseau RECOR",
-        subtitle=f"{len(units)} {unit_name.lower()} analysées",
+        subtitle=f"{number_fr(len(units))} {unit_name.lower()} analysées",
         bounds=bounds_of(result.units),
         layers=layers,
         legend=legend,

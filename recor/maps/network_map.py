@@ -16,6 +16,7 @@ from recor.maps._common import (
     site_layers,
     site_search,
 )
+from recor.maps._fr import km_fr, number_fr
 from recor.maps.document import MapDocument
 from recor.maps.privacy import Level, publishable
 from recor.maps.styles import capacity_legend, site_legend, status_legend
@@ -42,7 +43,7 @@ def network_map(
     sites, segments
         Registry frames (:func:`recor.registry.read_sites` / ``read_segments``), EPSG:2154.
     version
-        Data version shown on the map (``RegistryVersion.label()``).
+        Data version shown on the map (:func:`recor.maps._fr.version_fr`).
     level
         ``"internal"`` shows every attribute; ``"public"`` see :mod:`recor.maps.privacy`.
     boundaries
@@ -81,7 +82,7 @@ def network_map(
             version,
             {
                 "Niveau de diffusion": _LEVEL_FR[level],
-                "Simplification des tracés": f"{settings.simplify_m:g} m",
+                "Simplification des tracés": f"{km_fr(settings.simplify_m)} m",
                 "Fond de carte": "en ligne (" + tiles + ")" if tiles else "hors ligne",
             },
             boundaries,
@@ -93,5 +94,5 @@ def network_map(
 
 
 def _thousands(count: int) -> str:
-    """``12 345``: French digit grouping (the caption's own commas stay commas)."""
-    return f"{count:,}".replace(",", " ")
+    """``12 345``: French digit grouping (narrow no-break space)."""
+    return number_fr(count)

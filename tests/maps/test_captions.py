@@ -51,12 +51,13 @@ def test_route_caption_names_the_shared_sites_and_risk_groups_in_french(
 
 
 def test_whatif_caption_groups_fibre_km_digits_the_french_way() -> None:
-    """DC --s1 (30 km, 48 fibres)-- B: cutting s1 loses 1 440 fibre-km."""
+    """DC --s1 (30 km, 48 fibres)-- B: cutting s1 loses 1 440 fibre-km (narrow no-break
+    space between the digit groups)."""
     graph = make_graph({"DC": (0, 0, "datacentre"), "B": (30, 0)}, [("s1", "DC", "B", 30_000)])
     result = what_if(graph, segments=["s1"])
     sites, segments = graph_frames(graph)
     doc = whatif_map(result, sites, segments)
-    assert doc.subtitle.endswith("1 440 fibre·km perdus")
+    assert doc.subtitle.endswith("1\u202f440 fibre·km perdus")
     assert not re.search(r"\d\.\d fibre·km", doc.subtitle)
 
 
@@ -71,7 +72,7 @@ def test_whatif_map_draws_the_disaster_area_and_legends_what_it_destroys(
     result = what_if(graph, area=area)
     assert result.cut_sites
     doc = whatif_map(result, sites, segments)
-    assert doc.title.startswith("Simulation de panne : zone sinistrée d'environ 5.0 km")
+    assert doc.title.startswith("Simulation de panne : zone sinistrée d'environ 5,0 km de rayon")
     report = open_and_check(browser, doc.write(tmp_path / "whatif_disk.html"), artifacts)
     assert report.counts["scenario-area"] == 1
     assert report.counts["cut-sites"] == len(result.cut_sites)

@@ -13,6 +13,7 @@ import pytest
 from recor import network, registry
 from recor.cli import main
 from recor.errors import ImportRefused
+from recor.maps._fr import version_fr
 from recor.maps.boundaries import read_boundaries
 from recor.maps.browser import Browser
 from recor.registry import BatchInfo, Delivery
@@ -89,7 +90,7 @@ def test_every_map_kind_opens_clean_from_the_command_line(
     whatif = tmp_path / "whatif.html"
     assert main([*db, "map", "whatif", "--segment", segment, "--out", str(whatif)]) == 0
     printed = capsys.readouterr().out
-    version = registry.registry_version(conn).label()
+    version = version_fr(registry.registry_version(conn))
     for name in ("network", "coverage", "redundancy", "route", "whatif"):
         path = tmp_path / f"{name}.html"
         assert str(path) in printed
