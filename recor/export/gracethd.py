@@ -34,7 +34,7 @@ from recor.export.gracethd_writeback import (
 )
 from recor.ingest import gracethd_standard as std
 
-__all__ = ["GracethdExport", "gracethd_export", "gracethd_frames", "write_gracethd"]
+__all__ = ["GracethdExport", "as_delivered", "gracethd_export", "gracethd_frames", "write_gracethd"]
 
 _NUMERIC = {"INTEGER", "BIGINT", "NUMERIC"}
 
@@ -73,6 +73,7 @@ def gracethd_export(
         because the registry does not know them or the model cannot hold them.
     """
     gaps = ExportGaps()
+    sites, segments = as_delivered(kept, sites, segments)
     tables = {name: pd.DataFrame(frame).copy() for name, frame in kept.items()}
     # Nodes carrying no segment are not registry sites: they stay as delivered. A
     # cheminement the registry no longer has active was retired: it is left out, and
@@ -89,6 +90,40 @@ def gracethd_export(
     if area is not None:
         tables = _within(tables, area)
     return GracethdExport(tables, gaps)
+
+
+def as_delivered(
+    kept: Mapping[str, pd.DataFrame], sites: gpd.GeoDataFrame, segments: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Sites and segments with the codes the GraceTHD delivery wrote.
+
+    An import profile's ``code_prefix`` (kept with the table, ``attrs["code_prefix"]``) was put
+    in front of every code made from ``t_noeud`` and ``t_cheminement``: it is taken off
+    again, so that registry rows match their delivered rows. A code whose unprefixed form is
+    also another registry row's code keeps its prefix (two rows never share a code).
+    """
+    site_codes = _without_prefix(sites["code"], _prefix(kept, "t_noeud"))
+    renamed = dict(zip(sites["code"], site_codes, strict=True))
+    segments = segments.assign(
+        code=_without_prefix(segments["code"], _prefix(kept, "t_cheminement")).to_numpy(),
+        site_a=segments["site_a"].map(lambda c: renamed.get(c, c)).to_numpy(),
+        site_b=segments["site_b"].map(lambda c: renamed.get(c, c)).to_numpy(),
+    )
+    return sites.assign(code=site_codes.to_numpy()), segments
+
+
+def _prefix(kept: Mapping[str, pd.DataFrame], table: str) -> str:
+    frame = kept.get(table)
+    return "" if frame is None else str(frame.attrs.get("code_prefix") or "")
+
+
+def _without_prefix(codes: pd.Series, prefix: str) -> pd.Series:
+    if not prefix:
+        return codes
+    text = codes.astype(str)
+    stripped = text.where(~text.str.startswith(prefix), text.str.slice(len(prefix)))
+    clash = stripped.ne(text) & stripped.isin(set(text))
+    return text.where(clash, stripped)
 
 
 def gracethd_frames(

@@ -260,6 +260,10 @@ def _prefix_codes(
         out[entity] = []
         for part in parts:
             part = part.copy()
+            if entity == "gracethd_tables":  # kept as delivered; the prefix goes with them
+                part.attrs["code_prefix"] = prefix
+                out[entity].append(part)
+                continue
             for column in CODE_FIELDS & set(part.columns):
                 values = part[column].astype(object)
                 present = values.notna() & (values != "")

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import psycopg
 import shapely
@@ -47,12 +48,48 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _digest(rows: list[str], geoms: list[bytes | None]) -> str:
+def _digest(rows: list[str], geoms: list[bytes | None], code_prefix: str = "") -> str:
     hasher = hashlib.sha256()
+    if code_prefix:  # the same rows under another namespace are another version
+        hasher.update(f"code_prefix={code_prefix}\n".encode())
     for row, geom in zip(rows, geoms, strict=True):
         hasher.update(row.encode())
         hasher.update(shapely.to_wkb(shapely.from_wkb(geom), hex=True).encode() if geom else b"-")
     return hasher.hexdigest()
+
+
+def _same_within(
+    conn: psycopg.Connection, batch_id: int, name: str, rows: list[str], geoms: list[bytes | None]
+) -> bool:
+    """True when the stored version has the same values and geometries within the registry's
+    tolerance (0004: a round trip through a file moves vertices by micrometres)."""
+    stored = conn.execute(
+        "SELECT attributes::text, ST_AsBinary(geom) FROM recor.gracethd_rows"
+        " WHERE batch_id = %s AND table_name = %s ORDER BY row_number",
+        (batch_id, name),
+    ).fetchall()
+    if len(stored) != len(rows):
+        return False
+    if [json.loads(a) for a, _ in stored] != [json.loads(r) for r in rows]:
+        return False
+    tolerance = conn.execute(
+        "SELECT value::double precision FROM recor.registry_settings"
+        " WHERE key = 'geometry_tolerance_m'"
+    ).fetchone()
+    old = shapely.from_wkb([None if g is None else bytes(g) for _, g in stored])
+    new = shapely.from_wkb(geoms)
+    if not np.array_equal(shapely.is_missing(old), shapely.is_missing(new)):
+        return False
+    both = ~shapely.is_missing(old)
+    if not both.any():
+        return True
+    same_shape = (shapely.get_type_id(old[both]) == shapely.get_type_id(new[both])) & (
+        shapely.get_num_coordinates(old[both]) == shapely.get_num_coordinates(new[both])
+    )
+    if not same_shape.all():
+        return False
+    limit = tolerance[0] if tolerance else 0.0
+    return bool((shapely.hausdorff_distance(old[both], new[both]) <= limit).all())
 
 
 def store_gracethd_tables(
@@ -60,26 +97,38 @@ def store_gracethd_tables(
 ) -> EntityCounts:
     """Store each delivered table that differs from its current version, in the open batch.
 
+    A frame's ``attrs["code_prefix"]`` (the import profile's ``code_prefix``, put in front of
+    the registry codes made from this table) is kept with the version, so that an export can
+    match registry codes to the delivered ones.
+
     Returns counts of tables ``added`` (first version) and ``changed`` (new version).
     """
     counts = EntityCounts()
-    current = dict(
-        conn.execute(
-            "SELECT DISTINCT ON (v.table_name) v.table_name, v.digest"
+    current = {
+        name: (digest, batch, prefix)
+        for name, digest, batch, prefix in conn.execute(
+            "SELECT DISTINCT ON (v.table_name) v.table_name, v.digest, v.batch_id, v.code_prefix"
             " FROM recor.gracethd_table_versions v"
             " JOIN recor.import_batches b ON b.id = v.batch_id WHERE b.undone_by IS NULL"
             " ORDER BY v.table_name, v.batch_id DESC"
         ).fetchall()
-    )
+    }
     for name, frame in tables.items():
         rows, geoms = _records(frame)
-        digest = _digest(rows, geoms)
-        if current.get(name) == digest:
+        prefix = str(frame.attrs.get("code_prefix") or "")
+        digest = _digest(rows, geoms, prefix)
+        if name in current and (
+            current[name][0] == digest
+            or (
+                current[name][2] == prefix
+                and _same_within(conn, current[name][1], name, rows, geoms)
+            )
+        ):
             continue
         conn.execute(
-            "INSERT INTO recor.gracethd_table_versions (batch_id, table_name, digest, row_count)"
-            " VALUES (%s, %s, %s, %s)",
-            (batch_id, name, digest, len(rows)),
+            "INSERT INTO recor.gracethd_table_versions"
+            " (batch_id, table_name, digest, row_count, code_prefix) VALUES (%s, %s, %s, %s, %s)",
+            (batch_id, name, digest, len(rows), prefix),
         )
         with conn.cursor().copy(
             "COPY recor.gracethd_rows (batch_id, table_name, row_number, attributes, geom)"
@@ -108,10 +157,11 @@ def read_gracethd_tables(
     A version made by a batch that was undone (before ``as_of``) no longer counts.
 
     Values are text as delivered (None when empty); spatial tables are GeoDataFrames in
-    EPSG:2154 with their geometry in ``geometry``.
+    EPSG:2154 with their geometry in ``geometry``. ``attrs["code_prefix"]`` is the prefix the
+    import put in front of the registry codes made from the table ("" when none).
     """
     versions = conn.execute(
-        "SELECT DISTINCT ON (v.table_name) v.table_name, v.batch_id"
+        "SELECT DISTINCT ON (v.table_name) v.table_name, v.batch_id, v.code_prefix"
         " FROM recor.gracethd_table_versions v JOIN recor.import_batches b ON b.id = v.batch_id"
         " LEFT JOIN recor.import_batches u ON u.id = b.undone_by"
         " WHERE (%(as_of)s::timestamptz IS NULL OR b.started_at <= %(as_of)s::timestamptz)"
@@ -120,7 +170,7 @@ def read_gracethd_tables(
         {"as_of": as_of},
     ).fetchall()
     out: dict[str, pd.DataFrame] = {}
-    for name, batch_id in versions:
+    for name, batch_id, prefix in versions:
         rows = conn.execute(
             "SELECT attributes, ST_AsBinary(geom) FROM recor.gracethd_rows"
             " WHERE batch_id = %s AND table_name = %s ORDER BY row_number",
@@ -130,5 +180,6 @@ def read_gracethd_tables(
         geoms = [None if r[1] is None else shapely.from_wkb(bytes(r[1])) for r in rows]
         if any(g is not None for g in geoms):
             frame = gpd.GeoDataFrame(frame, geometry=geoms, crs=STORAGE_CRS)
+        frame.attrs["code_prefix"] = prefix
         out[name] = frame
     return out

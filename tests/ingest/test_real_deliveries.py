@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 
 from recor import registry
+from recor.export.gracethd import gracethd_export, write_gracethd
 from recor.ingest.gracethd_checks import WAIVED
 from recor.ingest.pipeline import import_paths, prepare_import
+from recor.registry.gracethd_store import read_gracethd_tables
 from recor.registry.model import ReplaceScope
 from recor.sample_messy import build_messy, write_messy
 from tests.gracethd_demo import demo_zip, fix_demo
@@ -144,6 +146,30 @@ def test_gracethd_demo_loads_on_the_sample_and_reloads_unchanged(conn, fixed_dem
     assert again.status == "unchanged" and again.retired_codes()["sites"] == []
     codes = set(registry.read_segments(conn, status=None)["code"])
     assert {c for c in codes if c.startswith("TCN:")} == set(first.summary.segments.added)
+
+
+def test_gracethd_demo_exports_with_its_delivered_codes_and_reloads_unchanged(
+    conn, fixed_demo: Path, tmp_path: Path
+) -> None:
+    """The profile's code_prefix (TCN:) is taken off again: kept rows match registry rows."""
+    first = import_paths(conn, [fixed_demo], profile=DEMO_PROFILE)
+    assert first.status == "loaded", first.prepared.errors()
+    kept = read_gracethd_tables(conn)
+    assert kept["t_cheminement"].attrs["code_prefix"] == "TCN:"
+    export = gracethd_export(
+        kept, registry.read_sites(conn, status=None), registry.read_segments(conn, status=None)
+    )
+    paths, nodes = export.tables["t_cheminement"], export.tables["t_noeud"]
+    delivered = kept["t_cheminement"].set_index("cm_code")
+    # every delivered cheminement is exported as delivered, none as a registry-only row
+    assert sorted(paths["cm_code"]) == sorted(delivered.index)
+    assert (paths.set_index("cm_code")["cm_statut"] == delivered["cm_statut"]).all()
+    assert not nodes["nd_code"].str.startswith("TCN:").any() and nodes["nd_code"].is_unique
+    assert set(nodes["nd_code"]) == set(kept["t_noeud"]["nd_code"])
+    out = tmp_path / "export"
+    write_gracethd(export.tables, out, export.gaps)
+    again = import_paths(conn, [out], profile=DEMO_PROFILE)
+    assert again.status == "unchanged", again.summary.counts()
 
 
 # -- the messy FTTH delivery -----------------------------------------------------------------

@@ -5,9 +5,14 @@
 -- to the running batch this transaction opened: a statement trigger reads the inserted rows
 -- (transition table) and refuses any other batch. No UPDATE, DELETE or TRUNCATE for anyone.
 --
+-- The import profile's code_prefix is kept with each table version: the registry codes made
+-- from the table are prefix + delivered code, and an export matches them back.
+--
 -- Official geographic code (0010): replaced whole, and recorded, by the owner's function
 -- only, as the reference layers are; editors lose their direct INSERT and DELETE (they could
 -- not record the import anyway since 0005 revoked INSERT on reference_imports).
+
+ALTER TABLE recor.gracethd_table_versions ADD COLUMN code_prefix text NOT NULL DEFAULT '';
 
 CREATE FUNCTION recor.require_own_batch_rows() RETURNS trigger
 LANGUAGE plpgsql AS $$
