@@ -19,7 +19,7 @@ demo: setup
 	$(PY) -m recor demo
 
 test: setup lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 setup: system venv db
 
