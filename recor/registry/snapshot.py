@@ -15,7 +15,13 @@ import geopandas as gpd
 import pandas as pd
 
 from recor.registry.model import RegistryVersion
-from recor.registry.read import read_risk_groups, read_segments, read_sites, registry_version
+from recor.registry.read import (
+    read_risk_groups,
+    registry_version,
+    run_reads,
+    segments_read,
+    sites_read,
+)
 from recor.registry.reference import REFERENCE_KINDS, read_cog, read_reference
 
 if TYPE_CHECKING:
@@ -63,6 +69,13 @@ def snapshot(
     references
         Also read the boundary layers and the official geographic code.
     """
+    sites_frame, segments_frame = run_reads(
+        conn,
+        [
+            sites_read(status=statuses, as_of=as_of),
+            segments_read(status=statuses, as_of=as_of),
+        ],
+    )
     version = registry_version(conn, as_of)
     layers: dict[str, gpd.GeoDataFrame] = {}
     cog = pd.DataFrame()
@@ -73,8 +86,8 @@ def snapshot(
                 layers[kind] = frame
         cog = read_cog(conn)
     return RegistrySnapshot(
-        sites=read_sites(conn, status=statuses, as_of=as_of),
-        segments=read_segments(conn, status=statuses, as_of=as_of),
+        sites=sites_frame,
+        segments=segments_frame,
         risk_groups=read_risk_groups(conn, as_of=as_of),
         version=version,
         references=layers,
