@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import geopandas as gpd
@@ -32,6 +33,12 @@ _SITE_FIELDS = ("id", *SITE_COLUMNS)
 _SEGMENT_FIELDS = ("id", *SEGMENT_COLUMNS[:3], "length_m", *SEGMENT_COLUMNS[3:])
 _RISK_FIELDS = ("id", *RISK_GROUP_COLUMNS)
 _LINK_FIELDS = ("segment_id", "risk_group_id")
+
+#: The columns a network graph uses (``detail=False``): the rest is description.
+_NETWORK_FIELDS = frozenset(
+    {"id", "code", "name", "kind", "status", "site_a", "site_b", "length_m"}
+    | {"fibre_count", "fibres_used", "installation", "risk_groups"}
+)
 
 Bbox = tuple[float, float, float, float]
 
@@ -191,10 +198,16 @@ def sites_read(
     kind: Any = None,
     bbox: Bbox | None = None,
     as_of: datetime | None = None,
+    detail: bool = True,
 ) -> FrameRead:
-    """The read of :func:`read_sites`, to run with :func:`run_reads`."""
+    """The read of :func:`read_sites`, to run with :func:`run_reads`.
+
+    ``detail=False`` reads only what a network graph uses (no operator, source, extra,
+    validity): half the transfer for the network commands."""
     where, params = _filters("s", status=status, kind=kind, bbox=bbox)
     fields = [*_SITE_FIELDS, "valid_from", "batch_id"]
+    if not detail:
+        fields = [f for f in fields if f in _NETWORK_FIELDS]
     columns = [_column("s", f) for f in fields]
     columns.append(Column("geometry", sql.SQL("s.geom"), "point"))
     rows = sql.SQL("FROM {versions} AS s WHERE {where}").format(
@@ -249,11 +262,16 @@ def segments_read(
     status: Any = None,
     bbox: Bbox | None = None,
     as_of: datetime | None = None,
+    detail: bool = True,
 ) -> FrameRead:
-    """The read of :func:`read_segments`, to run with :func:`run_reads`."""
+    """The read of :func:`read_segments`, to run with :func:`run_reads` (``detail`` as
+    for :func:`sites_read`)."""
     where, params = _filters("g", status=status, bbox=bbox)
-    own = [f for f in _SEGMENT_FIELDS if f not in {"site_a", "site_b"}]
-    columns = [_column("g", f) for f in (*own, "valid_from", "batch_id")]
+    names = [*_SEGMENT_FIELDS, "valid_from", "batch_id", "risk_groups"]
+    if not detail:
+        names = [f for f in names if f in _NETWORK_FIELDS]
+    own = [f for f in names if f not in {"site_a", "site_b", "risk_groups"}]
+    columns = [_column("g", f) for f in own]
     columns += [
         Column("site_a_id", sql.SQL("g.site_a"), "int8"),
         Column("site_b_id", sql.SQL("g.site_b"), "int8"),
@@ -285,10 +303,13 @@ def segments_read(
     if bbox is not None:  # a small window: only its end sites
         ends = sql.SQL("SELECT g.site_a {rows} UNION SELECT g.site_b {rows}").format(rows=rows)
         codes = _site_codes_read(ends, [*params, *params])
-    return FrameRead(query, params, columns, _segments_frame, needs=(codes,))
+    finish = partial(_segments_frame, names=names)
+    return FrameRead(query, params, columns, finish, needs=(codes,))
 
 
-def _segments_frame(read: dict[str, Any], sites: dict[str, Any]) -> gpd.GeoDataFrame:
+def _segments_frame(
+    read: dict[str, Any], sites: dict[str, Any], *, names: list[str]
+) -> gpd.GeoDataFrame:
     order = np.argsort(sites["id"], kind="stable")
     ids, codes = sites["id"][order], np.asarray(sites["code"], dtype=object)[order]
     found = np.ones(len(read["site_a_id"]), dtype=bool)
@@ -301,7 +322,7 @@ def _segments_frame(read: dict[str, Any], sites: dict[str, Any]) -> gpd.GeoDataF
     # one shared empty tuple for the (many) segments in no shared-risk group
     none: tuple[str, ...] = ()
     read["risk_groups"] = [tuple(codes) if codes else none for codes in read["risk_groups"]]
-    frame = _frame(read, [*_SEGMENT_FIELDS, "valid_from", "batch_id", "risk_groups"])
+    frame = _frame(read, names)
     if not found.all():  # an end site no longer stored: left out, as an inner join would
         frame = frame[found].reset_index(drop=True)
     return frame
