@@ -24,7 +24,7 @@ import shapely
 from recor.config import STORAGE_CRS
 from recor.domain import Status
 from recor.errors import NotFound
-from recor.network._index import EdgeArrays, compile_index
+from recor.network._index import EdgeArrays, GraphIndex, compile_index
 from recor.registry.model import Delivery, RegistryVersion
 
 __all__ = [
@@ -97,10 +97,7 @@ def build_graph(
     edges = _Edges(segments)
     if segments["code"].is_unique:
         _fill(graph, nodes, edges)
-        kind = np.array([d["kind"] for d in nodes.values()], dtype=object)
-        xy = np.array([(d["x"], d["y"]) for d in nodes.values()], dtype=float).reshape(-1, 2)
-        arrays = edges.index_arrays(a[ends_known], b[ends_known])
-        compile_index(graph, list(nodes), kind, xy, arrays)
+        graph.pending_index = edges.index_arrays(a[ends_known], b[ends_known])
     else:  # codes repeated: networkx merges the repeats; let it (the index follows it)
         graph.add_nodes_from(nodes.items())
         graph.add_edges_from(edges)
@@ -126,6 +123,23 @@ class _Graph(nx.MultiGraph):
     """
 
     pending_edges: _Edges | None = None
+    pending_index: EdgeArrays | None = None
+
+    def compile_pending(self) -> GraphIndex | None:
+        """The compiled index from the build's arrays, while the edges are untouched.
+
+        None once anything used the adjacency (edges may have been changed since): the
+        index is then read back from the graph itself.
+        """
+        arrays, self.pending_index = self.pending_index, None
+        if arrays is None or self.pending_edges is None:
+            return None
+        nodes = self._node
+        kind = np.array([d.get("kind", "other") for d in nodes.values()], dtype=object)
+        xy = np.array(
+            [(d.get("x", math.nan), d.get("y", math.nan)) for d in nodes.values()], dtype=float
+        )
+        return compile_index(list(nodes), kind, xy.reshape(-1, 2), arrays)
 
     @property
     def _adj(self) -> dict:
