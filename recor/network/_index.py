@@ -17,6 +17,8 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
+from recor._gc import paused_gc
+
 __all__ = ["EdgeArrays", "GraphIndex", "compile_index", "graph_index"]
 
 _CACHE: weakref.WeakKeyDictionary[nx.MultiGraph, GraphIndex] = weakref.WeakKeyDictionary()
@@ -214,9 +216,10 @@ def graph_index(graph: nx.MultiGraph) -> GraphIndex:
         # a graph of build_graph compiles from its build's arrays while its edges are
         # untouched (much faster than reading 200,000 edge dicts back)
         pending = getattr(graph, "compile_pending", None)
-        index = pending() if pending is not None else None
-        if index is None or index.n != len(graph):
-            index = _build(graph)
+        with paused_gc():
+            index = pending() if pending is not None else None
+            if index is None or index.n != len(graph):
+                index = _build(graph)
         _CACHE[graph] = index
     return index
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from recor._gc import paused_gc
 from recor.config import STORAGE_CRS
 from recor.domain import Status
 from recor.errors import NotFound
@@ -69,6 +70,17 @@ def build_graph(
     networkx.MultiGraph
         Nodes keyed by site code, edges keyed by segment code.
     """
+    with paused_gc():
+        return _build(sites, segments, statuses=statuses, version=version)
+
+
+def _build(
+    sites: gpd.GeoDataFrame,
+    segments: gpd.GeoDataFrame,
+    *,
+    statuses: Iterable[str] | None,
+    version: RegistryVersion | None,
+) -> nx.MultiGraph:
     _check_crs(sites, "sites")
     _check_crs(segments, "segments")
     keep = None if statuses is None else {str(s) for s in statuses}
@@ -148,7 +160,8 @@ class _Graph(nx.MultiGraph):
             with _WRITING:
                 edges, self.pending_edges = self.pending_edges, None
                 if edges is not None:
-                    _write_edges(adjacency, edges)
+                    with paused_gc():
+                        _write_edges(adjacency, edges)
         return adjacency
 
     @_adj.setter

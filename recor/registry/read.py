@@ -15,6 +15,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from recor._gc import paused_gc
 from recor.config import STORAGE_CRS
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SITE_COLUMNS
 from recor.registry._columnar import Column, columnar_query, decode_columns
@@ -128,7 +129,7 @@ def run_reads(conn: psycopg.Connection, reads: Sequence[FrameRead]) -> list[Any]
     every: list[FrameRead] = []
     for read in reads:
         every.extend(r for r in (*read.needs, read) if r not in every)
-    with read_transaction(conn), conn.pipeline():
+    with paused_gc(), read_transaction(conn), conn.pipeline():
         cursors = []
         for read in every:
             cur = conn.cursor(binary=True)
@@ -140,10 +141,11 @@ def run_reads(conn: psycopg.Connection, reads: Sequence[FrameRead]) -> list[Any]
             cur.close()
             assert row is not None  # an aggregate without GROUP BY always returns one row
             decoded[id(read)] = decode_columns(row, read.columns)
-    return [
-        read.finish(decoded[id(read)], *(decoded[id(need)] for need in read.needs))
-        for read in reads
-    ]
+    with paused_gc():
+        return [
+            read.finish(decoded[id(read)], *(decoded[id(need)] for need in read.needs))
+            for read in reads
+        ]
 
 
 @contextmanager
