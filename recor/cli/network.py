@@ -15,7 +15,7 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from recor import network
+from recor import network, registry
 from recor.cli._args import area_argument, circle
 from recor.config import STORAGE_CRS, Settings
 from recor.domain import Status
@@ -146,8 +146,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _graph(args: argparse.Namespace, settings: Settings) -> nx.MultiGraph:
-    statuses = None if args.all_statuses else (args.status or network.DEFAULT_STATUSES)
-    return network.registry_graph(settings.database, statuses=statuses, as_of=args.as_of)
+    """The command's one registry read (a snapshot) and the one graph every analysis of
+    the command uses (its compiled index is built with it and reused)."""
+    statuses = None if args.all_statuses else tuple(args.status or network.DEFAULT_STATUSES)
+    with registry.connect(settings.database, autocommit=True) as conn:
+        snap = registry.snapshot(
+            conn, as_of=args.as_of, statuses=statuses, references=False, detail=False
+        )
+    return network.require_sites(network.snapshot_graph(snap, statuses=statuses))
 
 
 def _route_constraints(args: argparse.Namespace, graph: nx.MultiGraph) -> network.RouteConstraints:

@@ -17,7 +17,13 @@ from recor.network.graph import (
     resolve_site,
     resolve_sites,
 )
-from recor.network.load import GraphCache, load_graph, registry_graph, snapshot_graph
+from recor.network.load import (
+    GraphCache,
+    load_graph,
+    registry_graph,
+    require_sites,
+    snapshot_graph,
+)
 from recor.network.model import (
     DiskFailure,
     OpticalBudget,
@@ -79,6 +85,7 @@ __all__ = [
     "pair_frame",
     "redundancy_report",
     "registry_graph",
+    "require_sites",
     "resolve_site",
     "resolve_sites",
     "routes_frame",

@@ -91,9 +91,10 @@ def _augmenting_path(
     unusable: float,
 ) -> list[int] | None:
     """Cheapest residual path under reduced costs (arc ids); updates the potentials."""
-    reduced = np.where(
-        cap > 0, np.maximum(cost + potential[arcs.tail] - potential[arcs.head], 0.0), math.inf
-    )
+    if potential.any():
+        cost = cost + potential[arcs.tail] - potential[arcs.head]
+    # (the first search has no potentials yet: two gathers of every arc saved)
+    reduced = np.where(cap > 0, np.maximum(cost, 0.0), math.inf)
     cheapest = np.minimum.reduceat(reduced[arcs.order], arcs.span[:-1])
     data = np.where(np.isfinite(cheapest), np.maximum(cheapest, _FLOOR), unusable)
     matrix = sp.csr_matrix((data, arcs.indices, arcs.indptr), shape=(arcs.size, arcs.size))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,10 +19,13 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import shapely
 
+from recor._gc import paused_gc
 from recor.config import STORAGE_CRS
 from recor.domain import Status
 from recor.errors import NotFound
+from recor.network._index import EdgeArrays, GraphIndex, compile_index
 from recor.registry.model import Delivery, RegistryVersion
 
 __all__ = [
@@ -66,21 +70,34 @@ def build_graph(
     networkx.MultiGraph
         Nodes keyed by site code, edges keyed by segment code.
     """
+    with paused_gc():
+        return _build(sites, segments, statuses=statuses, version=version)
+
+
+def _build(
+    sites: gpd.GeoDataFrame,
+    segments: gpd.GeoDataFrame,
+    *,
+    statuses: Iterable[str] | None,
+    version: RegistryVersion | None,
+) -> nx.MultiGraph:
     _check_crs(sites, "sites")
     _check_crs(segments, "segments")
     keep = None if statuses is None else {str(s) for s in statuses}
     if keep is not None:
         sites = sites[sites["status"].astype(str).isin(keep)]
         segments = segments[segments["status"].astype(str).isin(keep)]
-    graph = nx.MultiGraph(
+    graph = _Graph(
         crs=STORAGE_CRS,
         version=version,
         statuses=None if keep is None else tuple(sorted(keep)),
         built_at=datetime.now(UTC),
     )
-    graph.add_nodes_from(_site_nodes(sites))
-    known = set(graph.nodes)
-    ends_known = segments["site_a"].isin(known) & segments["site_b"].isin(known)
+    nodes = _site_nodes(sites)
+    codes = pd.Index(list(nodes))
+    a = codes.get_indexer(segments["site_a"].astype(str))
+    b = codes.get_indexer(segments["site_b"].astype(str))
+    ends_known = (a >= 0) & (b >= 0)
     if not ends_known.all():
         dropped = segments.loc[~ends_known, "code"].tolist()
         log.warning(
@@ -88,9 +105,82 @@ def build_graph(
             len(dropped),
             ", ".join(map(str, dropped[:10])),
         )
-    graph.add_edges_from(_segment_edges(segments[ends_known]))
-    log.info("graph built: %d sites, %d segments", len(graph), int(ends_known.sum()))
+    segments = segments[ends_known]
+    edges = _Edges(segments)
+    if segments["code"].is_unique:
+        _fill(graph, nodes, edges)
+        graph.pending_index = edges.index_arrays(a[ends_known], b[ends_known])
+    else:  # codes repeated: networkx merges the repeats; let it (the index follows it)
+        graph.add_nodes_from(nodes.items())
+        graph.add_edges_from(edges)
+    log.info("graph built: %d sites, %d segments", len(graph), len(segments))
     return graph
+
+
+def _fill(graph: _Graph, nodes: dict[str, dict], edges: _Edges) -> None:
+    """Write the nodes into networkx's dict-of-dicts (its documented data structure), and
+    leave the edges to be written on first use (:class:`_Graph`)."""
+    graph._node.update(nodes)
+    graph._adj.update((code, {}) for code in nodes)
+    graph.pending_edges = edges
+
+
+class _Graph(nx.MultiGraph):
+    """An ``nx.MultiGraph`` whose edge dicts are written on first use of its adjacency.
+
+    Analyses run on the compiled index, built straight from the frames; writing 200,000
+    edge dicts, most of a build's time, is left to the first caller that walks the
+    networkx edges (maps, exports, networkx algorithms), and to no one otherwise. Any
+    access to the adjacency writes them first, so the graph behaves as a plain one.
+    """
+
+    pending_edges: _Edges | None = None
+    pending_index: EdgeArrays | None = None
+
+    def compile_pending(self) -> GraphIndex | None:
+        """The compiled index from the build's arrays, while the edges are untouched.
+
+        None once anything used the adjacency (edges may have been changed since): the
+        index is then read back from the graph itself.
+        """
+        arrays, self.pending_index = self.pending_index, None
+        if arrays is None or self.pending_edges is None:
+            return None
+        nodes = self._node
+        kind = np.array([d.get("kind", "other") for d in nodes.values()], dtype=object)
+        xy = np.array(
+            [(d.get("x", math.nan), d.get("y", math.nan)) for d in nodes.values()], dtype=float
+        )
+        return compile_index(list(nodes), kind, xy.reshape(-1, 2), arrays)
+
+    @property
+    def _adj(self) -> dict:
+        adjacency = self.__dict__["_adjacency"]
+        if self.pending_edges is not None:
+            with _WRITING:
+                edges, self.pending_edges = self.pending_edges, None
+                if edges is not None:
+                    with paused_gc():
+                        _write_edges(adjacency, edges)
+        return adjacency
+
+    @_adj.setter
+    def _adj(self, value: dict) -> None:
+        self.__dict__["_adjacency"] = value
+
+
+#: One writer at a time (graphs are shared between threads by :class:`GraphCache`).
+_WRITING = threading.Lock()
+
+
+def _write_edges(adjacency: dict, edges: Iterable[tuple[str, str, str, dict]]) -> None:
+    """What ``add_edges_from`` would do for unique segment codes, without its checks."""
+    for u, v, key, data in edges:
+        neighbours = adjacency[u]
+        keyed = neighbours.get(v)
+        if keyed is None:
+            keyed = neighbours[v] = adjacency[v][u] = {}
+        keyed[key] = data
 
 
 def graph_from_delivery(
@@ -154,66 +244,94 @@ def _check_crs(frame: gpd.GeoDataFrame, what: str) -> None:
         raise ValueError(f"{what} frame is in {crs.to_string()}; expected EPSG:{STORAGE_CRS}")
 
 
-def _site_nodes(sites: gpd.GeoDataFrame) -> Iterable[tuple[str, dict[str, Any]]]:
+def _site_nodes(sites: gpd.GeoDataFrame) -> dict[str, dict[str, Any]]:
+    """Node attributes by site code (a repeated code keeps its first place, last values)."""
     geoms = sites.geometry.to_numpy()
-    xs = np.asarray([g.x for g in geoms]) if len(geoms) else np.empty(0)
-    ys = np.asarray([g.y for g in geoms]) if len(geoms) else np.empty(0)
-    codes = sites["code"].astype(str).tolist()
+    xs = shapely.get_x(geoms).tolist() if len(geoms) else []
+    ys = shapely.get_y(geoms).tolist() if len(geoms) else []
     names = _column(sites, "name", None)
-    kinds = _column(sites, "kind", "other")
+    kinds = [str(k) for k in _column(sites, "kind", "other")]
     status = _column(sites, "status", None)
-    for i, code in enumerate(codes):
-        yield (
-            code,
-            {
-                "name": names[i],
-                "kind": str(kinds[i]),
-                "status": status[i],
-                "x": float(xs[i]),
-                "y": float(ys[i]),
-                "geometry": geoms[i],
-            },
-        )
-
-
-def _segment_edges(segments: gpd.GeoDataFrame) -> Iterable[tuple[str, str, str, dict[str, Any]]]:
-    geoms = segments.geometry.to_numpy()
-    if "length_m" in segments:
-        lengths = pd.to_numeric(segments["length_m"], errors="coerce").to_numpy(dtype=float)
-        measured = segments.geometry.length.to_numpy()
-        lengths = np.where(np.isnan(lengths), measured, lengths)
-    else:
-        lengths = segments.geometry.length.to_numpy()
-    count = _counts(segments, "fibre_count")
-    used = _counts(segments, "fibres_used")
-    groups = _column(segments, "risk_groups", ())
-    status = _column(segments, "status", None)
-    install = _column(segments, "installation", None)
-    for i, (code, a, b) in enumerate(
-        zip(
-            segments["code"].astype(str).tolist(),
-            segments["site_a"].tolist(),
-            segments["site_b"].tolist(),
+    return {
+        code: {
+            "name": name,
+            "kind": kind,
+            "status": state,
+            "x": x,
+            "y": y,
+            "geometry": geom,
+        }
+        for code, name, kind, state, x, y, geom in zip(
+            sites["code"].astype(str).tolist(),
+            names,
+            kinds,
+            status,
+            xs,
+            ys,
+            geoms.tolist(),
             strict=True,
         )
-    ):
+    }
+
+
+class _Edges:
+    """Edge attributes of the segments, as arrays; iterating yields networkx edges."""
+
+    def __init__(self, segments: gpd.GeoDataFrame) -> None:
+        self.geoms = segments.geometry.to_numpy()
+        if "length_m" in segments:
+            lengths = pd.to_numeric(segments["length_m"], errors="coerce").to_numpy(dtype=float)
+            lengths = np.where(np.isnan(lengths), segments.geometry.length.to_numpy(), lengths)
+        else:
+            lengths = segments.geometry.length.to_numpy()
+        self.lengths = np.asarray(lengths, dtype=float)
+        self.count = _counts(segments, "fibre_count")
+        self.used = _counts(segments, "fibres_used")
         # unknown usage is not zero: free fibres are known only when both counts are
-        free = count[i] - used[i]
-        yield (
-            str(a),
-            str(b),
-            code,
-            {
-                "length_m": float(lengths[i]),
-                "fibre_count": None if math.isnan(count[i]) else int(count[i]),
-                "fibres_used": None if math.isnan(used[i]) else int(used[i]),
-                "free_fibres": None if math.isnan(free) else int(free),
-                "risk_groups": tuple(groups[i] or ()),
-                "status": status[i],
-                "installation": install[i],
-                "site_a": str(a),
-                "geometry": geoms[i],
-            },
+        self.free = self.count - self.used
+        self.groups = [tuple(g or ()) for g in _column(segments, "risk_groups", ())]
+        self.status = _column(segments, "status", None)
+        self.install = _column(segments, "installation", None)
+        self.codes = segments["code"].astype(str).tolist()
+        self.site_a = [str(v) for v in segments["site_a"].tolist()]
+        self.site_b = [str(v) for v in segments["site_b"].tolist()]
+
+    def __iter__(self) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+        count, used, free = (
+            [None if math.isnan(v) else int(v) for v in values.tolist()]
+            for values in (self.count, self.used, self.free)
+        )
+        for i, (code, a, b) in enumerate(zip(self.codes, self.site_a, self.site_b, strict=True)):
+            yield (
+                a,
+                b,
+                code,
+                {
+                    "length_m": float(self.lengths[i]),
+                    "fibre_count": count[i],
+                    "fibres_used": used[i],
+                    "free_fibres": free[i],
+                    "risk_groups": self.groups[i],
+                    "status": self.status[i],
+                    "installation": self.install[i],
+                    "site_a": a,
+                    "geometry": self.geoms[i],
+                },
+            )
+
+    def index_arrays(self, a: np.ndarray, b: np.ndarray) -> EdgeArrays:
+        """The arrays of the compiled index (ends as node positions), in insertion order."""
+        return EdgeArrays(
+            codes=self.codes,
+            src=np.asarray(a, dtype=np.int64),
+            dst=np.asarray(b, dtype=np.int64),
+            length=self.lengths,
+            free=self.free,
+            fibres=self.count,
+            status=np.array(self.status, dtype=object),
+            installation=np.array(self.install, dtype=object),
+            geometry=np.asarray(self.geoms, dtype=object),
+            groups=self.groups,
         )
 
 
@@ -228,10 +346,8 @@ def _series(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _column(frame: pd.DataFrame, column: str, default: Any) -> list[Any]:
+    """Values of a column, ``default`` where absent (None or NaN)."""
     if column not in frame:
         return [default] * len(frame)
-    return [default if _missing(v) else v for v in frame[column].tolist()]
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    values = frame[column].astype(object)
+    return values.where(values.notna(), default).tolist()

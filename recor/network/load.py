@@ -15,7 +15,7 @@ from recor.config import DatabaseSettings
 from recor.errors import NotFound
 from recor.network.graph import DEFAULT_STATUSES, build_graph
 
-__all__ = ["GraphCache", "load_graph", "registry_graph", "snapshot_graph"]
+__all__ = ["GraphCache", "load_graph", "registry_graph", "require_sites", "snapshot_graph"]
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,8 @@ class GraphCache:
             graph = self._graphs.get(key)
         if graph is not None:
             return graph
-        sites = registry.read_sites(conn, status=keep, as_of=as_of)
-        segments = registry.read_segments(conn, status=keep, as_of=as_of)
-        graph = build_graph(sites, segments, statuses=keep, version=version)
-        graph.graph["as_of"] = as_of
+        snap = registry.snapshot(conn, as_of=as_of, statuses=keep, references=False, detail=False)
+        graph = snapshot_graph(snap, statuses=keep)
         with self._lock:
             self.builds += 1
             self._graphs[key] = graph
@@ -137,7 +135,21 @@ def registry_graph(
     """
     with registry.connect(database, autocommit=True) as conn:
         graph = load_graph(conn, statuses=statuses, as_of=as_of, cache=cache)
+    return require_sites(graph)
+
+
+def require_sites(graph: nx.MultiGraph) -> nx.MultiGraph:
+    """The graph, or a refusal naming the empty view of the registry it was built from.
+
+    Raises
+    ------
+    NotFound
+        When the graph has no site: otherwise every site reference would fail with a
+        misleading "no site ... (0 sites)".
+    """
     if len(graph) == 0:
+        as_of = graph.graph.get("as_of")
+        statuses = graph.graph.get("statuses")
         when = f" as of {as_of.isoformat()}" if as_of else ""
         wanted = "any status" if statuses is None else ", ".join(statuses)
         raise NotFound(f"the registry has no site ({wanted}){when}: nothing to analyse")

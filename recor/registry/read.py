@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import psycopg
-import shapely
 from psycopg import sql
 
+from recor._gc import paused_gc
 from recor.config import STORAGE_CRS
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SITE_COLUMNS
+from recor.registry._columnar import Column, columnar_query, decode_columns
 from recor.registry.model import RegistryVersion
 
 __all__ = [
@@ -30,6 +34,12 @@ _SITE_FIELDS = ("id", *SITE_COLUMNS)
 _SEGMENT_FIELDS = ("id", *SEGMENT_COLUMNS[:3], "length_m", *SEGMENT_COLUMNS[3:])
 _RISK_FIELDS = ("id", *RISK_GROUP_COLUMNS)
 _LINK_FIELDS = ("segment_id", "risk_group_id")
+
+#: The columns a network graph uses (``detail=False``): the rest is description.
+_NETWORK_FIELDS = frozenset(
+    {"id", "code", "name", "kind", "status", "site_a", "site_b", "length_m"}
+    | {"fibre_count", "fibres_used", "installation", "risk_groups"}
+)
 
 Bbox = tuple[float, float, float, float]
 
@@ -83,23 +93,130 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
-def _column(alias: str, name: str) -> sql.Composable:
-    """A selected column; ``extra`` comes as text, decoded by :func:`_frame` (much faster)."""
-    column = sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(name))
-    return sql.SQL("{}::text").format(column) if name == "extra" else column
+#: Kind of each stored column for the columnar read (:mod:`recor.registry._columnar`).
+_KINDS = {
+    "id": "int8",
+    "batch_id": "int8",
+    "length_m": "float8",
+    "fibre_count": "int4_null",
+    "fibres_used": "int4_null",
+    "commissioned_on": "date",
+    "extra": "object",
+    "valid_from": "timestamptz",
+    "risk_groups": "json",
+}
 
 
-def _decode_json(texts: Iterable[str | None]) -> list[dict]:
-    return [{} if t is None or t == "{}" else json.loads(t) for t in texts]
+@dataclass(frozen=True)
+class FrameRead:
+    """A columnar read, split so that several can travel together (see :mod:`.snapshot`):
+    ``query`` with ``params`` returns one row that ``columns`` decode and ``finish`` turns
+    into a frame (given the decoded columns of the ``needs`` reads too)."""
+
+    query: sql.Composed
+    params: list[Any]
+    columns: list[Column]
+    finish: Callable[..., Any]
+    needs: tuple[FrameRead, ...] = ()
 
 
-def _frame(cur: psycopg.Cursor, columns: list[str]) -> gpd.GeoDataFrame:
-    rows = cur.fetchall()
-    df = pd.DataFrame(rows, columns=[*columns, "wkb"])
-    if "extra" in df.columns:
-        df["extra"] = _decode_json(df["extra"])
-    geometry = shapely.from_wkb(df.pop("wkb").to_numpy()) if len(df) else []
-    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geometry, crs=STORAGE_CRS), crs=STORAGE_CRS)
+def run_reads(conn: psycopg.Connection, reads: Sequence[FrameRead]) -> list[Any]:
+    """Send every read (and those they need) at once, then decode each in turn.
+
+    In pipeline mode the server computes the next result while this process decodes the
+    previous one; in one transaction, every read sees the same registry state.
+    """
+    every: list[FrameRead] = []
+    for read in reads:
+        every.extend(r for r in (*read.needs, read) if r not in every)
+    with paused_gc(), read_transaction(conn), conn.pipeline():
+        cursors = []
+        for read in every:
+            cur = conn.cursor(binary=True)
+            cur.execute(read.query, read.params)
+            cursors.append(cur)
+        decoded: dict[int, dict[str, Any]] = {}
+        for read, cur in zip(every, cursors, strict=True):
+            row = cur.fetchone()
+            cur.close()
+            assert row is not None  # an aggregate without GROUP BY always returns one row
+            decoded[id(read)] = decode_columns(row, read.columns)
+    with paused_gc():
+        return [
+            read.finish(decoded[id(read)], *(decoded[id(need)] for need in read.needs))
+            for read in reads
+        ]
+
+
+@contextmanager
+def read_transaction(conn: psycopg.Connection) -> Iterator[None]:
+    """One consistent read: a repeatable-read transaction (unless one is already open).
+
+    Parallel plans are turned off inside it: on a busy machine the workers of a sorted
+    read gather their rows several times slower than one process reads them.
+    """
+    fresh = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    with conn.transaction():
+        if fresh:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        row = conn.execute(
+            "SELECT current_setting('max_parallel_workers_per_gather'),"
+            " set_config('max_parallel_workers_per_gather', '0', true)"
+        ).fetchone()
+        yield
+        if not fresh and row is not None:
+            conn.execute(
+                "SELECT set_config('max_parallel_workers_per_gather', %s, true)", (row[0],)
+            )
+
+
+def _column(alias: str, name: str) -> Column:
+    """A stored column; enumerations come as their text."""
+    ref = sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(name))
+    if name in {"kind", "status", "installation"}:
+        ref = sql.SQL("{}::text").format(ref)
+    return Column(name, ref, _KINDS.get(name, "text"))
+
+
+def _frame(columns: dict[str, Any], names: Iterable[str]) -> gpd.GeoDataFrame:
+    """The frame of a columnar read, each column built once from its array."""
+    data = {name: _series(name, columns[name]) for name in names}
+    geometry = gpd.GeoSeries(columns["geometry"], crs=STORAGE_CRS)
+    return gpd.GeoDataFrame(data, geometry=geometry, crs=STORAGE_CRS)
+
+
+def _series(name: str, values: Any) -> pd.Series:
+    kind = _KINDS.get(name, "text")
+    if kind == "text":
+        return pd.Series(values, dtype="str")
+    if kind in ("date", "json", "object"):
+        return pd.Series(values, dtype=object)
+    return pd.Series(values)
+
+
+def sites_read(
+    *,
+    status: Any = None,
+    kind: Any = None,
+    bbox: Bbox | None = None,
+    as_of: datetime | None = None,
+    detail: bool = True,
+) -> FrameRead:
+    """The read of :func:`read_sites`, to run with :func:`run_reads`.
+
+    ``detail=False`` reads only what a network graph uses (no operator, source, extra,
+    validity): half the transfer for the network commands."""
+    where, params = _filters("s", status=status, kind=kind, bbox=bbox)
+    fields = [*_SITE_FIELDS, "valid_from", "batch_id"]
+    if not detail:
+        fields = [f for f in fields if f in _NETWORK_FIELDS]
+    columns = [_column("s", f) for f in fields]
+    columns.append(Column("geometry", sql.SQL("s.geom"), "point"))
+    rows = sql.SQL("FROM {versions} AS s WHERE {where}").format(
+        versions=_versions("sites", (*_SITE_FIELDS, "geom"), as_of), where=where
+    )
+    query = columnar_query(columns, rows, sql.SQL("s.code"))
+    return FrameRead(query, params, columns, lambda read: _frame(read, fields))
 
 
 def read_sites(
@@ -127,19 +244,90 @@ def read_sites(
         ``id, code, name, kind, operator, status, source, extra, valid_from, batch_id,
         geometry`` (Point, EPSG:2154), ordered by code.
     """
-    where, params = _filters("s", status=status, kind=kind, bbox=bbox)
-    fields = [*_SITE_FIELDS, "valid_from", "batch_id"]
-    query = sql.SQL(
-        "SELECT {cols}, ST_AsBinary(s.geom) FROM {versions} AS s WHERE {where} ORDER BY s.code"
+    read = sites_read(status=status, kind=kind, bbox=bbox, as_of=as_of)
+    return run_reads(conn, [read])[0]
+
+
+def _site_codes_read(ends: sql.Composable | None = None, params: Sequence[Any] = ()) -> FrameRead:
+    """Code of every site id ever stored (rows are never deleted, only retired), or of
+    the sites ``ends`` (a query of ids) selects."""
+    columns = [Column("id", sql.SQL("id"), "int8"), Column("code", sql.SQL("code"), "text")]
+    rows = sql.SQL("FROM recor.sites")
+    if ends is not None:
+        rows = sql.SQL("FROM recor.sites WHERE id IN ({})").format(ends)
+    query = columnar_query(columns, rows, sql.SQL("id"))
+    return FrameRead(query, list(params), columns, lambda read: read)
+
+
+def segments_read(
+    *,
+    status: Any = None,
+    bbox: Bbox | None = None,
+    as_of: datetime | None = None,
+    detail: bool = True,
+) -> FrameRead:
+    """The read of :func:`read_segments`, to run with :func:`run_reads` (``detail`` as
+    for :func:`sites_read`)."""
+    where, params = _filters("g", status=status, bbox=bbox)
+    names = [*_SEGMENT_FIELDS, "valid_from", "batch_id", "risk_groups"]
+    if not detail:
+        names = [f for f in names if f in _NETWORK_FIELDS]
+    own = [f for f in names if f not in {"site_a", "site_b", "risk_groups"}]
+    columns = [_column("g", f) for f in own]
+    columns += [
+        Column("site_a_id", sql.SQL("g.site_a"), "int8"),
+        Column("site_b_id", sql.SQL("g.site_b"), "int8"),
+        Column("risk_groups", sql.SQL("r.codes"), "json"),
+        Column("geometry", sql.SQL("g.geom"), "geometry"),
+    ]
+    risks = sql.SQL(
+        "(SELECT l.segment_id, array_agg(r.code ORDER BY r.code) AS codes FROM {links} AS l"
+        " JOIN {groups} AS r ON r.id = l.risk_group_id GROUP BY l.segment_id)"
     ).format(
-        cols=sql.SQL(", ").join(_column("s", f) for f in fields),
-        versions=_versions("sites", (*_SITE_FIELDS, "geom"), as_of),
+        links=_versions("segment_risk_groups", _LINK_FIELDS, as_of),
+        groups=_versions("risk_groups", _RISK_FIELDS, as_of),
+    )
+    # end-site codes are joined here rather than on the server: without statistics the
+    # planner picks a nested loop of 400,000 index probes for the join
+    rows = sql.SQL(
+        "FROM {versions} AS g LEFT JOIN {risks} AS r ON r.segment_id = g.id WHERE {where}"
+    ).format(
+        risks=risks,
+        versions=_versions(
+            "segments",
+            (*(f for f in _SEGMENT_FIELDS if f not in {"length_m"}), "length_m", "geom"),
+            as_of,
+        ),
         where=where,
     )
-    with conn.cursor() as cur:
-        cur.execute(query, params)
-        frame = _frame(cur, fields)
-    return _as_text(frame, ("kind", "status"))
+    query = columnar_query(columns, rows, sql.SQL("g.code"))
+    codes = _site_codes_read()
+    if bbox is not None:  # a small window: only its end sites
+        ends = sql.SQL("SELECT g.site_a {rows} UNION SELECT g.site_b {rows}").format(rows=rows)
+        codes = _site_codes_read(ends, [*params, *params])
+    finish = partial(_segments_frame, names=names)
+    return FrameRead(query, params, columns, finish, needs=(codes,))
+
+
+def _segments_frame(
+    read: dict[str, Any], sites: dict[str, Any], *, names: list[str]
+) -> gpd.GeoDataFrame:
+    order = np.argsort(sites["id"], kind="stable")
+    ids, codes = sites["id"][order], np.asarray(sites["code"], dtype=object)[order]
+    found = np.ones(len(read["site_a_id"]), dtype=bool)
+    for end in ("site_a", "site_b"):
+        wanted = read.pop(f"{end}_id")
+        at = np.minimum(np.searchsorted(ids, wanted), max(len(ids) - 1, 0))
+        hit = ids[at] == wanted if len(ids) else np.zeros(len(wanted), dtype=bool)
+        found &= hit
+        read[end] = codes[at] if len(ids) else np.empty(len(wanted), dtype=object)
+    # one shared empty tuple for the (many) segments in no shared-risk group
+    none: tuple[str, ...] = ()
+    read["risk_groups"] = [tuple(codes) if codes else none for codes in read["risk_groups"]]
+    frame = _frame(read, names)
+    if not found.all():  # an end site no longer stored: left out, as an inner join would
+        frame = frame[found].reset_index(drop=True)
+    return frame
 
 
 def read_segments(
@@ -159,49 +347,8 @@ def read_segments(
         batch_id, risk_groups`` (tuple of shared-risk group codes) and ``geometry``
         (LineString, EPSG:2154), ordered by code. Fibre counts are nullable integers.
     """
-    where, params = _filters("g", status=status, bbox=bbox)
-    own = [f for f in _SEGMENT_FIELDS if f not in {"site_a", "site_b", "length_m"}]
-    cols = [
-        *(_column("g", f) for f in own),
-        sql.SQL("a.code"),
-        sql.SQL("b.code"),
-        sql.SQL("g.length_m"),
-        sql.SQL("g.valid_from"),
-        sql.SQL("g.batch_id"),
-        sql.SQL("COALESCE(r.codes, '{}'::text[])"),
-    ]
-    risks = sql.SQL(
-        "(SELECT l.segment_id, array_agg(r.code ORDER BY r.code) AS codes FROM {links} AS l"
-        " JOIN {groups} AS r ON r.id = l.risk_group_id GROUP BY l.segment_id)"
-    ).format(
-        links=_versions("segment_risk_groups", _LINK_FIELDS, as_of),
-        groups=_versions("risk_groups", _RISK_FIELDS, as_of),
-    )
-    query = sql.SQL(
-        "SELECT {cols}, ST_AsBinary(g.geom) FROM {versions} AS g"
-        " JOIN recor.sites a ON a.id = g.site_a JOIN recor.sites b ON b.id = g.site_b"
-        " LEFT JOIN {risks} AS r ON r.segment_id = g.id"
-        " WHERE {where} ORDER BY g.code"
-    ).format(
-        risks=risks,
-        cols=sql.SQL(", ").join(cols),
-        versions=_versions(
-            "segments",
-            (*(f for f in _SEGMENT_FIELDS if f not in {"length_m"}), "length_m", "geom"),
-            as_of,
-        ),
-        where=where,
-    )
-    names = [*own, "site_a", "site_b", "length_m", "valid_from", "batch_id", "risk_groups"]
-    with conn.cursor() as cur:
-        cur.execute(query, params)
-        frame = _frame(cur, names)
-    frame["risk_groups"] = [tuple(v) for v in frame["risk_groups"]]
-    for column in ("fibre_count", "fibres_used"):
-        frame[column] = frame[column].astype("Int64")
-    frame["length_m"] = frame["length_m"].astype(float)
-    ordered = [*_SEGMENT_FIELDS, "valid_from", "batch_id", "risk_groups", "geometry"]
-    return _as_text(frame[ordered], ("installation", "status"))
+    read = segments_read(status=status, bbox=bbox, as_of=as_of)
+    return run_reads(conn, [read])[0]
 
 
 def read_risk_groups(conn: psycopg.Connection, *, as_of: datetime | None = None) -> pd.DataFrame:
@@ -270,9 +417,3 @@ def registry_generation(conn: psycopg.Connection) -> int:
     """The newest committed batch id (0 for an empty registry): what writers compare."""
     row = conn.execute("SELECT recor.registry_generation()").fetchone()
     return int(row[0]) if row else 0
-
-
-def _as_text(frame: gpd.GeoDataFrame, columns: Iterable[str]) -> gpd.GeoDataFrame:
-    for column in columns:
-        frame[column] = frame[column].astype(str)
-    return frame

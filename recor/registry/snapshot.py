@@ -15,7 +15,14 @@ import geopandas as gpd
 import pandas as pd
 
 from recor.registry.model import RegistryVersion
-from recor.registry.read import read_risk_groups, read_segments, read_sites, registry_version
+from recor.registry.read import (
+    read_risk_groups,
+    read_transaction,
+    registry_version,
+    run_reads,
+    segments_read,
+    sites_read,
+)
 from recor.registry.reference import REFERENCE_KINDS, read_cog, read_reference
 
 if TYPE_CHECKING:
@@ -49,8 +56,12 @@ def snapshot(
     as_of: datetime | None = None,
     statuses: tuple[str, ...] | None = None,
     references: bool = True,
+    detail: bool = True,
 ) -> RegistrySnapshot:
     """Read the registry once: sites, segments, risk groups, boundaries and version.
+
+    One repeatable-read transaction, so every part shows the same registry state; sites
+    and segments travel column by column in binary (:mod:`recor.registry._columnar`).
 
     Parameters
     ----------
@@ -62,20 +73,33 @@ def snapshot(
         Statuses of the sites and segments read; None reads every status.
     references
         Also read the boundary layers and the official geographic code.
+    detail
+        False: only the columns a network graph uses (code, name, kind, status, ends,
+        length, fibre counts, installation, shared-risk groups, geometry).
     """
-    version = registry_version(conn, as_of)
-    layers: dict[str, gpd.GeoDataFrame] = {}
-    cog = pd.DataFrame()
-    if references:
-        for kind in REFERENCE_KINDS:
-            frame = read_reference(conn, kind, missing_ok=True)
-            if not frame.empty:
-                layers[kind] = frame
-        cog = read_cog(conn)
+    # one transaction: every part of the snapshot sees the same registry state
+    with read_transaction(conn):
+        sites, segments = run_reads(
+            conn,
+            [
+                sites_read(status=statuses, as_of=as_of, detail=detail),
+                segments_read(status=statuses, as_of=as_of, detail=detail),
+            ],
+        )
+        version = registry_version(conn, as_of)
+        risk_groups = read_risk_groups(conn, as_of=as_of)
+        layers: dict[str, gpd.GeoDataFrame] = {}
+        cog = pd.DataFrame()
+        if references:
+            for kind in REFERENCE_KINDS:
+                frame = read_reference(conn, kind, missing_ok=True)
+                if not frame.empty:
+                    layers[kind] = frame
+            cog = read_cog(conn)
     return RegistrySnapshot(
-        sites=read_sites(conn, status=statuses, as_of=as_of),
-        segments=read_segments(conn, status=statuses, as_of=as_of),
-        risk_groups=read_risk_groups(conn, as_of=as_of),
+        sites=sites,
+        segments=segments,
+        risk_groups=risk_groups,
         version=version,
         references=layers,
         cog=cog,
