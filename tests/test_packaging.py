@@ -44,3 +44,29 @@ def test_every_runtime_dependency_is_explained_in_the_readme():
     readme = (ROOT / "README.md").read_text().lower()
     for requirement in project["dependencies"]:
         assert f"`{_name(requirement)}`" in readme, requirement
+
+
+def test_each_command_registers_only_its_own_module_and_the_map_is_true():
+    import argparse
+    import importlib
+    import subprocess
+    import sys
+
+    from recor import cli
+
+    registered = {}
+    for name in cli._COMMAND_MODULES:
+        parser = argparse.ArgumentParser()
+        subparsers = parser.add_subparsers(dest="command")
+        importlib.import_module(f"recor.cli.{name}").register(subparsers)
+        registered |= dict.fromkeys(subparsers.choices, name)
+    assert registered == cli.COMMANDS
+    # a network command does not import the maps, the GIS readers or the exports
+    probe = (
+        "import sys; from recor.cli import build_parser;"
+        " build_parser(['--database-url', 'map', 'route', 'A', 'B']);"
+        " print(sorted(m for m in sys.modules if m.startswith(('recor.maps', 'recor.ingest',"
+        " 'recor.export', 'folium'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -20,18 +20,44 @@ __all__ = ["main"]
 #: sets ``handler(args, settings) -> int`` as its default.
 _COMMAND_MODULES = ("db", "demo", "imports", "network", "maps", "export")
 
+#: Which module registers each sub-command (a test checks it against the modules): a command
+#: imports only its own module, not the maps, GIS readers and exports of the others.
+COMMANDS: dict[str, str] = {
+    "db": "db", "summary": "db", "history": "db", "demo": "demo", "import": "imports",
+    "route": "network", "diverse": "network", "redundancy": "network", "whatif": "network",
+    "reference": "maps", "coverage": "maps", "map": "maps", "export": "export",
+}  # fmt: skip
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every sub-command."""
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every sub-command, or only the module of the one ``argv`` names."""
     parser = argparse.ArgumentParser(prog="recor", description=__doc__)
     parser.add_argument("--version", action="version", version=f"recor {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in _COMMAND_MODULES:
+    for name in _modules_for(argv):
         module = importlib.import_module(f"recor.cli.{name}")
         module.register(subparsers)
     # after the sub-commands exist: the options are accepted before or after them
     add_global_options(parser, top=True)
     return parser
+
+
+def _modules_for(argv: Sequence[str] | None) -> Sequence[str]:
+    """The command modules to register: the named command's alone, when argv names one."""
+    if argv is None:
+        return _COMMAND_MODULES
+    skip = False
+    for token in argv:
+        if skip or token.startswith("--database-url="):
+            skip = False
+            continue
+        if token == "--database-url":
+            skip = True
+        elif token in COMMANDS:
+            return (COMMANDS[token],)
+        elif not token.startswith("-"):
+            break  # not a command: let the full parser say so
+    return _COMMAND_MODULES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
