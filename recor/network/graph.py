@@ -230,7 +230,10 @@ def resolve_site(graph: nx.MultiGraph, ref: str) -> str:
             raise NotFound(f"site name {ref!r} is ambiguous: {', '.join(sorted(hits))}; use a code")
     statuses = graph.graph.get("statuses")
     kept = "every status" if statuses is None else "status " + ", ".join(statuses)
-    raise NotFound(f"no site with code or name {ref!r} in the graph ({len(graph)} sites, {kept})")
+    hint = "" if statuses is None else "; sites of other statuses: --status or --all-statuses"
+    raise NotFound(
+        f"no site with code or name {ref!r} in the graph ({len(graph)} sites, {kept}){hint}"
+    )
 
 
 def resolve_sites(graph: nx.MultiGraph, refs: Iterable[str]) -> list[str]:

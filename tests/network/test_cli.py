@@ -185,7 +185,10 @@ def test_an_empty_registry_view_and_a_missing_out_folder_are_named(
         capsys.readouterr().err
     )
     assert main([*db, "route", "POP-ORLEANS", "POP-TOURS", "--status", "abandoned"]) == 2
-    assert "in the graph (" in (err := capsys.readouterr().err) and "status abandoned)" in err
+    assert (
+        "in the graph (" in (err := capsys.readouterr().err)
+        and "status abandoned); sites of other statuses: --status or --all-statuses" in err
+    )
     out = tmp_path / "missing" / "routes.geojson"
     assert main([*db, "route", "POP-ORLEANS", "POP-TOURS", "--out", str(out)]) == 2
     assert f"folder {out.parent} does not exist" in capsys.readouterr().err
