@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from recor.config import MapSettings
@@ -371,7 +372,9 @@ def route_map(
     )
 
 
-def _scenario_fr(result: WhatIfResult, sites: gpd.GeoDataFrame) -> tuple[str, list]:
+def _scenario_fr(
+    result: WhatIfResult, sites: gpd.GeoDataFrame, group_names: Mapping[str, str] | None = None
+) -> tuple[str, list]:
     """The failure as a planner reads it (names, not codes or WKT), and its area if any."""
     params = result.provenance.parameters if result.provenance else {}
     parts = []
@@ -384,7 +387,11 @@ def _scenario_fr(result: WhatIfResult, sites: gpd.GeoDataFrame) -> tuple[str, li
             f" X {number_fr(centre.x)} m, Y {number_fr(centre.y)} m (Lambert-93)"
         )
     if params.get("risk_groups"):
-        parts.append("risque partagé : " + ", ".join(params["risk_groups"]))
+        names = group_names or {}
+        parts.append(
+            "risque partagé : "
+            + ", ".join(str(names.get(code) or code) for code in params["risk_groups"])
+        )
     if params.get("sites"):
         parts.append("sites détruits : " + _names(sites, params["sites"]))
     named = [s for s in params.get("segments", []) if s]
@@ -401,10 +408,19 @@ def whatif_map(
     boundaries: Mapping[str, gpd.GeoDataFrame] | None = None,
     settings: MapSettings | None = None,
     tiles: str | None = None,
+    risk_groups: pd.DataFrame | None = None,
 ) -> MapDocument:
-    """The failure drawn (its area, cut segments, destroyed sites) and the sites it isolates."""
+    """The failure drawn (its area, cut segments, destroyed sites) and the sites it isolates.
+
+    ``risk_groups`` (code, name): the shared risks are named in the title, not coded.
+    """
     settings = settings or MapSettings()
-    scenario, area = _scenario_fr(result, sites)
+    names = (
+        {}
+        if risk_groups is None or not len(risk_groups)
+        else dict(zip(risk_groups["code"], risk_groups["name"], strict=True))
+    )
+    scenario, area = _scenario_fr(result, sites, names)
     cut = segments[segments["code"].isin(result.cut_segments)]
     cut_sites = sites[sites["code"].isin(result.cut_sites)]
     isolated = (

@@ -276,6 +276,7 @@ def build_whatif_map(
         boundaries=reference_layers(snap),
         settings=settings.maps,
         tiles=tiles,
+        risk_groups=snap.risk_groups,
     )
 
 

@@ -91,3 +91,15 @@ def test_whatif_map_draws_the_disaster_area_and_legends_what_it_destroys(
     page = browser.evaluate("document.body.innerText")
     assert "POLYGON" not in page and "risk_groups" not in page
     assert "Scénario" in page and "zone sinistrée" in page
+
+
+def test_whatif_title_names_the_shared_risk_not_its_code(sample_delivery: Delivery) -> None:
+    graph = graph_from_delivery(sample_delivery)
+    sites, segments = graph_frames(graph)
+    failure = what_if(graph, risk_groups=["BRIDGE-ORLEANS-LOIRE"])
+    named = whatif_map(failure, sites, segments, risk_groups=sample_delivery.risk_groups)
+    assert named.title == (
+        "Simulation de panne : risque partagé : Pont de l'Europe sur la Loire, Orléans"
+    )
+    # without the registry's names, the code is all there is to say
+    assert whatif_map(failure, sites, segments).title.endswith(": BRIDGE-ORLEANS-LOIRE")
