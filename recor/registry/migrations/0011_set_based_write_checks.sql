@@ -6,12 +6,13 @@
 -- by something that proves the same thing:
 --
 -- * segment end sites exist: the two foreign keys segments.site_a/site_b → sites.id become
---   one anti-join over the statement's new rows (a statement-level trigger with a transition
---   table, owner's rights, so no role can skip or bend it), plus "a site's id never
---   changes" (rows are never deleted already: refuse_delete). Foreign keys also lock the
+--   one anti-join over an insert's new rows (a statement-level trigger with a transition
+--   table), a check of the rows of an update that move an end, both with owner's rights so
+--   no role can skip or bend them, plus "a site's id never changes" (rows are never deleted already: refuse_delete). Foreign keys also lock the
 --   referenced rows against a concurrent delete; here no row is ever deleted, and every
 --   writer holds the registry's write lock (migration 0005), so no other transaction can
 --   remove a site between the check and the commit.
+-- * segments are indexed by end site only while active;
 -- * history is written once per statement, its batch read once (not once per row);
 -- * every new version is stamped with the transaction's time and batch: the stamp trigger
 --   now fires only for a row that is not already stamped so (a WHEN condition, evaluated
@@ -124,3 +125,10 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Segments by end site serve only questions about active segments (the end check, a
+-- junction still in use): indexing retired versions made every retirement (an undo of a
+-- whole delivery) pay two index inserts per segment for entries nothing reads.
+DROP INDEX recor.segments_site_a_idx, recor.segments_site_b_idx;
+CREATE INDEX segments_site_a_idx ON recor.segments (site_a) WHERE NOT retired;
+CREATE INDEX segments_site_b_idx ON recor.segments (site_b) WHERE NOT retired;
