@@ -162,11 +162,13 @@ def load_delivery(
             if replace_scope is not None and not replace_scope.is_empty():
                 _retire_out_of_scope(conn, summary, replace_scope, delivery.risk_groups is not None)
             finish_batch(conn, batch_id, summary, outcome="loaded")
-            if dry_run or not summary.changes_anything():
+            if dry_run:
                 # Run the checks deferred to commit now, so a dry run refuses what a real
                 # load would refuse.
                 conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 raise _DryRunDone
+            if not summary.changes_anything():
+                raise _DryRunDone  # no row written: the deferred checks have nothing to see
             summary.batch_id = batch_id
         summary.commit_note = writer.commit_note
     except _DryRunDone:
@@ -396,6 +398,10 @@ def _diff(conn: psycopg.Connection, entity: str, compare: str, join: str = "") -
     )
 
 
+#: Geometries differ beyond the tolerance (migration 0004); identical coordinates, the
+#: usual case of a re-delivery, are told by the cheap exact ``=`` first.
+_GEOMETRY_DIFFERS = "(NOT t.geom = s.geom AND recor.geometry_differs(t.geom, s.geom))"
+
 #: A new version's stamp, written by the loader so the stamp trigger (migration 0011) has
 #: nothing to do for it.
 _STAMP = "valid_from = now(), batch_id = (SELECT recor.current_batch())"
@@ -407,16 +413,10 @@ def _merge_sites(conn: psycopg.Connection) -> EntityCounts:
         "sites",
         "(t.name, t.kind::text, t.operator, t.status::text, t.source, t.extra)"
         " IS DISTINCT FROM (s.name, s.kind, s.operator, s.status, s.source, s.extra)"
-        " OR recor.geometry_differs(t.geom, s.geom)",
+        " OR " + _GEOMETRY_DIFFERS,
     )
-    conn.execute(
-        "INSERT INTO recor.sites (code, name, kind, operator, status, source, extra, geom,"
-        " batch_id) SELECT s.code, s.name, s.kind::recor.site_kind, s.operator,"
-        " s.status::recor.lifecycle_status, s.source, s.extra, s.geom,"
-        " (SELECT recor.current_batch())"
-        " FROM stage_sites s JOIN diff_sites d USING (code)"
-        " WHERE d.change = 'added' AND d.id IS NULL ORDER BY s.code"
-    )
+    if counts.added:
+        _insert_added_sites(conn)
     if not _has_updates(conn, "sites"):
         return counts
     conn.execute(
@@ -428,6 +428,17 @@ def _merge_sites(conn: psycopg.Connection) -> EntityCounts:
         " WHERE t.id = d.id AND d.change IN ('added', 'changed')"
     )
     return counts
+
+
+def _insert_added_sites(conn: psycopg.Connection) -> None:
+    conn.execute(
+        "INSERT INTO recor.sites (code, name, kind, operator, status, source, extra, geom,"
+        " batch_id) SELECT s.code, s.name, s.kind::recor.site_kind, s.operator,"
+        " s.status::recor.lifecycle_status, s.source, s.extra, s.geom,"
+        " (SELECT recor.current_batch())"
+        " FROM stage_sites s JOIN diff_sites d USING (code)"
+        " WHERE d.change = 'added' AND d.id IS NULL ORDER BY s.code"
+    )
 
 
 _SEGMENT_ENDS = (
@@ -443,7 +454,7 @@ def _merge_segments(conn: psycopg.Connection) -> EntityCounts:
         " t.status::text, t.owner, t.operator, t.commissioned_on, t.source, t.extra)"
         " IS DISTINCT FROM (sa.id, sb.id, s.fibre_count, s.fibres_used, s.cable_type,"
         " s.installation, s.status, s.owner, s.operator, s.commissioned_on, s.source, s.extra)"
-        " OR recor.geometry_differs(t.geom, s.geom)",
+        " OR " + _GEOMETRY_DIFFERS,
         join=_SEGMENT_ENDS,
     )
     columns = (
@@ -455,13 +466,14 @@ def _merge_segments(conn: psycopg.Connection) -> EntityCounts:
         " s.status::recor.lifecycle_status, s.owner, s.operator, s.commissioned_on, s.source,"
         " s.extra, s.geom"
     )
-    conn.execute(
-        f"INSERT INTO recor.segments (code, site_a, site_b, {columns}, batch_id)"  # type: ignore[arg-type]
-        f" SELECT s.code, sa.id, sb.id, {values}, (SELECT recor.current_batch())"
-        f" FROM stage_segments s {_SEGMENT_ENDS}"
-        " JOIN diff_segments d ON d.code = s.code WHERE d.change = 'added' AND d.id IS NULL"
-        " ORDER BY s.code"
-    )
+    if counts.added:
+        conn.execute(
+            f"INSERT INTO recor.segments (code, site_a, site_b, {columns}, batch_id)"  # type: ignore[arg-type]
+            f" SELECT s.code, sa.id, sb.id, {values}, (SELECT recor.current_batch())"
+            f" FROM stage_segments s {_SEGMENT_ENDS}"
+            " JOIN diff_segments d ON d.code = s.code WHERE d.change = 'added' AND d.id IS NULL"
+            " ORDER BY s.code"
+        )
     if not _has_updates(conn, "segments"):
         return counts
     conn.execute(
