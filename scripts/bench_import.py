@@ -166,6 +166,11 @@ def main() -> None:
     """Generate (or reuse) the sample, run both loads, print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", type=int, default=200_000)
+    parser.add_argument(
+        "--first-only",
+        action="store_true",
+        help="measure the first import only (no re-import, no undo)",
+    )
     args = parser.parse_args()
     folder = ROOT / "gis_data" / "large" / f"sample_{args.segments}"
     shp = folder / "shp"
@@ -196,19 +201,25 @@ def main() -> None:
             first = _timed(
                 [sys.executable, "-c", _CHILD, _url(recor_db), str(shp), report], recor_db
             )
-            again = _timed(
-                [sys.executable, "-c", _CHILD, _url(recor_db), str(shp), report], recor_db
-            )
+            again = None
+            if not args.first_only:
+                again = _timed(
+                    [sys.executable, "-c", _CHILD, _url(recor_db), str(shp), report], recor_db
+                )
         with registry.connect(_url(recor_db), autocommit=True) as conn:
             loaded = len(registry.read_segments(conn))
             batch = int(registry.list_batches(conn)["id"].max())
-        undo = _timed([sys.executable, "-c", _UNDO, _url(recor_db), str(batch)], recor_db)
+        undo = None
+        if not args.first_only:
+            undo = _timed([sys.executable, "-c", _UNDO, _url(recor_db), str(batch)], recor_db)
         load = os.getloadavg()
         print(_line("ogr2ogr total", reference))
         print(_line("recor import", first) + f"  ({loaded:,} segments)")
         print(f"  recor stages: {first[4].strip()}")
-        print(_line("recor re-import", again) + f"  ({again[4].split('status')[-1].strip()})")
-        print(_line("recor import undo", undo))
+        if again is not None and undo is not None:
+            status = again[4].split("status")[-1].strip()
+            print(_line("recor re-import", again) + f"  ({status})")
+            print(_line("recor import undo", undo))
         print(
             f"ratio recor/ogr2ogr: {first[0] / ogr[0]:.2f}x wall,"
             f" {first[1] / ogr[1]:.2f}x CPU of the importing process,"

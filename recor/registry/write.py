@@ -236,7 +236,7 @@ def _stage(conn: psycopg.Connection, delivery: Delivery) -> None:
                 sql.SQL(_STAGING_KEYS[table]),  # type: ignore[arg-type]
             )
         )
-    conn.execute("ANALYZE stage_sites; ANALYZE stage_segments")
+    conn.execute("ANALYZE stage_sites (code); ANALYZE stage_segments (code, site_a, site_b)")
 
 
 def _create_staging(

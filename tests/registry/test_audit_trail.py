@@ -234,10 +234,14 @@ def test_an_editor_cannot_leave_a_segment_on_a_missing_site(conn, loaded, logins
         ),
         "skip triggers": _refused(editor, "SET session_replication_role = replica"),
     }  # fmt: skip
-    assert (
-        "segment S9: site_b refers to site id 999999, which is not in recor.sites"
-        in (refusals["insert"])
-    )
+    with psycopg.connect(editor) as session, pytest.raises(psycopg.errors.ForeignKeyViolation):
+        session.execute(begin)
+        copy = "COPY recor.segments (code, site_a, site_b, status, geom) FROM STDIN"
+        line = f"LINESTRING({ORLEANS[0]} {ORLEANS[1]}, {BLOIS[0]} {BLOIS[1]})"
+        with session.cursor().copy(copy) as rows:
+            rows.write_row(("S8", 999998, 999999, "in_service", f"SRID=2154;{line}"))
+    message = "segment S9: site_b refers to site id 999999, which is not in recor.sites"
+    assert message in refusals["insert"]
     assert "site_b refers to site id" in refusals["one bad row of many"]
     assert "segment S1: site_a refers to site id 999999" in refusals["move an end"]
     assert "never changes" in refusals["renumber a site"]
