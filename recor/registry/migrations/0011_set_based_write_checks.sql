@@ -12,7 +12,7 @@
 --   referenced rows against a concurrent delete; here no row is ever deleted, and every
 --   writer holds the registry's write lock (migration 0005), so no other transaction can
 --   remove a site between the check and the commit.
--- * segments are indexed by end site only while active;
+-- * geometries and segment end sites are indexed only while active;
 -- * history is written once per statement, its batch read once (not once per row);
 -- * every new version is stamped with the transaction's time and batch: the stamp trigger
 --   now fires only for a row that is not already stamped so (a WHEN condition, evaluated
@@ -126,9 +126,13 @@ BEGIN
 END
 $$;
 
--- Segments by end site serve only questions about active segments (the end check, a
--- junction still in use): indexing retired versions made every retirement (an undo of a
--- whole delivery) pay two index inserts per segment for entries nothing reads.
-DROP INDEX recor.segments_site_a_idx, recor.segments_site_b_idx;
+-- Spatial and end-site indexes serve only questions about active rows (every read, view and
+-- export filters on NOT retired, the end check and a junction still in use too): indexing
+-- retired versions made every retirement (an undo of a whole delivery) pay a GiST insert
+-- per site and three index inserts per segment for entries nothing reads.
+DROP INDEX recor.segments_site_a_idx, recor.segments_site_b_idx,
+    recor.segments_geom_idx, recor.sites_geom_idx;
 CREATE INDEX segments_site_a_idx ON recor.segments (site_a) WHERE NOT retired;
 CREATE INDEX segments_site_b_idx ON recor.segments (site_b) WHERE NOT retired;
+CREATE INDEX segments_geom_idx ON recor.segments USING gist (geom) WHERE NOT retired;
+CREATE INDEX sites_geom_idx ON recor.sites USING gist (geom) WHERE NOT retired;
