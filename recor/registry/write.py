@@ -315,9 +315,9 @@ def _null_fields(values: Any) -> list[str]:
 def _json_text(value: Any) -> str:
     """A JSON object's text for a jsonb column (dict, JSON text, or nothing)."""
     if isinstance(value, Mapping):
-        return json.dumps(dict(value), ensure_ascii=False, default=str) if value else "{}"
+        return json.dumps(dict(value), default=str) if value else "{}"
     if isinstance(value, str) and value.strip():
-        return json.dumps(json.loads(value), ensure_ascii=False)
+        return json.dumps(json.loads(value))
     return "{}"
 
 
