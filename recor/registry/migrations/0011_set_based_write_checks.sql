@@ -8,10 +8,11 @@
 -- * segment end sites exist: the two foreign keys segments.site_a/site_b → sites.id become
 --   one anti-join over an insert's new rows (a statement-level trigger with a transition
 --   table), a check of the rows of an update that move an end, both with owner's rights so
---   no role can skip or bend them, plus "a site's id never changes" (rows are never deleted already: refuse_delete). Foreign keys also lock the
---   referenced rows against a concurrent delete; here no row is ever deleted, and every
---   writer holds the registry's write lock (migration 0005), so no other transaction can
---   remove a site between the check and the commit.
+--   no role can skip or bend them, plus "a site's id never changes" (rows are never
+--   deleted already: refuse_delete). Foreign keys also lock the referenced rows against a
+--   concurrent delete; here no row is ever deleted, and every writer holds the registry's
+--   write lock (migration 0005), so no other transaction can remove a site between the
+--   check and the commit.
 -- * geometries and segment end sites are indexed only while active;
 -- * history is written once per statement, its batch read once (not once per row);
 -- * every new version is stamped with the transaction's time and batch: the stamp trigger
