@@ -1,15 +1,19 @@
 """Benchmark: ``recor import`` of the generated N-segment Shapefile vs a plain ``ogr2ogr`` load.
 
 Both run in the same session, each in a child process measured with ``/usr/bin/time -v``
-(wall time and peak resident memory), each into its own throwaway PostGIS database:
+(wall time, CPU time user+system, peak resident memory), each into its own throwaway
+PostGIS database; the CPU time of the server process each one talks to is measured too
+(``/proc/<pid>/stat`` of its backends, the server being on this machine):
 
 * ogr2ogr: ``ogr2ogr -f PostgreSQL --config PG_USE_COPY YES`` of ``sites.shp`` and
   ``segments.shp`` into plain tables (no checks, no history);
 * recor: ``recor import shp/ --quiet --report ...`` (reading, validation, snapping, diff,
-  history, batch, HTML+CSV report) into a freshly migrated registry.
+  history, batch, HTML+CSV report) into a freshly migrated registry;
+* then the same import again (nothing changes: no batch is written), and the undo of the
+  first batch.
 
-Usage: ``python scripts/bench_import.py [--segments 200000] [--keep]``. The sample is
-written under ``gis_data/large/`` (ignored by git) and reused when present.
+Usage: ``python scripts/bench_import.py [--segments 200000]``. The sample is written under
+``gis_data/large/`` (ignored by git) and reused when present.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -68,30 +73,104 @@ write_html(report, findings, title="bench", verdict=str(result.loaded),
 write_csv(Path(report).with_suffix(".csv"), findings)
 marks.append(("fin", time.perf_counter()))
 print("  ".join(f"{a}→{b}: {t2 - t1:.2f} s" for (a, t1), (b, t2) in zip(marks, marks[1:])))
+print("status", result.status)
 if not result.loaded:
     print(findings.head(20).to_string(), file=sys.stderr)
     sys.exit(1)
 """
 
+#: What ``recor import undo BATCH`` runs, as a child.
+_UNDO = """
+import sys
+from recor import registry
+url, batch = sys.argv[1:3]
+with registry.connect(url, autocommit=True) as conn:
+    summary = registry.undo_batch(conn, int(batch), user="bench")
+print("status undo", summary.counts()["segments"])
+"""
 
-def _timed(command: list[str]) -> tuple[float, float, str]:
-    """Run a command under /usr/bin/time -v: (wall seconds, peak RSS MB, stdout)."""
-    done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True)
+
+class _ServerCpu:
+    """CPU seconds (user+system) of the server processes serving one database.
+
+    Polls ``pg_stat_activity`` and ``/proc/<pid>/stat`` while a child runs; a backend's
+    last reading before it exits is kept (short polls: the end of a backend's life is the
+    only part missed).
+    """
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> _ServerCpu:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def seconds(self) -> float:
+        """CPU seconds of the backends seen."""
+        return sum(self.seen.values())
+
+    def _poll(self) -> None:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            while not self._stop.wait(0.05):
+                pids = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,)
+                ).fetchall()
+                for (pid,) in pids:
+                    try:
+                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    except OSError:
+                        continue
+                    ticks = int(fields[11]) + int(fields[12])
+                    self.seen[pid] = ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _timed(command: list[str], database: str) -> tuple[float, float, float, float, str]:
+    """Run a command under /usr/bin/time -v.
+
+    Returns wall seconds, CPU seconds of the command, CPU seconds of the server processes
+    serving ``database``, peak RSS MB, stdout.
+    """
+    with _ServerCpu(database) as server:
+        done = subprocess.run(["/usr/bin/time", "-v", *command], capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(
             f"failed ({done.returncode}): {' '.join(command)}\n{done.stdout}\n{done.stderr[-3000:]}"
         )
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", done.stderr)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-    assert wall and rss, done.stderr
+    user = re.search(r"User time \(seconds\): ([\d.]+)", done.stderr)
+    system = re.search(r"System time \(seconds\): ([\d.]+)", done.stderr)
+    assert wall and rss and user and system, done.stderr
     seconds = int(wall.group(1) or 0) * 3600 + int(wall.group(2)) * 60 + float(wall.group(3))
-    return seconds, int(rss.group(1)) / 1024, done.stdout
+    cpu = float(user.group(1)) + float(system.group(1))
+    return seconds, cpu, server.seconds, int(rss.group(1)) / 1024, done.stdout
+
+
+def _line(label: str, run: tuple[float, float, float, float, str]) -> str:
+    wall, cpu, server, rss, _ = run
+    return (
+        f"{label:22} {wall:7.2f} s wall  {cpu:6.2f} s CPU  + server {server:6.2f} s CPU"
+        f"  {rss:6.0f} MB peak"
+    )
 
 
 def main() -> None:
     """Generate (or reuse) the sample, run both loads, print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", type=int, default=200_000)
+    parser.add_argument(
+        "--first-only",
+        action="store_true",
+        help="measure the first import only (no re-import, no undo)",
+    )
     args = parser.parse_args()
     folder = ROOT / "gis_data" / "large" / f"sample_{args.segments}"
     shp = folder / "shp"
@@ -107,25 +186,46 @@ def main() -> None:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
         with registry.connect(_url(recor_db), autocommit=True) as conn:
             registry.upgrade(conn)
-        ogr_wall, ogr_rss = 0.0, 0.0
+        ogr = [0.0, 0.0, 0.0, 0.0]
         for layer in ("sites", "segments"):
-            wall, rss, _ = _timed(
+            run = _timed(
                 ["ogr2ogr", "-f", "PostgreSQL", "--config", "PG_USE_COPY", "YES",
-                 f"PG:{_url(plain)}", str(shp / f"{layer}.shp"), "-nln", f"plain_{layer}"]
+                 f"PG:{_url(plain)}", str(shp / f"{layer}.shp"), "-nln", f"plain_{layer}"],
+                plain,
             )  # fmt: skip
-            ogr_wall, ogr_rss = ogr_wall + wall, max(ogr_rss, rss)
-            print(f"ogr2ogr {layer:9} {wall:7.2f} s  {rss:7.0f} MB", flush=True)
+            print(_line(f"ogr2ogr {layer}", run), flush=True)
+            ogr = [ogr[0] + run[0], ogr[1] + run[1], ogr[2] + run[2], max(ogr[3], run[3])]
+        reference = (*ogr, "")
         with tempfile.TemporaryDirectory() as tmp:
-            report = Path(tmp) / "report.html"
-            recor_wall, recor_rss, stages = _timed(
-                [sys.executable, "-c", _CHILD, _url(recor_db), str(shp), str(report)]
+            report = str(Path(tmp) / "report.html")
+            first = _timed(
+                [sys.executable, "-c", _CHILD, _url(recor_db), str(shp), report], recor_db
             )
+            again = None
+            if not args.first_only:
+                again = _timed(
+                    [sys.executable, "-c", _CHILD, _url(recor_db), str(shp), report], recor_db
+                )
         with registry.connect(_url(recor_db), autocommit=True) as conn:
             loaded = len(registry.read_segments(conn))
-        print(f"recor import      {recor_wall:7.2f} s  {recor_rss:7.0f} MB  ({loaded:,} segments)")
-        print(f"  recor stages: {stages.strip()}")
-        print(f"ogr2ogr total     {ogr_wall:7.2f} s  {ogr_rss:7.0f} MB")
-        print(f"ratio recor/ogr2ogr: {recor_wall / ogr_wall:.2f}x wall time")
+            batch = int(registry.list_batches(conn)["id"].max())
+        undo = None
+        if not args.first_only:
+            undo = _timed([sys.executable, "-c", _UNDO, _url(recor_db), str(batch)], recor_db)
+        load = os.getloadavg()
+        print(_line("ogr2ogr total", reference))
+        print(_line("recor import", first) + f"  ({loaded:,} segments)")
+        print(f"  recor stages: {first[4].strip()}")
+        if again is not None and undo is not None:
+            status = again[4].split("status")[-1].strip()
+            print(_line("recor re-import", again) + f"  ({status})")
+            print(_line("recor import undo", undo))
+        print(
+            f"ratio recor/ogr2ogr: {first[0] / ogr[0]:.2f}x wall,"
+            f" {first[1] / ogr[1]:.2f}x CPU of the importing process,"
+            f" {(first[1] + first[2]) / (ogr[1] + ogr[2]):.2f}x CPU with the server's"
+        )
+        print(f"load average (1, 5, 15 min) at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     finally:
         _database(plain, drop=True)
         _database(recor_db, drop=True)

@@ -39,6 +39,8 @@ _LABELS: dict[str, str] = {
         " (SELECT code FROM recor.risk_groups WHERE id = t.risk_group_id)"
     ),
 }
+#: The new version's stamp, written here so the stamp trigger has nothing to do (0011).
+_STAMP = sql.SQL("valid_from = now(), batch_id = (SELECT recor.current_batch())")
 _SUMMARY_FIELD = {
     "sites": "sites",
     "segments": "segments",
@@ -183,7 +185,7 @@ def _undo_table(conn: psycopg.Connection, table: str, batch_id: int) -> EntityCo
     )
     restored = conn.execute(
         sql.SQL(
-            "UPDATE recor.{t} t SET ({cols}) = ROW({hcols}) FROM recor.{h} h"
+            "UPDATE recor.{t} t SET ({cols}) = ROW({hcols}), {stamp} FROM recor.{h} h"
             " WHERE {on_key} AND h.ended_by_batch = %(b)s AND t.batch_id = %(b)s"
             " RETURNING {label}"
         ).format(
@@ -193,14 +195,19 @@ def _undo_table(conn: psycopg.Connection, table: str, batch_id: int) -> EntityCo
             hcols=sql.SQL(", ").join(sql.SQL("h.{}").format(sql.Identifier(c)) for c in columns),
             on_key=on_key,
             label=sql.SQL(_LABELS[table]),  # type: ignore[arg-type]
+            stamp=_STAMP,
         ),
         {"b": batch_id},
     ).fetchall()
     retired = conn.execute(
         sql.SQL(
-            "UPDATE recor.{t} t SET retired = true WHERE t.batch_id = %(b)s AND NOT t.retired"
-            " RETURNING {label}"
-        ).format(t=sql.Identifier(table), label=sql.SQL(_LABELS[table])),  # type: ignore[arg-type]
+            "UPDATE recor.{t} t SET retired = true, {stamp} WHERE t.batch_id = %(b)s"
+            " AND NOT t.retired RETURNING {label}"
+        ).format(
+            t=sql.Identifier(table),
+            label=sql.SQL(_LABELS[table]),  # type: ignore[arg-type]
+            stamp=_STAMP,
+        ),
         {"b": batch_id},
     ).fetchall()
     return EntityCounts(

@@ -32,17 +32,19 @@ __all__ = ["batch_transaction", "finish_batch", "load_delivery", "registry_error
 
 log = logging.getLogger(__name__)
 
-# Staging tables: (column, PostgreSQL type). Geometries arrive as EWKB and are decoded once.
+# Staging tables: (column, PostgreSQL type). Geometries arrive as hex EWKB, which the
+# geometry type's own input reads.
 _STAGING: dict[str, tuple[tuple[str, str], ...]] = {
     "stage_sites": (
         ("code", "text"), ("name", "text"), ("kind", "text"), ("operator", "text"),
-        ("status", "text"), ("source", "text"), ("extra", "jsonb"), ("wkb", "bytea"),
+        ("status", "text"), ("source", "text"), ("extra", "jsonb"), ("geom", "geometry"),
     ),
     "stage_segments": (
         ("code", "text"), ("site_a", "text"), ("site_b", "text"), ("fibre_count", "int4"),
         ("fibres_used", "int4"), ("cable_type", "text"), ("installation", "text"),
         ("status", "text"), ("owner", "text"), ("operator", "text"),
-        ("commissioned_on", "date"), ("source", "text"), ("extra", "jsonb"), ("wkb", "bytea"),
+        ("commissioned_on", "date"), ("source", "text"), ("extra", "jsonb"),
+        ("geom", "geometry"),
     ),
     "stage_risk_groups": (
         ("code", "text"), ("kind", "text"), ("name", "text"), ("source", "text"),
@@ -50,6 +52,11 @@ _STAGING: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "stage_links": (("segment_code", "text"), ("risk_group_code", "text")),
 }  # fmt: skip
+#: Rows per COPY message built at once: bounds the client's memory on very large deliveries.
+_COPY_ROWS = 50_000
+#: Memory for the sorts and hash joins of one load (the default 4 MB spills 200,000 staged
+#: rows to disk); local to the load's transaction.
+_LOAD_WORK_MEM = "256MB"
 _STAGING_KEYS = {
     "stage_sites": "code",
     "stage_segments": "code",
@@ -155,11 +162,13 @@ def load_delivery(
             if replace_scope is not None and not replace_scope.is_empty():
                 _retire_out_of_scope(conn, summary, replace_scope, delivery.risk_groups is not None)
             finish_batch(conn, batch_id, summary, outcome="loaded")
-            if dry_run or not summary.changes_anything():
+            if dry_run:
                 # Run the checks deferred to commit now, so a dry run refuses what a real
                 # load would refuse.
                 conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 raise _DryRunDone
+            if not summary.changes_anything():
+                raise _DryRunDone  # no row written: the deferred checks have nothing to see
             summary.batch_id = batch_id
         summary.commit_note = writer.commit_note
     except _DryRunDone:
@@ -214,10 +223,19 @@ def _stage(conn: psycopg.Connection, delivery: Delivery) -> None:
         "stage_risk_groups": delivery.risk_groups,
         "stage_links": delivery.segment_risk_groups,
     }
+    conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(_LOAD_WORK_MEM)))
     for table, columns in _STAGING.items():
         _create_staging(conn, table, columns)
         if frames[table] is not None:
             _copy(conn, table, frames[table], columns)
+        # Keys are indexed once the rows are in (one sorted build, not one insert per row);
+        # a code delivered twice is refused here.
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+                sql.Identifier(table),
+                sql.SQL(_STAGING_KEYS[table]),  # type: ignore[arg-type]
+            )
+        )
     conn.execute("ANALYZE stage_sites (code); ANALYZE stage_segments (code, site_a, site_b)")
 
 
@@ -225,9 +243,6 @@ def _create_staging(
     conn: psycopg.Connection, table: str, columns: tuple[tuple[str, str], ...]
 ) -> None:
     parts = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns]  # type: ignore[arg-type]
-    if any(c == "wkb" for c, _ in columns):
-        parts.append(sql.SQL("geom geometry GENERATED ALWAYS AS (ST_GeomFromEWKB(wkb)) STORED"))
-    parts.append(sql.SQL("PRIMARY KEY ({})").format(sql.SQL(_STAGING_KEYS[table])))  # type: ignore[arg-type]
     conn.execute(
         sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
             sql.Identifier(table), sql.SQL(", ").join(parts)
@@ -238,54 +253,72 @@ def _create_staging(
 def _copy(
     conn: psycopg.Connection, table: str, frame: Any, columns: tuple[tuple[str, str], ...]
 ) -> None:
-    """Binary COPY of a frame into a staging table (text columns: None becomes '')."""
-    values = []
-    for column, pg_type in columns:
-        if column == "wkb":
-            geoms = shapely.set_srid(np.asarray(frame.geometry.array, dtype=object), STORAGE_CRS)
-            values.append(shapely.to_wkb(geoms, include_srid=True).tolist())
-        elif column == "extra":
-            values.append([_json(v) for v in frame[column]] if column in frame else None)
-        else:
-            values.append(_column_values(frame[column], pg_type))
-    if any(v is None for v in values):
-        values = [v if v is not None else [{}] * len(frame) for v in values]
-    query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+    """COPY a frame into a staging table, whole columns at a time (text columns: None → '').
+
+    Each column becomes an array of COPY text fields (vectorised; escaping only where a
+    value holds a backslash, tab or line break), then rows are joined block by block.
+    """
+    query = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
     )
     with conn.cursor().copy(query) as copy:
-        copy.set_types([t for _, t in columns])
-        for row in zip(*values, strict=True):
-            copy.write_row(row)
+        for start in range(0, len(frame), _COPY_ROWS):
+            block = frame.iloc[start : start + _COPY_ROWS]
+            fields = [_copy_fields(block, column, pg_type) for column, pg_type in columns]
+            lines = map("\t".join, zip(*fields, strict=True))
+            copy.write("\n".join(lines).encode() + b"\n")
 
 
-def _column_values(series: pd.Series, pg_type: str) -> list[Any]:
-    """Plain Python values for COPY: missing → None (NULL), text never NULL."""
-    if pg_type == "text":
-        return ["" if _missing(v) else str(v) for v in series.tolist()]
+def _copy_fields(frame: Any, column: str, pg_type: str) -> list[str]:
+    """One column of a frame as COPY text fields (``\\N`` is NULL)."""
+    if pg_type == "geometry":
+        srid = f"SRID={STORAGE_CRS};"
+        wkb = shapely.to_wkb(np.asarray(frame.geometry.array, dtype=object))
+        return [r"\N" if b is None else srid + b.hex() for b in wkb.tolist()]
+    if column not in frame:
+        return ["{}" if pg_type == "jsonb" else ""] * len(frame)
+    series = frame[column]
+    if pg_type == "jsonb":
+        return _escaped([_json_text(v) for v in series.tolist()])
+    missing = series.isna().to_numpy()
     if pg_type == "int4":
-        return [None if _missing(v) else int(v) for v in series.tolist()]
+        numbers = pd.to_numeric(series.where(~missing, 0)).astype("int64").astype(str)
+        return _null_fields(np.where(missing, None, numbers.to_numpy(dtype=object)))
     if pg_type == "date":
-        return [None if _missing(v) else pd.Timestamp(v).date() for v in series.tolist()]
-    return series.tolist()
+        # few distinct dates: each converted once
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        days = [pd.Timestamp(v).date().isoformat() for v in uniques]
+        return np.asarray([*days, r"\N"], dtype=object)[codes].tolist()
+    texts = series.astype(object).where(~missing, "").astype(str).to_numpy(dtype=object)
+    return _escaped(texts.tolist())
 
 
-def _missing(value: Any) -> bool:
-    return (
-        value is None
-        or value is pd.NA
-        or value is pd.NaT
-        or (isinstance(value, float) and np.isnan(value))
-    )
+_COPY_SPECIAL = ("\\", "\t", "\n", "\r")
 
 
-def _json(value: Any) -> Any:
-    """A JSON object for a jsonb column (dict, JSON text, or nothing)."""
+def _escaped(texts: list[str]) -> list[str]:
+    """COPY text fields of strings: backslash, tab and line breaks escaped where present."""
+    joined = "".join(texts)
+    if not any(c in joined for c in _COPY_SPECIAL):
+        return texts
+    return [
+        t.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        for t in texts
+    ]
+
+
+def _null_fields(values: Any) -> list[str]:
+    """COPY fields of values that need no escaping; None (missing) becomes NULL."""
+    return [r"\N" if v is None else v for v in np.asarray(values, dtype=object).tolist()]
+
+
+def _json_text(value: Any) -> str:
+    """A JSON object's text for a jsonb column (dict, JSON text, or nothing)."""
     if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, str):
-        return json.loads(value) if value.strip() else {}
-    return {}
+        return json.dumps(dict(value), default=str) if value else "{}"
+    if isinstance(value, str) and value.strip():
+        return json.dumps(json.loads(value))
+    return "{}"
 
 
 def _check_staged(conn: psycopg.Connection) -> None:
@@ -346,6 +379,8 @@ def _diff(conn: psycopg.Connection, entity: str, compare: str, join: str = "") -
             join=sql.SQL(join),  # type: ignore[arg-type]
         )
     )
+    # Statistics, so the merge joins by hash rather than row by row through indexes.
+    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(f"diff_{entity}")))
     rows = conn.execute(
         sql.SQL("SELECT change, code FROM {} WHERE change <> 'unchanged' ORDER BY code").format(
             sql.Identifier(f"diff_{entity}")
@@ -363,14 +398,39 @@ def _diff(conn: psycopg.Connection, entity: str, compare: str, join: str = "") -
     )
 
 
+#: Geometries differ beyond the tolerance (migration 0004); identical coordinates, the
+#: usual case of a re-delivery, are told by the cheap exact ``=`` first.
+_GEOMETRY_DIFFERS = "(NOT t.geom = s.geom AND recor.geometry_differs(t.geom, s.geom))"
+
+#: A new version's stamp, written by the loader so the stamp trigger (migration 0011) has
+#: nothing to do for it.
+_STAMP = "valid_from = now(), batch_id = (SELECT recor.current_batch())"
+
+
 def _merge_sites(conn: psycopg.Connection) -> EntityCounts:
     counts = _diff(
         conn,
         "sites",
         "(t.name, t.kind::text, t.operator, t.status::text, t.source, t.extra)"
         " IS DISTINCT FROM (s.name, s.kind, s.operator, s.status, s.source, s.extra)"
-        " OR recor.geometry_differs(t.geom, s.geom)",
+        " OR " + _GEOMETRY_DIFFERS,
     )
+    if counts.added:
+        _insert_added_sites(conn)
+    if not _has_updates(conn, "sites"):
+        return counts
+    conn.execute(
+        "UPDATE recor.sites t SET name = s.name, kind = s.kind::recor.site_kind,"
+        " operator = s.operator, status = s.status::recor.lifecycle_status, source = s.source,"
+        " extra = s.extra, geom = s.geom, retired = false, "
+        + _STAMP
+        + " FROM stage_sites s JOIN diff_sites d USING (code)"
+        " WHERE t.id = d.id AND d.change IN ('added', 'changed')"
+    )
+    return counts
+
+
+def _insert_added_sites(conn: psycopg.Connection) -> None:
     conn.execute(
         "INSERT INTO recor.sites (code, name, kind, operator, status, source, extra, geom,"
         " batch_id) SELECT s.code, s.name, s.kind::recor.site_kind, s.operator,"
@@ -379,16 +439,6 @@ def _merge_sites(conn: psycopg.Connection) -> EntityCounts:
         " FROM stage_sites s JOIN diff_sites d USING (code)"
         " WHERE d.change = 'added' AND d.id IS NULL ORDER BY s.code"
     )
-    if not _has_updates(conn, "sites"):
-        return counts
-    conn.execute(
-        "UPDATE recor.sites t SET name = s.name, kind = s.kind::recor.site_kind,"
-        " operator = s.operator, status = s.status::recor.lifecycle_status, source = s.source,"
-        " extra = s.extra, geom = s.geom, retired = false"
-        " FROM stage_sites s JOIN diff_sites d USING (code)"
-        " WHERE t.id = d.id AND d.change IN ('added', 'changed')"
-    )
-    return counts
 
 
 _SEGMENT_ENDS = (
@@ -404,7 +454,7 @@ def _merge_segments(conn: psycopg.Connection) -> EntityCounts:
         " t.status::text, t.owner, t.operator, t.commissioned_on, t.source, t.extra)"
         " IS DISTINCT FROM (sa.id, sb.id, s.fibre_count, s.fibres_used, s.cable_type,"
         " s.installation, s.status, s.owner, s.operator, s.commissioned_on, s.source, s.extra)"
-        " OR recor.geometry_differs(t.geom, s.geom)",
+        " OR " + _GEOMETRY_DIFFERS,
         join=_SEGMENT_ENDS,
     )
     columns = (
@@ -416,18 +466,19 @@ def _merge_segments(conn: psycopg.Connection) -> EntityCounts:
         " s.status::recor.lifecycle_status, s.owner, s.operator, s.commissioned_on, s.source,"
         " s.extra, s.geom"
     )
-    conn.execute(
-        f"INSERT INTO recor.segments (code, site_a, site_b, {columns}, batch_id)"  # type: ignore[arg-type]
-        f" SELECT s.code, sa.id, sb.id, {values}, (SELECT recor.current_batch())"
-        f" FROM stage_segments s {_SEGMENT_ENDS}"
-        " JOIN diff_segments d ON d.code = s.code WHERE d.change = 'added' AND d.id IS NULL"
-        " ORDER BY s.code"
-    )
+    if counts.added:
+        conn.execute(
+            f"INSERT INTO recor.segments (code, site_a, site_b, {columns}, batch_id)"  # type: ignore[arg-type]
+            f" SELECT s.code, sa.id, sb.id, {values}, (SELECT recor.current_batch())"
+            f" FROM stage_segments s {_SEGMENT_ENDS}"
+            " JOIN diff_segments d ON d.code = s.code WHERE d.change = 'added' AND d.id IS NULL"
+            " ORDER BY s.code"
+        )
     if not _has_updates(conn, "segments"):
         return counts
     conn.execute(
         f"UPDATE recor.segments t SET (site_a, site_b, {columns}, retired)"  # type: ignore[arg-type]
-        f" = (sa.id, sb.id, {values}, false) FROM stage_segments s {_SEGMENT_ENDS}"
+        f" = (sa.id, sb.id, {values}, false), {_STAMP} FROM stage_segments s {_SEGMENT_ENDS}"
         " JOIN diff_segments d ON d.code = s.code"
         " WHERE t.id = d.id AND d.change IN ('added', 'changed')"
     )
@@ -452,8 +503,9 @@ def _merge_risk_groups(conn: psycopg.Connection) -> EntityCounts:
         return counts
     conn.execute(
         "UPDATE recor.risk_groups t SET kind = s.kind::recor.risk_kind, name = s.name,"
-        " source = s.source, extra = s.extra, retired = false"
-        " FROM stage_risk_groups s JOIN diff_risk_groups d USING (code)"
+        " source = s.source, extra = s.extra, retired = false, "
+        + _STAMP
+        + " FROM stage_risk_groups s JOIN diff_risk_groups d USING (code)"
         " WHERE t.id = d.id AND d.change IN ('added', 'changed')"
     )
     return counts
@@ -479,7 +531,8 @@ def _merge_links(conn: psycopg.Connection, *, replace: bool) -> EntityCounts:
         " JOIN recor.risk_groups r ON r.code = l.risk_group_code"
     )
     added = conn.execute(
-        "WITH up AS (UPDATE recor.segment_risk_groups t SET retired = false FROM wanted_links w"
+        f"WITH up AS (UPDATE recor.segment_risk_groups t SET retired = false, {_STAMP}"
+        " FROM wanted_links w"
         " WHERE t.segment_id = w.segment_id AND t.risk_group_id = w.risk_group_id AND t.retired"
         " RETURNING w.segment_code || ' → ' || w.risk_group_code AS label),"
         " ins AS (INSERT INTO recor.segment_risk_groups (segment_id, risk_group_id)"
@@ -494,7 +547,7 @@ def _merge_links(conn: psycopg.Connection, *, replace: bool) -> EntityCounts:
     counts = EntityCounts(added=sorted(r[0] for r in added))
     if replace:
         retired = conn.execute(
-            "UPDATE recor.segment_risk_groups t SET retired = true"
+            f"UPDATE recor.segment_risk_groups t SET retired = true, {_STAMP}"
             " FROM recor.segments s, recor.risk_groups r"
             " WHERE s.id = t.segment_id AND r.id = t.risk_group_id AND NOT t.retired"
             " AND s.code IN (SELECT code FROM stage_segments)"
@@ -546,14 +599,19 @@ def _retire_out_of_scope(
             where = sql.SQL("{} AND NOT ({})").format(where, _CREATED_JUNCTION_IN_USE)
         rows = conn.execute(
             sql.SQL(
-                "UPDATE recor.{t} t SET retired = true WHERE NOT t.retired AND {w}"
+                "UPDATE recor.{t} t SET retired = true, {stamp} WHERE NOT t.retired AND {w}"
                 " AND NOT EXISTS (SELECT 1 FROM {s} s WHERE s.code = t.code) RETURNING t.code"
-            ).format(t=sql.Identifier(table), w=where, s=sql.Identifier(f"stage_{table}")),
+            ).format(
+                t=sql.Identifier(table),
+                w=where,
+                s=sql.Identifier(f"stage_{table}"),
+                stamp=sql.SQL(_STAMP),  # type: ignore[arg-type]
+            ),
             params,
         ).fetchall()
         counts.retired = sorted(r[0] for r in rows)
     retired_links = conn.execute(
-        "UPDATE recor.segment_risk_groups t SET retired = true FROM recor.segments s,"
+        f"UPDATE recor.segment_risk_groups t SET retired = true, {_STAMP} FROM recor.segments s,"
         " recor.risk_groups r WHERE s.id = t.segment_id AND r.id = t.risk_group_id"
         " AND NOT t.retired AND (s.retired OR r.retired) RETURNING s.code || ' → ' || r.code"
     ).fetchall()

@@ -29,6 +29,7 @@ from recor.registry import BatchInfo
 from recor.registry.gracethd_store import store_gracethd_tables
 from recor.registry.lock import write_transaction
 from recor.registry.reference import read_cog, write_cog
+from recor.registry.write import registry_error
 from tests.registry.conftest import BLOIS, ORLEANS, segment_sql
 from tests.registry.test_write_lock import _chamber_delivery, _segment_from_p
 
@@ -208,6 +209,56 @@ def test_an_editor_cannot_attribute_changes_to_another_batch(conn, loaded, login
     ).fetchone()
     assert row == (batch, True)
     assert len(refusals) == 6
+
+
+def test_an_editor_cannot_leave_a_segment_on_a_missing_site(conn, loaded, logins):
+    """Migration 0011 replaced the end sites' foreign keys by set-based checks: the
+    database still refuses a dangling end, whoever writes, with the segment and end named.
+    """
+    editor = logins["editor"]
+    begin = "SELECT recor.begin_batch('e', 'p', '', '[]', '[]')"
+    rows_before = conn.execute("SELECT count(*) FROM recor.segments").fetchone()[0]
+    dangling = segment_sql("S9").replace("(SELECT id FROM recor.sites WHERE code = 'B')", "999999")
+    refusals = {
+        "insert": _refused(editor, begin, dangling),
+        "one bad row of many": _refused(
+            editor, begin, segment_sql("S7"),
+            "INSERT INTO recor.segments (code, site_a, site_b, status, geom)"
+            " SELECT code || 'x', site_a, site_b + 999999, status, geom FROM recor.segments",
+        ),
+        "move an end": _refused(
+            editor, begin, "UPDATE recor.segments SET site_a = 999999 WHERE code = 'S1'"
+        ),
+        "renumber a site": _refused(
+            editor, begin, "UPDATE recor.sites SET id = DEFAULT WHERE code = 'B'"
+        ),
+        "disable the check": _refused(
+            editor, "ALTER TABLE recor.segments DISABLE TRIGGER segments_end_sites_exist"
+        ),
+        "skip triggers": _refused(editor, "SET session_replication_role = replica"),
+    }  # fmt: skip
+    with psycopg.connect(editor) as session, pytest.raises(psycopg.errors.ForeignKeyViolation):
+        session.execute(begin)
+        copy = "COPY recor.segments (code, site_a, site_b, status, geom) FROM STDIN"
+        line = f"LINESTRING({ORLEANS[0]} {ORLEANS[1]}, {BLOIS[0]} {BLOIS[1]})"
+        with session.cursor().copy(copy) as rows:
+            rows.write_row(("S8", 999998, 999999, "in_service", f"SRID=2154;{line}"))
+    message = "segment S9: site_b refers to site id 999999, which is not in recor.sites"
+    assert message in refusals["insert"]
+    assert "site_b refers to site id" in refusals["one bad row of many"]
+    assert "segment S1: site_a refers to site id 999999" in refusals["move an end"]
+    assert "never changes" in refusals["renumber a site"]
+    assert "must be owner" in refusals["disable the check"]
+    assert "permission denied" in refusals["skip triggers"]
+    assert conn.execute("SELECT count(*) FROM recor.segments").fetchone()[0] == rows_before
+
+
+def test_a_dangling_end_is_refused_naming_table_and_rule(conn, two_sites):
+    with pytest.raises(psycopg.errors.ForeignKeyViolation) as refused:
+        two_sites(segment_sql("S9").replace("(SELECT id FROM recor.sites WHERE code = 'A')", "-1"))
+    error = str(registry_error(refused.value))
+    assert "segment S9: site_a refers to site id -1" in error
+    assert "table recor.segments; rule segments_end_sites_exist" in error
 
 
 def test_the_end_check_fails_whatever_pending_checks_holds(conn, two_sites):

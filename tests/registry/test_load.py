@@ -313,3 +313,34 @@ def test_a_dry_run_refuses_what_the_real_load_would_refuse(conn, sample_delivery
         registry.load_delivery(conn, without, BatchInfo(), replace_scope=scope, dry_run=True)
     with pytest.raises(RegistryError, match="retired site"):
         registry.load_delivery(conn, without, BatchInfo(), replace_scope=scope)
+
+
+def test_texts_dates_counts_and_extra_arrive_exactly_as_delivered(conn, sample_delivery):
+    """Staging is a text COPY built column by column: its escaping must be exact."""
+    segments = sample_delivery.segments.copy()
+    tricky = 'back\\slash\ttab\nnewline\rreturn \\N "quoted" é€ \\\\x00'
+    segments["cable_type"] = segments["cable_type"].astype(object)
+    segments.loc[0, "cable_type"] = tricky
+    segments.loc[1, "cable_type"] = None
+    segments["extra"] = [{} for _ in range(len(segments))]
+    segments.at[0, "extra"] = {"note": 'a\\b\nc\t"d"', "n": [1, 2.5, None]}
+    segments["fibre_count"] = segments["fibre_count"].astype(object)
+    segments.loc[0, ["fibre_count", "fibres_used"]] = [None, None]
+    segments.loc[1, "commissioned_on"] = None
+    delivery = Delivery(sample_delivery.sites, segments, sample_delivery.risk_groups,
+                        sample_delivery.segment_risk_groups)  # fmt: skip
+    registry.load_delivery(conn, delivery, BatchInfo())
+    codes = list(segments["code"].iloc[:2])
+    rows = {
+        code: rest
+        for code, *rest in conn.execute(
+            "SELECT code, cable_type, extra, fibre_count, fibres_used, commissioned_on"
+            " FROM recor.segments WHERE code = ANY(%s)",
+            (codes,),
+        ).fetchall()
+    }
+    first, second = rows[codes[0]], rows[codes[1]]
+    assert first[:4] == [tricky, {"note": 'a\\b\nc\t"d"', "n": [1, 2.5, None]}, None, None]
+    assert str(first[4]) == str(sample_delivery.segments.loc[0, "commissioned_on"])[:10]
+    assert second[0] == ""
+    assert second[4] is None
