@@ -8,10 +8,12 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from recor.config import MapSettings
 from recor.domain import INSTALLATION_LABELS_FR, SITE_KIND_LABELS_FR, STATUS_LABELS_FR
 from recor.maps.document import LayerSpec, make_layer
+from recor.maps.encode import remember_geometries
 from recor.maps.styles import (
     capacity_classes,
     line_classes,
@@ -128,6 +130,7 @@ def segment_layers(
     segments: gpd.GeoDataFrame, settings: MapSettings, *, prefix: str = "segments"
 ) -> list[LayerSpec]:
     """One layer per status, coloured by status, line width by fibre capacity."""
+    remember_geometries(segments.geometry, tolerance_m=settings.simplify_m)
     shown = display_segments(segments)
     fields = popup_fields(shown, SEGMENT_POPUP)
     layers = []
@@ -149,6 +152,7 @@ def segment_layers(
                 popup_fields=fields,
                 tolerance_m=settings.simplify_m,
                 show=status != "abandoned",
+                bulk=len(part) > settings.overview_max_points,
             )
         )
     return layers
@@ -158,6 +162,7 @@ def site_layers(
     sites: gpd.GeoDataFrame, settings: MapSettings, *, prefix: str = "sites"
 ) -> list[LayerSpec]:
     """One layer per site kind with its own symbol; big layers only when zoomed in."""
+    remember_geometries(sites.geometry)
     shown = display_sites(sites)
     fields = popup_fields(shown, SITE_POPUP)
     layers = []
@@ -179,6 +184,7 @@ def site_layers(
                 popup_title="name",
                 popup_fields=fields,
                 min_zoom=settings.detail_min_zoom if large else None,
+                bulk=large,
             )
         )
     return layers
@@ -264,6 +270,7 @@ def background_layers(
                 tolerance_m=settings.boundary_simplify_m,
                 interactive=interactive,
                 data_columns=data,
+                bulk=len(frame) > settings.overview_max_polygons,
             )
         )
     labels = boundaries.get("communes")
@@ -286,13 +293,23 @@ def background_layers(
     return layers
 
 
+#: Step of the densified box edges reprojected by :func:`bounds_of` (metres).
+_BOX_STEP_M = 1000.0
+
+
 def bounds_of(*frames: gpd.GeoDataFrame | None) -> tuple[tuple[float, float], tuple[float, float]]:
     """South-west and north-east corners (lat, lng) of the frames' features."""
     boxes = []
     for frame in frames:
         if frame is None or frame.empty:
             continue
-        boxes.append(frame.to_crs(4326).total_bounds if frame.crs else frame.total_bounds)
+        if frame.crs is None or frame.crs.to_epsg() == 4326:
+            boxes.append(frame.total_bounds)
+            continue
+        # the frame's box, its edges densified, in WGS84: it holds every feature, and
+        # reprojecting 200,000 features for four numbers took seconds
+        edges = shapely.segmentize(shapely.box(*frame.total_bounds), _BOX_STEP_M)
+        boxes.append(gpd.GeoSeries([edges], crs=frame.crs).to_crs(4326).total_bounds)
     if not boxes:
         # the region, when there is nothing to show
         return ((46.35, 0.05), (48.95, 3.13))
