@@ -308,7 +308,10 @@ def bounds_of(*frames: gpd.GeoDataFrame | None) -> tuple[tuple[float, float], tu
             continue
         # the frame's box, its edges densified, in WGS84: it holds every feature, and
         # reprojecting 200,000 features for four numbers took seconds
-        edges = shapely.segmentize(shapely.box(*frame.total_bounds), _BOX_STEP_M)
+        xmin, ymin, xmax, ymax = frame.total_bounds
+        # a metre around, so that one point still makes a box
+        box = shapely.box(xmin - 1, ymin - 1, xmax + 1, ymax + 1)
+        edges = shapely.segmentize(box, _BOX_STEP_M)
         boxes.append(gpd.GeoSeries([edges], crs=frame.crs).to_crs(4326).total_bounds)
     if not boxes:
         # the region, when there is nothing to show

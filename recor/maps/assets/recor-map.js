@@ -552,11 +552,12 @@
       }
       return inside;
     },
-    /* Where a feature is: a point, or the middle vertex of a line. */
+    /* Where a feature is: a point, or the middle of the middle piece of a line. */
     latLngOf: function (index) {
       var d = this._data, first = d.seqStart[d.featSeq[index]];
-      var last = d.seqStart[d.featSeq[index + 1]] - 1, v = Math.floor((first + last) / 2);
-      return this._map.unproject([d.x[v] * 256, d.y[v] * 256], 8);
+      var last = d.seqStart[d.featSeq[index] + 1] - 1, v = Math.floor((first + last) / 2);
+      var w = Math.min(v + 1, last);
+      return this._map.unproject([(d.x[v] + d.x[w]) * 128, (d.y[v] + d.y[w]) * 128], 8);
     },
     boundsOf: function (index) {
       var b = this._data.box, map = this._map;
