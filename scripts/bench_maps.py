@@ -9,8 +9,9 @@ Loire and the official geographic code, in a throwaway registry:
 2. each map is opened in headless Chromium (DevTools protocol): time from navigation to
    the first frame painted with every layer built, then a scripted sequence of zooms and
    pans (without animation), each timed until the map is idle (the redraw done and two
-   frames painted), and the JS heap (``Runtime.getHeapUsage``) after opening and at the
-   end.
+   frames painted) and by the CPU time of the page's renderer process during the step
+   (``Performance.getMetrics`` ``ProcessTime``: what the step costs whatever else the
+   machine runs), and the JS heap (``Runtime.getHeapUsage``) after opening and at the end.
 
 Budgets (issue 11): at 200,000 segments every map writes in < 60 s and < 2 GB, opens in
 < 5 s, answers a pan or zoom in < 300 ms, with < 400 MB of JS heap. Run::
@@ -62,13 +63,26 @@ def heap_mb(browser: Browser) -> float:
     return browser.call("Runtime.getHeapUsage")["usedSize"] / 1e6
 
 
+def renderer_cpu_ms(browser: Browser) -> float:
+    """CPU time of the page's renderer process so far (ms): what a step costs, whatever
+    else the machine runs."""
+    metrics = browser.call("Performance.getMetrics")["metrics"]
+    return next(m["value"] for m in metrics if m["name"] == "ProcessTime") * 1000
+
+
 def use_map(browser: Browser, path: Path) -> dict[str, float]:
     """Open a map, run the interaction script; times in seconds / milliseconds, heap MB."""
     report = browser.open_map(path, timeout_s=180)
     if not report.ready or report.console_errors or report.exceptions or report.remote_requests:
         raise SystemExit(f"{path.name} did not open cleanly: {report}")
     opened_heap = heap_mb(browser)
-    steps = [browser.evaluate(_TIMED % script) for _, script in STEPS]
+    browser.call("Performance.enable", {"timeDomain": "threadTicks"})
+    steps, cpu = [], []
+    for _, script in STEPS:
+        before = renderer_cpu_ms(browser)
+        steps.append(browser.evaluate(_TIMED % script))
+        cpu.append(renderer_cpu_ms(browser) - before)
+    browser.call("Performance.disable")
     browser.collect(report)
     if report.console_errors or report.exceptions:
         raise SystemExit(f"{path.name} failed while used: {report}")
@@ -78,6 +92,8 @@ def use_map(browser: Browser, path: Path) -> dict[str, float]:
         "worst_ms": max(steps),
         "median_ms": sorted(steps)[len(steps) // 2],
         "steps": steps,
+        "cpu_ms": cpu,
+        "worst_cpu_ms": max(cpu),
     }
 
 
@@ -108,7 +124,7 @@ def main() -> None:
     )
     print(
         f"{'network':>9} {'map':>10} {'wall s':>7} {'cpu s':>6} {'peak MB':>7} {'MB':>5}"
-        f" {'open s':>6} {'heap MB':>7} {'median ms':>9} {'worst ms':>8}"
+        f" {'open s':>6} {'heap MB':>7} {'median ms':>9} {'worst ms':>8} {'worst cpu ms':>12}"
     )
     for size in (None, args.segments):
         label = "sample" if size is None else f"{size:,}"
@@ -125,12 +141,14 @@ def main() -> None:
                     f"{label:>9} {kind:>10} {seconds:7.1f} {cpu:6.1f} {peak:7.0f}"
                     f" {path.stat().st_size / 1e6:5.1f} {used['open_s']:6.2f}"
                     f" {used['heap_mb']:7.0f} {used['median_ms']:9.0f} {used['worst_ms']:8.0f}"
+                    f" {used['worst_cpu_ms']:12.0f}"
                 )
                 browser.screenshot(out / f"{kind}.png")
                 if size is not None:
                     names = [name for name, _ in STEPS]
                     steps = ", ".join(
-                        f"{name} {ms:.0f}" for name, ms in zip(names, used["steps"], strict=True)
+                        f"{name} {ms:.0f} ({cpu:.0f} CPU)"
+                        for name, ms, cpu in zip(names, used["steps"], used["cpu_ms"], strict=True)
                     )
                     print(f"{'':>9} {'':>10} steps (ms): {steps}")
     print(f"load average after: {os.getloadavg()[0]:.1f}")

@@ -270,7 +270,7 @@ def background_layers(
                 tolerance_m=settings.boundary_simplify_m,
                 interactive=interactive,
                 data_columns=data,
-                bulk=len(frame) > settings.overview_max_polygons,
+                bulk=_big_polygons(frame, settings),
             )
         )
     labels = boundaries.get("communes")
@@ -295,6 +295,15 @@ def background_layers(
 
 #: Step of the densified box edges reprojected by :func:`bounds_of` (metres).
 _BOX_STEP_M = 1000.0
+
+
+def _big_polygons(frame: gpd.GeoDataFrame, settings: MapSettings) -> bool:
+    """Whether a polygon layer is drawn in bulk: many polygons, or many vertices (the EPCI
+    and départements repeat the communes' borders)."""
+    if len(frame) > settings.overview_max_polygons:
+        return True
+    vertices = int(shapely.get_num_coordinates(frame.geometry.values).sum())
+    return vertices > settings.overview_max_vertices
 
 
 def bounds_of(*frames: gpd.GeoDataFrame | None) -> tuple[tuple[float, float], tuple[float, float]]:

@@ -175,7 +175,7 @@
    * pixel of the last one drawn is skipped); points below the layer's minZoom are counted
    * per grid cell of CLUSTER_PX pixels (a disc with the count; a click zooms in), from
    * minZoom on drawn one by one. Popups are the same as those of small layers. */
-  var CLUSTER_PX = 64, TINY_PX = 3, VECTOR_MAX = 20000;
+  var CLUSTER_PX = 64, TINY_PX = 3, VECTOR_MAX = 4000;
 
   /* A CSS colour (with the style's opacity) as one RGBA pixel in memory order. */
   var colourProbe = null;
@@ -313,9 +313,13 @@
       var d = this._data, x = d.x, y = d.y, self = this;
       var b = this._renderer._bounds, w = Math.ceil(b.max.x - b.min.x), h = Math.ceil(b.max.y - b.min.y);
       var canvas = this._raster || (this._raster = document.createElement("canvas"));
-      canvas.width = w; canvas.height = h;
-      var image = canvas.getContext("2d").createImageData(w, h);
+      var image = this._image;
+      if (!image || image.width !== w || image.height !== h) {
+        canvas.width = w; canvas.height = h;
+        image = this._image = canvas.getContext("2d").createImageData(w, h);
+      }
       var pixels = new Uint32Array(image.data.buffer), drawn = 0;
+      pixels.fill(0);
       var ox = f.ox + b.min.x, oy = f.oy + b.min.y;
       this._byClass.forEach(function (members, c) {
         var style = self._layer.classes[c], colour = pixelColour(style);
@@ -323,6 +327,14 @@
         var half = (width - 1) >> 1;
         function plot(px, py) {
           var x0 = Math.round(px) - half, y0 = Math.round(py) - half;
+          if (x0 >= 0 && y0 >= 0 && x0 + width <= w && y0 + width <= h) {
+            for (var r = 0, at = y0 * w + x0; r < width; r++, at += w) {
+              pixels[at] = colour;
+              if (width > 1) pixels[at + 1] = colour;
+              if (width > 2) pixels[at + 2] = colour;
+            }
+            return;
+          }
           for (var yy = Math.max(0, y0); yy < Math.min(h, y0 + width); yy++) {
             for (var xx = Math.max(0, x0); xx < Math.min(w, x0 + width); xx++) pixels[yy * w + xx] = colour;
           }
@@ -338,7 +350,13 @@
             for (v++; v < end; v++) {
               var nx = x[v] * f.scale - ox, ny = y[v] * f.scale - oy;
               var steps = Math.ceil(Math.max(Math.abs(nx - px), Math.abs(ny - py)));
-              for (var k = 1; k <= steps; k++) plot(px + (nx - px) * k / steps, py + (ny - py) * k / steps);
+              var sx = (nx - px) / steps, sy = (ny - py) / steps, cx = px, cy = py;
+              for (var k = 1; k <= steps; k++) {
+                cx += sx; cy += sy;
+                var ix = ((cx + 0.5) | 0) - half, iy = ((cy + 0.5) | 0) - half;
+                if (width === 1 && ix >= 0 && iy >= 0 && ix < w && iy < h) pixels[iy * w + ix] = colour;
+                else plot(cx, cy);
+              }
               px = nx; py = ny;
             }
           }
