@@ -309,9 +309,13 @@
     /* Dense lines (more than VECTOR_MAX in view: the regional view of 200,000 segments
      * covers every pixel several times) are rasterised here, pixel by pixel, into one
      * image: stroking each of them would cost the browser seconds. */
-    _rasterLines: function (ctx, f) {
+    _rasterLines: function (ctx, f, count) {
       var d = this._data, x = d.x, y = d.y, self = this;
-      var b = this._renderer._bounds, w = Math.ceil(b.max.x - b.min.x), h = Math.ceil(b.max.y - b.min.y);
+      /* where lines are denser still (the regional view), cells of 2 px: a quarter of the
+       * pixels to fill, for lines that cover every pixel anyway */
+      var cell = count > 4 * VECTOR_MAX ? 2 : 1;
+      var b = this._renderer._bounds;
+      var w = Math.ceil((b.max.x - b.min.x) / cell), h = Math.ceil((b.max.y - b.min.y) / cell);
       var canvas = this._raster || (this._raster = document.createElement("canvas"));
       var image = this._image;
       if (!image || image.width !== w || image.height !== h) {
@@ -320,10 +324,11 @@
       }
       var pixels = new Uint32Array(image.data.buffer), drawn = 0;
       pixels.fill(0);
-      var ox = f.ox + b.min.x, oy = f.oy + b.min.y;
+      var ox = f.ox + b.min.x, oy = f.oy + b.min.y, scale = f.scale / cell;
+      ox /= cell; oy /= cell;
       this._byClass.forEach(function (members, c) {
         var style = self._layer.classes[c], colour = pixelColour(style);
-        var width = Math.max(1, Math.min(3, Math.round((style.weight || 3) / 1.5)));
+        var width = Math.max(1, Math.min(3, Math.round((style.weight || 3) / 1.5 / cell)));
         var half = (width - 1) >> 1;
         function plot(px, py) {
           var x0 = Math.round(px) - half, y0 = Math.round(py) - half;
@@ -345,17 +350,27 @@
           drawn++;
           for (var q = d.featSeq[i]; q < d.featSeq[i + 1]; q++) {
             var v = d.seqStart[q], end = d.seqStart[q + 1];
-            var px = x[v] * f.scale - ox, py = y[v] * f.scale - oy;
+            var px = x[v] * scale - ox, py = y[v] * scale - oy;
             plot(px, py);
             for (v++; v < end; v++) {
-              var nx = x[v] * f.scale - ox, ny = y[v] * f.scale - oy;
+              var nx = x[v] * scale - ox, ny = y[v] * scale - oy;
               var steps = Math.ceil(Math.max(Math.abs(nx - px), Math.abs(ny - py)));
               var sx = (nx - px) / steps, sy = (ny - py) / steps, cx = px, cy = py;
               for (var k = 1; k <= steps; k++) {
                 cx += sx; cy += sy;
                 var ix = ((cx + 0.5) | 0) - half, iy = ((cy + 0.5) | 0) - half;
-                if (width === 1 && ix >= 0 && iy >= 0 && ix < w && iy < h) pixels[iy * w + ix] = colour;
-                else plot(cx, cy);
+                if (ix >= 0 && iy >= 0 && ix + width <= w && iy + width <= h) {
+                  var at = iy * w + ix;
+                  pixels[at] = colour;
+                  if (width > 1) {
+                    pixels[at + 1] = colour; pixels[at + w] = colour; pixels[at + w + 1] = colour;
+                    if (width > 2) {
+                      pixels[at + 2] = colour; pixels[at + w + 2] = colour;
+                      pixels[at + 2 * w] = colour; pixels[at + 2 * w + 1] = colour;
+                      pixels[at + 2 * w + 2] = colour;
+                    }
+                  }
+                } else plot(cx, cy);
               }
               px = nx; py = ny;
             }
@@ -363,14 +378,16 @@
         }
       });
       canvas.getContext("2d").putImageData(image, 0, 0);
-      ctx.drawImage(canvas, b.min.x, b.min.y);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(canvas, 0, 0, w, h, b.min.x, b.min.y, w * cell, h * cell);
       this.drawn = drawn;
       this.rastered = true;
       this.clusters = [];
     },
     _drawLines: function (ctx, f) {
-      if (this._layer.kind === "line" && this._countInView(f) > VECTOR_MAX) {
-        this._rasterLines(ctx, f);
+      var count = this._layer.kind === "line" ? this._countInView(f) : 0;
+      if (count > VECTOR_MAX) {
+        this._rasterLines(ctx, f, count);
         return;
       }
       this.rastered = false;
