@@ -117,8 +117,13 @@ class MapSettings:
     #: simplification of administrative boundaries drawn as background (metres)
     boundary_simplify_m: float = 50.0
     max_zoom: int = 18
-    #: point layers larger than this are drawn only from ``detail_min_zoom`` on
-    overview_max_points: int = 5000
+    #: layers larger than this are drawn in bulk: their points are counted per grid cell
+    #: below ``detail_min_zoom``, their lines thinned to what a pixel shows
+    overview_max_points: int = 1000
+    #: polygon layers larger than this (the 1,776 communes) are drawn in bulk too
+    overview_max_polygons: int = 1000
+    #: ... and polygon layers of more vertices than this (before simplification)
+    overview_max_vertices: int = 100_000
     detail_min_zoom: int = 13
     #: fibre-count breaks of the line-width classes, and the widths (unknown first)
     capacity_breaks: tuple[float, ...] = (24.0, 72.0, 144.0)

@@ -15,12 +15,14 @@ each command < 120 s and < 2 GB. Run::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,21 +67,19 @@ def _database(admin: str, name: str, create: bool) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def main() -> None:
-    """Load, measure, print one line per command."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--segments", type=int, default=200_000)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
-    args = parser.parse_args()
+@contextlib.contextmanager
+def bench_registry(segments: int | None) -> Iterator[tuple[str, list[str]]]:
+    """A throwaway registry with the generated network (``segments``; None: the bundled
+    sample) and the real boundaries and official code; yields its URL and the codes of
+    its points of presence (for route maps). Dropped on exit."""
     admin = os.environ.get("RECOR_BENCH_ADMIN_URL", "host=127.0.0.1 user=postgres dbname=postgres")
-    name = f"recor_bench_coverage_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"recor_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     _database(admin, name, create=True)
     info = psycopg.conninfo.conninfo_to_dict(admin)
     url = f"postgresql://{info.get('user', 'postgres')}@{info.get('host', '127.0.0.1')}/{name}"
-    env = {**os.environ, "RECOR_DATABASE_URL": url}
     try:
         assert recor_main(["--database-url", url, "db", "init"]) == 0
-        delivery = build_sample(args.segments)
+        delivery = build_sample(segments)
         with registry.connect(url, autocommit=True) as conn:
             registry.load_delivery(conn, delivery, BatchInfo(profile="benchmark"))
         layers = {k: ADMIN / f"{k}.geojson" for k in ("communes", "departements", "region")}
@@ -88,7 +88,21 @@ def main() -> None:
         for kind, path in layers.items():
             command = ["--database-url", url, "reference", "import", str(path), "--kind", kind]
             assert recor_main(command) == 0
+        pops = delivery.sites.loc[delivery.sites["kind"] == "pop", "code"].tolist()
         del delivery
+        yield url, pops
+    finally:
+        _database(admin, name, create=False)
+
+
+def main() -> None:
+    """Load, measure, print one line per command."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--segments", type=int, default=200_000)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
+    args = parser.parse_args()
+    with bench_registry(args.segments) as (url, _):
+        env = {**os.environ, "RECOR_DATABASE_URL": url}
         out = args.out / "bench_coverage"
         out.mkdir(parents=True, exist_ok=True)
         recor = [sys.executable, "-m", "recor"]
@@ -98,7 +112,7 @@ def main() -> None:
             "recor map all": [*recor, "map", "all", "--out", str(out / "maps")],
         }
         print(
-            f"{datetime.now(UTC):%Y-%m-%d} {platform.node()}: {os.cpu_count()} cores;"
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC {platform.node()}: {os.cpu_count()} cores;"
             f" {args.segments:,} segments, 1,776 communes"
         )
         print(f"load average before: {os.getloadavg()[0]:.1f}")
@@ -113,8 +127,6 @@ def main() -> None:
         print(f"load average after: {os.getloadavg()[0]:.1f}")
         sizes = {p.name: p.stat().st_size / 1e6 for p in (out / "maps").glob("*.html")}
         print("map sizes (MB): " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(sizes.items())))
-    finally:
-        _database(admin, name, create=False)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from recor.config import MapSettings
 from recor.domain import INSTALLATION_LABELS_FR, SITE_KIND_LABELS_FR, STATUS_LABELS_FR
 from recor.maps.document import LayerSpec, make_layer
+from recor.maps.encode import remember_geometries
 from recor.maps.styles import (
     capacity_classes,
     line_classes,
@@ -129,6 +131,7 @@ def segment_layers(
     segments: gpd.GeoDataFrame, settings: MapSettings, *, prefix: str = "segments"
 ) -> list[LayerSpec]:
     """One layer per status, coloured by status, line width by fibre capacity."""
+    remember_geometries(segments.geometry, tolerance_m=settings.simplify_m)
     shown = display_segments(segments)
     fields = popup_fields(shown, SEGMENT_POPUP)
     layers = []
@@ -150,6 +153,7 @@ def segment_layers(
                 popup_fields=fields,
                 tolerance_m=settings.simplify_m,
                 show=status != "abandoned",
+                bulk=len(part) > settings.overview_max_points,
             )
         )
     return layers
@@ -159,6 +163,7 @@ def site_layers(
     sites: gpd.GeoDataFrame, settings: MapSettings, *, prefix: str = "sites"
 ) -> list[LayerSpec]:
     """One layer per site kind with its own symbol; big layers only when zoomed in."""
+    remember_geometries(sites.geometry)
     shown = display_sites(sites)
     fields = popup_fields(shown, SITE_POPUP)
     layers = []
@@ -180,6 +185,7 @@ def site_layers(
                 popup_title="name",
                 popup_fields=fields,
                 min_zoom=settings.detail_min_zoom if large else None,
+                bulk=large,
             )
         )
     return layers
@@ -277,6 +283,7 @@ def background_layers(
                 interactive=interactive,
                 data_columns=data,
                 show=kind not in overlays,
+                bulk=_big_polygons(frame, settings),
             )
         )
     labels = boundaries.get("communes")
@@ -299,13 +306,35 @@ def background_layers(
     return layers
 
 
+#: Step of the densified box edges reprojected by :func:`bounds_of` (metres).
+_BOX_STEP_M = 1000.0
+
+
+def _big_polygons(frame: gpd.GeoDataFrame, settings: MapSettings) -> bool:
+    """Whether a polygon layer is drawn in bulk: many polygons, or many vertices (the EPCI
+    and départements repeat the communes' borders)."""
+    if len(frame) > settings.overview_max_polygons:
+        return True
+    vertices = int(shapely.get_num_coordinates(frame.geometry.values).sum())
+    return vertices > settings.overview_max_vertices
+
+
 def bounds_of(*frames: gpd.GeoDataFrame | None) -> tuple[tuple[float, float], tuple[float, float]]:
     """South-west and north-east corners (lat, lng) of the frames' features."""
     boxes = []
     for frame in frames:
         if frame is None or frame.empty:
             continue
-        boxes.append(frame.to_crs(4326).total_bounds if frame.crs else frame.total_bounds)
+        if frame.crs is None or frame.crs.to_epsg() == 4326:
+            boxes.append(frame.total_bounds)
+            continue
+        # the frame's box, its edges densified, in WGS84: it holds every feature, and
+        # reprojecting 200,000 features for four numbers took seconds
+        xmin, ymin, xmax, ymax = frame.total_bounds
+        # a metre around, so that one point still makes a box
+        box = shapely.box(xmin - 1, ymin - 1, xmax + 1, ymax + 1)
+        edges = shapely.segmentize(box, _BOX_STEP_M)
+        boxes.append(gpd.GeoSeries([edges], crs=frame.crs).to_crs(4326).total_bounds)
     if not boxes:
         # the region, when there is nothing to show
         return ((46.35, 0.05), (48.95, 3.13))

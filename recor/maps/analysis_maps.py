@@ -81,6 +81,7 @@ def _highlight_segments(
         popup_title="code",
         popup_fields=popup_fields(shown, SEGMENT_POPUP),
         tolerance_m=settings.simplify_m,
+        bulk=len(shown) > settings.overview_max_points,
     )
 
 
@@ -90,8 +91,11 @@ def _highlight_sites(
     sites: gpd.GeoDataFrame,
     style: dict,
     extra_fields: list[tuple[str, str]] = (),
+    settings: MapSettings | None = None,
 ):  # type: ignore[assignment]
+    settings = settings or MapSettings()
     shown = display_sites(sites)
+    large = len(shown) > settings.overview_max_points
     return make_layer(
         layer_id,
         name,
@@ -100,6 +104,8 @@ def _highlight_sites(
         classes=[style],
         popup_title="name",
         popup_fields=[*popup_fields(shown, SITE_POPUP), *extra_fields],
+        min_zoom=settings.detail_min_zoom if large else None,
+        bulk=large,
     )
 
 
@@ -199,6 +205,7 @@ def redundancy_map(
             ],
             tolerance_m=settings.boundary_simplify_m,
             data_columns=("detail_fr",),
+            bulk=len(units) > settings.overview_max_polygons,
         ),
         *segment_layers(segments, settings),
         _highlight_segments("bridges", "Tronçons critiques", bridges, _HIGHLIGHT_SEGMENT, settings),
@@ -208,12 +215,14 @@ def redundancy_map(
             "Sites critiques",
             articulation,
             {**_HIGHLIGHT_SITE, "color": "#7b3294"},
+            settings=settings,
         ),
         _highlight_sites(
             "single-homed",
             "Sites mono-raccordés",
             single,
             {**_HIGHLIGHT_SITE, "radius": 6},
+            settings=settings,
         ),
     ]
     legend = [
@@ -444,8 +453,11 @@ def whatif_map(
             "Sites détruits",
             cut_sites,
             {**_HIGHLIGHT_SITE, "color": "#000000"},
+            settings=settings,
         ),
-        _highlight_sites("isolated", "Sites isolés du cœur", isolated, _HIGHLIGHT_SITE),
+        _highlight_sites(
+            "isolated", "Sites isolés du cœur", isolated, _HIGHLIGHT_SITE, settings=settings
+        ),
     ]
     if area:
         zone = gpd.GeoDataFrame({"name": ["Zone sinistrée"]}, geometry=area, crs=segments.crs)

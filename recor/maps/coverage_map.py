@@ -216,6 +216,7 @@ def coverage_map(
             popup_fields=fields,
             tolerance_m=settings.boundary_simplify_m,
             data_columns=("detail_fr",),
+            bulk=len(units) > settings.overview_max_polygons,
         ),
         *background_layers(boundaries, settings, communes=False),
     ]

@@ -76,6 +76,9 @@ class LayerSpec:
     show: bool = True
     min_zoom: int | None = None
     interactive: bool = True
+    #: drawn in bulk from typed arrays (lines thinned to the pixel, points counted per
+    #: grid cell below ``min_zoom``) instead of one Leaflet object per feature
+    bulk: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form read by ``recor-map.js``."""
@@ -90,6 +93,7 @@ class LayerSpec:
             "show": self.show,
             "minZoom": self.min_zoom,
             "interactive": self.interactive,
+            "bulk": self.bulk,
         }
 
 
@@ -112,6 +116,7 @@ def make_layer(
     min_zoom: int | None = None,
     interactive: bool = True,
     data_columns: tuple[str, ...] = (),
+    bulk: bool = False,
 ) -> LayerSpec:
     """Encode a GeoDataFrame as a map layer.
 
@@ -136,6 +141,9 @@ def make_layer(
         Simplification tolerance in metres (1 m suits the deepest zoom).
     data_columns
         Columns carried without being shown (search keys, label zooms).
+    bulk
+        Draw the layer in bulk (a big layer: see ``BulkLayer`` in ``recor-map.js``); a
+        bulk point layer with ``min_zoom`` shows counts per grid cell below that zoom.
     """
     columns = list(dict.fromkeys([f[0] for f in popup_fields] + [popup_title, *data_columns]))
     columns = [c for c in columns if c]
@@ -156,6 +164,7 @@ def make_layer(
         show=show,
         min_zoom=min_zoom,
         interactive=interactive,
+        bulk=bulk,
     )
 
 

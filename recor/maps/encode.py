@@ -15,8 +15,10 @@ anything else is a plain JSON array.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -30,6 +32,7 @@ __all__ = [
     "encode_columns",
     "encode_geometries",
     "encode_ints",
+    "remember_geometries",
     "zigzag",
 ]
 
@@ -87,27 +90,136 @@ def _parts(geometry: shapely.Geometry) -> list[list[np.ndarray]]:
     raise ValueError(f"cannot encode a geometry of type {geometry.geom_type}")
 
 
-#: Recently encoded geometry arrays: (key, the geometries, their ids, the encoding).
-_RECENT: list[tuple[tuple, np.ndarray, np.ndarray, dict[str, Any]]] = []
-_RECENT_SIZE = 16
+@dataclass
+class _Store:
+    """The quantised WGS84 vertices of an array of points or single lines, by feature.
+
+    It holds the geometry objects themselves, so that their ids stay theirs while the
+    store lives: a later array made of some of them (one status, one site kind, the
+    bridges) is encoded by gathering their vertices, with no simplification or
+    projection again.
+    """
+
+    key: tuple[str, float]
+    values: np.ndarray
+    index: pd.Index
+    kind: str
+    xy: np.ndarray
+    starts: np.ndarray
+    #: encodings already made from this store, by digest of the positions
+    made: dict[bytes, dict[str, Any]] = field(default_factory=dict)
+
+
+#: Stores of the arrays encoded so far (the segments and sites of a command, mostly).
+_STORES: list[_Store] = []
+_STORES_SIZE = 8
+
+
+def _ids(values: np.ndarray) -> np.ndarray:
+    return np.fromiter(map(id, values), dtype=np.uint64, count=len(values))
 
 
 def encode_geometries(geometries: gpd.GeoSeries, *, tolerance_m: float = 1.0) -> dict[str, Any]:
     """Encode points, lines or polygons as :func:`_encode_geometries` (which see).
 
-    The same geometry objects encoded again (the segments of each map of ``recor map
-    all``) reuse the first encoding: the entry holds the objects, so their ids stay theirs.
+    Points and single lines are projected once: any later array of the same geometry
+    objects, or of some of them (each map of ``recor map all`` splits the same segments
+    and sites by status and kind), gathers the vertices already computed.
     """
     values = np.asarray(geometries.values, dtype=object)
-    ids = np.fromiter(map(id, values), dtype=np.uint64, count=len(values))
-    key = (str(geometries.crs), float(tolerance_m), len(values), hash(ids.tobytes()))
-    for entry_key, _, entry_ids, encoded in _RECENT:
-        if entry_key == key and np.array_equal(entry_ids, ids):
-            return encoded
-    encoded = _encode_geometries(geometries, tolerance_m=tolerance_m)
-    _RECENT.append((key, values, ids, encoded))
-    del _RECENT[:-_RECENT_SIZE]
-    return encoded
+    key = (str(geometries.crs), float(tolerance_m))
+    ids = _ids(values)
+    for store in _STORES:
+        if store.key == key:
+            positions = store.index.get_indexer(ids)
+            if len(positions) and (positions >= 0).all():
+                return _from_store(store, positions)
+    store = _make_store(geometries, values, ids, key, tolerance_m)
+    if store is None:
+        return _encode_geometries(geometries, tolerance_m=tolerance_m)
+    _STORES.append(store)
+    del _STORES[:-_STORES_SIZE]
+    return _from_store(store, np.arange(len(values)))
+
+
+def remember_geometries(geometries: gpd.GeoSeries, *, tolerance_m: float = 1.0) -> None:
+    """Project and keep the vertices of a whole frame before encoding parts of it."""
+    values = np.asarray(geometries.values, dtype=object)
+    key = (str(geometries.crs), float(tolerance_m))
+    ids = _ids(values)
+    for store in _STORES:
+        if store.key == key and (store.index.get_indexer(ids) >= 0).all():
+            return
+    store = _make_store(geometries, values, ids, key, tolerance_m)
+    if store is not None:
+        _STORES.append(store)
+        del _STORES[:-_STORES_SIZE]
+
+
+def _make_store(
+    geometries: gpd.GeoSeries,
+    values: np.ndarray,
+    ids: np.ndarray,
+    key: tuple[str, float],
+    tolerance_m: float,
+) -> _Store | None:
+    """A store of points or single lines (None for anything else, or repeated objects)."""
+    if not len(values):
+        return None
+    types = shapely.get_type_id(values)
+    if bool((types == 0).all()):
+        kind = "p"
+    elif bool((types == 1).all()):
+        kind = "l"
+    else:
+        return None
+    index = pd.Index(ids)
+    if not index.is_unique:
+        return None
+    series = _projected(geometries, tolerance_m)
+    projected = series.values
+    counts = shapely.get_num_coordinates(projected)
+    xy = shapely.get_coordinates(projected)
+    q = np.rint(xy[:, ::-1] / QUANTUM_DEG).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return _Store(key, values, index, kind, q, starts)
+
+
+def _from_store(store: _Store, positions: np.ndarray) -> dict[str, Any]:
+    """The encoding of the features at ``positions`` of a store."""
+    key = hashlib.blake2b(np.ascontiguousarray(positions, dtype=np.int64).tobytes()).digest()
+    if key not in store.made:
+        store.made[key] = _gathered(store, positions)
+    return store.made[key]
+
+
+def _gathered(store: _Store, positions: np.ndarray) -> dict[str, Any]:
+    first = store.starts[positions]
+    counts = store.starts[positions + 1] - first
+    total = int(counts.sum())
+    offsets = np.cumsum(counts) - counts
+    gather = np.arange(total, dtype=np.int64) + np.repeat(first - offsets, counts)
+    stream = _quantised_stream(store.xy[gather])
+    if store.kind == "p":
+        return {"n": len(positions), "k": "p", "c": stream}
+    ones = np.ones_like(counts)
+    return {
+        "n": len(positions),
+        "k": "l",
+        "s": encode_ints(np.column_stack([ones, ones, counts]).ravel()),
+        "c": stream,
+    }
+
+
+def _projected(geometries: gpd.GeoSeries, tolerance_m: float) -> gpd.GeoSeries:
+    """Simplified by ``tolerance_m`` metres in their own (metric) CRS, then in WGS84."""
+    series = geometries
+    if series.crs is not None and series.crs.is_projected and tolerance_m > 0:
+        simplified = shapely.simplify(series.values, tolerance_m, preserve_topology=True)
+        series = gpd.GeoSeries(simplified, crs=series.crs, index=series.index)
+    if series.crs is not None and series.crs.to_epsg() != 4326:
+        series = series.to_crs(4326)
+    return series
 
 
 def _encode_geometries(geometries: gpd.GeoSeries, *, tolerance_m: float = 1.0) -> dict[str, Any]:
@@ -125,28 +237,10 @@ def _encode_geometries(geometries: gpd.GeoSeries, *, tolerance_m: float = 1.0) -
         item its sequence count, per sequence its vertex count; ``c`` the zigzag deltas of
         ``lat, lng`` pairs in units of :data:`QUANTUM_DEG`.
     """
-    series = geometries
-    if series.crs is not None and series.crs.is_projected and tolerance_m > 0:
-        simplified = shapely.simplify(series.values, tolerance_m, preserve_topology=True)
-        series = gpd.GeoSeries(simplified, crs=series.crs, index=series.index)
-    if series.crs is not None and series.crs.to_epsg() != 4326:
-        series = series.to_crs(4326)
-    values = series.values
+    values = _projected(geometries, tolerance_m).values
     if len(values) and bool((shapely.get_type_id(values) == 0).all()):
         xy = shapely.get_coordinates(values)
         return {"n": len(values), "k": "p", "c": _coordinate_stream(xy)}
-    types = shapely.get_type_id(values)
-    if len(values) and bool((types == 1).all()):
-        # fast path, all single lines: counts are 1 item, 1 sequence, n vertices
-        nverts = shapely.get_num_coordinates(values)
-        counts_array = np.column_stack([np.ones_like(nverts), np.ones_like(nverts), nverts])
-        xy = shapely.get_coordinates(values)
-        return {
-            "n": len(values),
-            "k": "l",
-            "s": encode_ints(counts_array.ravel()),
-            "c": _coordinate_stream(xy),
-        }
     counts: list[int] = []
     chunks: list[np.ndarray] = []
     for geometry in values:
@@ -165,14 +259,54 @@ def _coordinate_stream(xy: np.ndarray) -> str:
     """``lat, lng`` pairs quantised and delta-encoded over the whole layer."""
     if len(xy) == 0:
         return ""
-    q = np.rint(xy[:, ::-1] / QUANTUM_DEG).astype(np.int64).ravel()
+    return _quantised_stream(np.rint(xy[:, ::-1] / QUANTUM_DEG).astype(np.int64))
+
+
+def _quantised_stream(latlng: np.ndarray) -> str:
+    """Quantised ``lat, lng`` pairs (int64, shape (m, 2)) delta-encoded over the layer."""
+    if len(latlng) == 0:
+        return ""
+    q = latlng.ravel()
     deltas = np.empty_like(q)
     deltas[:2] = q[:2]
     deltas[2:] = q[2:] - q[:-2]
     return encode_ints(zigzag(deltas))
 
 
+#: Encodings of recent columns by content (the codes of the same sites and segments are
+#: encoded by every map of ``recor map all``).
+_COLUMNS: dict[bytes, dict[str, Any]] = {}
+_COLUMNS_SIZE = 64
+
+
 def encode_column(values: pd.Series) -> dict[str, Any]:
+    """Encode one attribute column (see :func:`_encode_column`); same content, same result."""
+    key = _content_key(values)
+    if key is None:
+        return _encode_column(values)
+    if key not in _COLUMNS:
+        _COLUMNS[key] = _encode_column(values)
+        while len(_COLUMNS) > _COLUMNS_SIZE:
+            del _COLUMNS[next(iter(_COLUMNS))]
+    return _COLUMNS[key]
+
+
+def _content_key(values: pd.Series) -> bytes | None:
+    """A digest of the values and their type (None when values of mixed kinds could hash
+    alike: a list and its text)."""
+    inferred = pd.api.types.infer_dtype(values, skipna=True)
+    if inferred.startswith("mixed"):
+        return None
+    try:
+        rows = pd.util.hash_pandas_object(values, index=False).to_numpy()
+    except TypeError:
+        return None
+    digest = hashlib.blake2b(rows.tobytes(), digest_size=20)
+    digest.update(f"{values.dtype}|{inferred}|{len(values)}".encode())
+    return digest.digest()
+
+
+def _encode_column(values: pd.Series) -> dict[str, Any]:
     """Encode one attribute column in the smallest of three forms.
 
     Returns
@@ -205,19 +339,11 @@ def _numbered(plain: list[Any]) -> dict[str, Any] | None:
     """Strings that end in digits, as templates and delta-encoded numbers (else None)."""
     if not all(isinstance(v, str) for v in plain):
         return None
-    # as ``^(.*?)(\d{1,15})$``: the leftmost final number, a prefix without a line break
-    matches = [_NUMBERED.search(v) for v in plain]
-    matches = [
-        None if m is None or "\n" in v[: m.start()] else m
-        for v, m in zip(plain, matches, strict=True)
-    ]
-    literal = np.fromiter((m is None for m in matches), dtype=bool, count=len(plain))
-    prefix = [v if m is None else v[: m.start()] for v, m in zip(plain, matches, strict=True)]
-    digits = ["0" if m is None else m.group() for m in matches]
-    # a leading zero is kept by the width; -1 marks a value without a number
-    width = np.fromiter(
-        (len(d) if d.startswith("0") else 0 for d in digits), dtype=np.int64, count=len(plain)
-    )
+    split = _split_numbers(plain)
+    if split is None:
+        split = _split_numbers_slowly(plain)
+    prefix, number_text_width, numbers, literal = split
+    width = number_text_width
     width[literal] = -1
     # templates (prefix, width) numbered in order of first appearance
     prefix_codes, _ = pd.factorize(pd.Series(prefix, dtype="object"))
@@ -227,7 +353,6 @@ def _numbered(plain: list[Any]) -> dict[str, Any] | None:
         return None
     _, first = np.unique(codes, return_index=True)
     uniques = [(prefix[i], width[i]) for i in first.tolist()]
-    numbers = np.fromiter((int(d) for d in digits), dtype=np.int64, count=len(plain))
     # a value without a number leaves the running number as it was (delta 0)
     running = pd.Series(np.where(literal, np.nan, numbers)).ffill().fillna(0).to_numpy(np.int64)
     deltas = np.diff(running, prepend=0)
@@ -236,6 +361,67 @@ def _numbered(plain: list[Any]) -> dict[str, Any] | None:
         "ti": encode_ints(codes),
         "v": encode_ints(zigzag(deltas)),
     }
+
+
+#: Longest text split by the vectorised path (longer ones are split one by one).
+_SPLIT_MAX_CHARS = 64
+
+
+def _split_numbers(
+    plain: list[str],
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray] | None:
+    """Prefix, zero-padded width (0: no leading zero), number and "no number" of each text,
+    as :data:`_NUMBERED` would split them, computed on the array of characters.
+
+    None when a text is long, not ASCII or holds a line break (then see
+    :func:`_split_numbers_slowly`).
+    """
+    text = np.array(plain, dtype=str)
+    size = text.dtype.itemsize // 4
+    if size == 0 or size > _SPLIT_MAX_CHARS:
+        return None
+    chars = text.view(np.uint32).reshape(len(plain), size)
+    if (chars >= 128).any() or (chars == 10).any():
+        return None
+    length = np.char.str_len(text)
+    if int(length.sum()) != sum(map(len, plain)):  # a final NUL character is lost
+        return None
+    position = np.arange(size)[None, :]
+    inside = position < length[:, None]
+    digit = (chars >= 48) & (chars <= 57) & inside
+    last_other = np.where(inside & ~digit, position, -1).max(axis=1)
+    run = np.minimum(length - 1 - last_other, 15)
+    start = length - run
+    literal = run == 0
+    prefix_chars = np.where(position < start[:, None], chars, 0).astype(np.uint32)
+    prefix = np.ascontiguousarray(prefix_chars).view(text.dtype).ravel().tolist()
+    in_number = (position >= start[:, None]) & inside
+    power = np.where(in_number, length[:, None] - 1 - position, 0)
+    numbers = (np.where(in_number, chars.astype(np.int64) - 48, 0) * 10**power).sum(axis=1)
+    leading = chars[np.arange(len(plain)), np.minimum(start, size - 1)] == 48
+    width = np.where(leading & ~literal, run, 0).astype(np.int64)
+    return prefix, width, numbers.astype(np.int64), literal
+
+
+def _split_numbers_slowly(
+    plain: list[str],
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_split_numbers` with the regular expression, text by text."""
+    # as ``^(.*?)(\d{1,15})$``: the leftmost final number, a prefix without a line break
+    matches = [_NUMBERED.search(v) for v in plain]
+    matches = [
+        None if m is None or "\n" in v[: m.start()] else m
+        for v, m in zip(plain, matches, strict=True)
+    ]
+    literal = np.fromiter((m is None for m in matches), dtype=bool, count=len(plain))
+    prefix = [v if m is None else v[: m.start()] for v, m in zip(plain, matches, strict=True)]
+    digits = ["0" if m is None else m.group() for m in matches]
+    # a leading zero is kept by the width
+    width = np.fromiter(
+        (len(d) if d.startswith("0") else 0 for d in digits), dtype=np.int64, count=len(plain)
+    )
+    numbers = np.fromiter((int(d) for d in digits), dtype=np.int64, count=len(plain))
+    return prefix, width, numbers, literal
 
 
 def _plain(values: pd.Series) -> list[Any]:

@@ -169,7 +169,492 @@
     return group;
   }
 
+  /* Bulk layers (more features than a page can hold as Leaflet objects: 200,000 segments,
+   * 150,000 chambers): one Leaflet path drawn on the shared canvas from typed arrays.
+   * Lines are culled to the view and thinned to what a pixel shows (a vertex within a
+   * pixel of the last one drawn is skipped); points below the layer's minZoom are counted
+   * per grid cell of CLUSTER_PX pixels (a disc with the count; a click zooms in), from
+   * minZoom on drawn one by one. Popups are the same as those of small layers. */
+  var CLUSTER_PX = 64, TINY_PX = 3, VECTOR_MAX = 4000;
+
+  /* A CSS colour (with the style's opacity) as one RGBA pixel in memory order. */
+  var colourProbe = null;
+  function pixelColour(style) {
+    colourProbe = colourProbe || document.createElement("canvas").getContext("2d");
+    colourProbe.clearRect(0, 0, 1, 1);
+    colourProbe.fillStyle = style.color || "#3388ff";
+    colourProbe.fillRect(0, 0, 1, 1);
+    var rgba = colourProbe.getImageData(0, 0, 1, 1).data;
+    var alpha = Math.round(255 * (style.opacity === undefined ? 1 : style.opacity));
+    return new Uint32Array(new Uint8ClampedArray([rgba[0], rgba[1], rgba[2], alpha]).buffer)[0];
+  }
+  var DEG = Math.PI / 180, MAX_LAT = 85.0511287798;
+
+  /* Web Mercator pixel coordinates at zoom 0 (Leaflet's EPSG:3857 at scale 256). */
+  function worldX(lng) { return 256 * (0.5 + lng / 360); }
+  function worldY(lat) {
+    var s = Math.sin(Math.max(Math.min(lat, MAX_LAT), -MAX_LAT) * DEG);
+    return 256 * (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI));
+  }
+
+  /* Typed arrays of a layer: world x/y per vertex; per sequence its first vertex; per
+   * feature its first sequence; per feature its box. */
+  function bulkData(geom) {
+    var latlng = decodeCoords(geom.c), nv = latlng.length / 2, n = geom.n, i, v;
+    var x = new Float64Array(nv), y = new Float64Array(nv);
+    for (v = 0; v < nv; v++) { y[v] = worldY(latlng[2 * v]); x[v] = worldX(latlng[2 * v + 1]); }
+    var featSeq = new Int32Array(n + 1), seqStart;
+    if (geom.k === "p") {
+      seqStart = new Int32Array(n + 1);
+      for (i = 0; i <= n; i++) { seqStart[i] = i; featSeq[i] = i; }
+    } else {
+      var s = decodeInts(geom.s), c = 0, starts = [], at = 0;
+      for (i = 0; i < n; i++) {
+        featSeq[i] = starts.length;
+        var items = s[c++];
+        for (var j = 0; j < items; j++) {
+          var seqs = s[c++];
+          for (var k = 0; k < seqs; k++) { starts.push(at); at += s[c++]; }
+        }
+      }
+      featSeq[n] = starts.length;
+      starts.push(at);
+      seqStart = Int32Array.from(starts);
+    }
+    var box = new Float64Array(4 * n);
+    for (i = 0; i < n; i++) {
+      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (v = seqStart[featSeq[i]]; v < seqStart[featSeq[i + 1]]; v++) {
+        if (x[v] < x0) x0 = x[v]; if (x[v] > x1) x1 = x[v];
+        if (y[v] < y0) y0 = y[v]; if (y[v] > y1) y1 = y[v];
+      }
+      box[4 * i] = x0; box[4 * i + 1] = y0; box[4 * i + 2] = x1; box[4 * i + 3] = y1;
+    }
+    return { n: n, x: x, y: y, seqStart: seqStart, featSeq: featSeq, box: box };
+  }
+
+  function dashOf(style) {
+    return style.dashArray ? String(style.dashArray).split(/[ ,]+/).map(Number) : [];
+  }
+
+  var BulkLayer = L.Path.extend({
+    initialize: function (layer, data, options) {
+      L.setOptions(this, options);
+      this._layer = layer;
+      this._data = data;
+      this._hit = null;
+      var classes = layer.columns._c, byClass = layer.classes.map(function () { return []; });
+      for (var i = 0; i < data.n; i++) byClass[classes ? classes[i] : 0].push(i);
+      this._byClass = byClass.map(function (list) { return Int32Array.from(list); });
+      this.drawn = 0;
+      this.clusters = [];
+    },
+    _project: function () {},
+    _update: function () {
+      if (this._map) this._pxBounds = this._renderer._bounds;
+    },
+    /* The view in world pixels at zoom 0, and the scale and origin to layer points. */
+    _frame: function () {
+      var map = this._map, scale = 256 * Math.pow(2, map.getZoom()) / 256;
+      var origin = map.getPixelOrigin(), b = this._renderer._bounds;
+      return {
+        scale: scale, ox: origin.x, oy: origin.y,
+        x0: (b.min.x + origin.x) / scale, y0: (b.min.y + origin.y) / scale,
+        x1: (b.max.x + origin.x) / scale, y1: (b.max.y + origin.y) / scale,
+      };
+    },
+    _inView: function (f, i, margin) {
+      var box = this._data.box;
+      return box[4 * i + 2] >= f.x0 - margin && box[4 * i] <= f.x1 + margin &&
+        box[4 * i + 3] >= f.y0 - margin && box[4 * i + 1] <= f.y1 + margin;
+    },
+    _aggregated: function () {
+      return this._layer.kind === "point" && this._layer.minZoom &&
+        this._map.getZoom() < this._layer.minZoom;
+    },
+    _updatePath: function () {
+      var renderer = this._renderer;
+      if (!renderer._drawing || !this._map) return;
+      var ctx = renderer._ctx, f = this._frame();
+      ctx.save();
+      if (this._layer.kind === "point") {
+        if (this._aggregated()) this._drawClusters(ctx, f); else this._drawPoints(ctx, f);
+      } else {
+        this._drawLines(ctx, f);
+      }
+      ctx.restore();
+      this._layer.drawnAt = performance.now();
+    },
+    _stroke: function (ctx, style, fill) {
+      if (fill && style.fill !== false) {
+        ctx.globalAlpha = style.fillOpacity === undefined ? 0.2 : style.fillOpacity;
+        ctx.fillStyle = style.fillColor || style.color || "#3388ff";
+        ctx.fill("evenodd");
+      }
+      if (style.stroke !== false) {
+        ctx.globalAlpha = style.opacity === undefined ? 1 : style.opacity;
+        ctx.lineWidth = style.weight === undefined ? 3 : style.weight;
+        ctx.strokeStyle = style.color || "#3388ff";
+        ctx.setLineDash(dashOf(style));
+        ctx.lineCap = "round";
+        ctx.lineJoin = "round";
+        ctx.stroke();
+      }
+    },
+    _countInView: function (f) {
+      var n = 0;
+      for (var i = 0; i < this._data.n; i++) if (this._inView(f, i, 0)) n++;
+      return n;
+    },
+    /* Dense lines (more than VECTOR_MAX in view: the regional view of 200,000 segments
+     * covers every pixel several times) are rasterised here, pixel by pixel, into one
+     * image: stroking each of them would cost the browser seconds. */
+    _rasterLines: function (ctx, f, count) {
+      var d = this._data, x = d.x, y = d.y, self = this;
+      /* where lines are denser still (the regional view), cells of 2 px: a quarter of the
+       * pixels to fill, for lines that cover every pixel anyway */
+      var cell = count > 4 * VECTOR_MAX ? 2 : 1;
+      var b = this._renderer._bounds;
+      var w = Math.ceil((b.max.x - b.min.x) / cell), h = Math.ceil((b.max.y - b.min.y) / cell);
+      var canvas = this._raster || (this._raster = document.createElement("canvas"));
+      var image = this._image;
+      if (!image || image.width !== w || image.height !== h) {
+        canvas.width = w; canvas.height = h;
+        image = this._image = canvas.getContext("2d").createImageData(w, h);
+      }
+      var pixels = new Uint32Array(image.data.buffer), drawn = 0;
+      pixels.fill(0);
+      var ox = f.ox + b.min.x, oy = f.oy + b.min.y, scale = f.scale / cell;
+      ox /= cell; oy /= cell;
+      this._byClass.forEach(function (members, c) {
+        var style = self._layer.classes[c], colour = pixelColour(style);
+        var width = Math.max(1, Math.min(3, Math.round((style.weight || 3) / 1.5 / cell)));
+        var half = (width - 1) >> 1;
+        function plot(px, py) {
+          var x0 = Math.round(px) - half, y0 = Math.round(py) - half;
+          if (x0 >= 0 && y0 >= 0 && x0 + width <= w && y0 + width <= h) {
+            for (var r = 0, at = y0 * w + x0; r < width; r++, at += w) {
+              pixels[at] = colour;
+              if (width > 1) pixels[at + 1] = colour;
+              if (width > 2) pixels[at + 2] = colour;
+            }
+            return;
+          }
+          for (var yy = Math.max(0, y0); yy < Math.min(h, y0 + width); yy++) {
+            for (var xx = Math.max(0, x0); xx < Math.min(w, x0 + width); xx++) pixels[yy * w + xx] = colour;
+          }
+        }
+        for (var m = 0; m < members.length; m++) {
+          var i = members[m];
+          if (!self._inView(f, i, 0)) continue;
+          drawn++;
+          for (var q = d.featSeq[i]; q < d.featSeq[i + 1]; q++) {
+            var v = d.seqStart[q], end = d.seqStart[q + 1];
+            var px = x[v] * scale - ox, py = y[v] * scale - oy;
+            plot(px, py);
+            for (v++; v < end; v++) {
+              var nx = x[v] * scale - ox, ny = y[v] * scale - oy;
+              var steps = Math.ceil(Math.max(Math.abs(nx - px), Math.abs(ny - py)));
+              var sx = (nx - px) / steps, sy = (ny - py) / steps, cx = px, cy = py;
+              for (var k = 1; k <= steps; k++) {
+                cx += sx; cy += sy;
+                var ix = ((cx + 0.5) | 0) - half, iy = ((cy + 0.5) | 0) - half;
+                if (ix >= 0 && iy >= 0 && ix + width <= w && iy + width <= h) {
+                  var at = iy * w + ix;
+                  pixels[at] = colour;
+                  if (width > 1) {
+                    pixels[at + 1] = colour; pixels[at + w] = colour; pixels[at + w + 1] = colour;
+                    if (width > 2) {
+                      pixels[at + 2] = colour; pixels[at + w + 2] = colour;
+                      pixels[at + 2 * w] = colour; pixels[at + 2 * w + 1] = colour;
+                      pixels[at + 2 * w + 2] = colour;
+                    }
+                  }
+                } else plot(cx, cy);
+              }
+              px = nx; py = ny;
+            }
+          }
+        }
+      });
+      canvas.getContext("2d").putImageData(image, 0, 0);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(canvas, 0, 0, w, h, b.min.x, b.min.y, w * cell, h * cell);
+      this.drawn = drawn;
+      this.rastered = true;
+      this.clusters = [];
+    },
+    _drawLines: function (ctx, f) {
+      var count = this._layer.kind === "line" ? this._countInView(f) : 0;
+      if (count > VECTOR_MAX) {
+        this._rasterLines(ctx, f, count);
+        return;
+      }
+      this.rastered = false;
+      var d = this._data, x = d.x, y = d.y, drawn = 0, self = this, box = d.box;
+      var polygon = this._layer.kind === "polygon";
+      /* a feature within TINY_PX pixels is drawn once per cell of that size: at the
+       * regional view 150,000 short branches would otherwise be stroked one by one */
+      var min = this._renderer._bounds.min, size = this._renderer._bounds.getSize();
+      var gw = Math.ceil(size.x / TINY_PX) + 1, gh = Math.ceil(size.y / TINY_PX) + 1;
+      var seen = new Uint8Array(gw * gh);
+      this._byClass.forEach(function (members, c) {
+        var style = self._layer.classes[c];
+        ctx.beginPath();
+        for (var m = 0; m < members.length; m++) {
+          var i = members[m];
+          if (!self._inView(f, i, 0)) continue;
+          if ((box[4 * i + 2] - box[4 * i]) * f.scale < TINY_PX &&
+            (box[4 * i + 3] - box[4 * i + 1]) * f.scale < TINY_PX) {
+            var gx = Math.floor((box[4 * i] * f.scale - f.ox - min.x) / TINY_PX);
+            var gy = Math.floor((box[4 * i + 1] * f.scale - f.oy - min.y) / TINY_PX);
+            var cell = Math.max(0, Math.min(gh - 1, gy)) * gw + Math.max(0, Math.min(gw - 1, gx));
+            if (seen[cell]) continue;
+            seen[cell] = 1;
+          }
+          drawn++;
+          for (var q = d.featSeq[i]; q < d.featSeq[i + 1]; q++) {
+            var v = d.seqStart[q], end = d.seqStart[q + 1];
+            var px = x[v] * f.scale - f.ox, py = y[v] * f.scale - f.oy, sx = px, sy = py;
+            ctx.moveTo(px, py);
+            for (v++; v < end; v++) {
+              var nx = x[v] * f.scale - f.ox, ny = y[v] * f.scale - f.oy;
+              if (v < end - 1 && Math.abs(nx - px) < 1 && Math.abs(ny - py) < 1) continue;
+              ctx.lineTo(nx, ny);
+              px = nx; py = ny;
+            }
+            /* closing by a line: closePath on a path of 100,000 rings is quadratic */
+            if (polygon) ctx.lineTo(sx, sy);
+          }
+        }
+        self._stroke(ctx, style, polygon);
+      });
+      this.drawn = drawn;
+      this.clusters = [];
+    },
+    _radius: function (style) { return style.radius === undefined ? 10 : style.radius; },
+    _drawPoints: function (ctx, f) {
+      var d = this._data, drawn = 0, self = this;
+      this._byClass.forEach(function (members, c) {
+        var style = self._layer.classes[c], r = self._radius(style);
+        ctx.beginPath();
+        for (var m = 0; m < members.length; m++) {
+          var i = members[m];
+          if (!self._inView(f, i, (r + 2) / f.scale)) continue;
+          var px = d.x[i] * f.scale - f.ox, py = d.y[i] * f.scale - f.oy;
+          ctx.moveTo(px + r, py);
+          ctx.arc(px, py, r, 0, Math.PI * 2);
+          drawn++;
+        }
+        self._stroke(ctx, style, true);
+      });
+      this.drawn = drawn;
+      this.clusters = [];
+    },
+    /* Counts per cell of CLUSTER_PX pixels aligned on the world grid (stable when
+     * panning): a cell of one site draws the site itself. */
+    _cells: function (f) {
+      var d = this._data, cells = new Map(), size = CLUSTER_PX / f.scale;
+      for (var i = 0; i < d.n; i++) {
+        if (!this._inView(f, i, size)) continue;
+        var cx = Math.floor(d.x[i] / size), cy = Math.floor(d.y[i] / size);
+        var key = cx * 1e7 + cy, cell = cells.get(key);
+        if (!cell) {
+          cell = { cx: cx, cy: cy, count: 0, sx: 0, sy: 0, first: i };
+          cells.set(key, cell);
+        }
+        cell.count++; cell.sx += d.x[i]; cell.sy += d.y[i];
+      }
+      var out = [];
+      cells.forEach(function (cell) {
+        cell.x = cell.sx / cell.count; cell.y = cell.sy / cell.count;
+        cell.x0 = cell.cx * size; cell.y0 = cell.cy * size;
+        cell.x1 = cell.x0 + size; cell.y1 = cell.y0 + size;
+        out.push(cell);
+      });
+      return out;
+    },
+    _drawClusters: function (ctx, f) {
+      var cells = this._cells(f), style = this._layer.classes[0], single = 0;
+      var map = this._map, self = this;
+      ctx.beginPath();
+      var r = this._radius(style);
+      cells.forEach(function (cell) {
+        if (cell.count !== 1) return;
+        var px = cell.x * f.scale - f.ox, py = cell.y * f.scale - f.oy;
+        ctx.moveTo(px + r, py);
+        ctx.arc(px, py, r, 0, Math.PI * 2);
+        single++;
+      });
+      this._stroke(ctx, style, true);
+      ctx.font = "bold 11px 'DejaVu Sans', Arial, sans-serif";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.beginPath();
+      cells.forEach(function (cell) {
+        if (cell.count === 1) return;
+        var px = cell.x * f.scale - f.ox, py = cell.y * f.scale - f.oy;
+        cell.radius = 9 + 3 * Math.log10(cell.count);
+        ctx.moveTo(px + cell.radius, py);
+        ctx.arc(px, py, cell.radius, 0, Math.PI * 2);
+      });
+      ctx.globalAlpha = 0.85;
+      ctx.fillStyle = style.color || "#3388ff";
+      ctx.fill();
+      ctx.globalAlpha = 1;
+      ctx.setLineDash([]);
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = "#ffffff";
+      ctx.stroke();
+      ctx.fillStyle = "#ffffff";
+      var number = new Intl.NumberFormat("fr-FR");
+      cells.forEach(function (cell) {
+        if (cell.count === 1) return;
+        ctx.fillText(number.format(cell.count), cell.x * f.scale - f.ox, cell.y * f.scale - f.oy);
+      });
+      this.drawn = single;
+      this.clusters = cells.map(function (cell) {
+        var sw = map.unproject([cell.x0 * 256, cell.y1 * 256], 8);
+        var ne = map.unproject([cell.x1 * 256, cell.y0 * 256], 8);
+        var centre = map.unproject([cell.x * 256, cell.y * 256], 8);
+        return {
+          count: cell.count, first: cell.first, lat: centre.lat, lng: centre.lng,
+          radius: cell.radius || self._radius(style),
+          bounds: [[sw.lat, sw.lng], [ne.lat, ne.lng]],
+        };
+      });
+    },
+    /* Hit test (layer point): the nearest feature or cluster under the mouse. */
+    _containsPoint: function (p) {
+      var f = this._frame(), d = this._data, tol = this._renderer.options.tolerance || 0;
+      var wx = (p.x + f.ox) / f.scale, wy = (p.y + f.oy) / f.scale;
+      this._hit = null;
+      if (this._layer.kind === "point" && this._aggregated()) {
+        for (var c = 0; c < this.clusters.length; c++) {
+          var cluster = this.clusters[c], at = this._map.project([cluster.lat, cluster.lng], 8);
+          var dx = at.x / 256 - wx, dy = at.y / 256 - wy;
+          if (Math.sqrt(dx * dx + dy * dy) * f.scale <= cluster.radius + tol) {
+            this._hit = cluster.count === 1 ? { index: cluster.first } : { cluster: cluster };
+            return true;
+          }
+        }
+        return false;
+      }
+      var best = Infinity, bestIndex = -1, i;
+      if (this._layer.kind === "point") {
+        for (i = 0; i < d.n; i++) {
+          var style = this._layer.classes[this._layer.columns._c ? this._layer.columns._c[i] : 0];
+          var ex = (d.x[i] - wx) * f.scale, ey = (d.y[i] - wy) * f.scale;
+          var dist = Math.sqrt(ex * ex + ey * ey);
+          if (dist <= this._radius(style) + tol && dist < best) { best = dist; bestIndex = i; }
+        }
+      } else if (this._layer.kind === "polygon") {
+        for (i = 0; i < d.n; i++) {
+          var pb = d.box;
+          if (pb[4 * i] > wx || pb[4 * i + 2] < wx || pb[4 * i + 1] > wy || pb[4 * i + 3] < wy) continue;
+          if (this._insidePolygon(i, wx, wy)) bestIndex = i;
+        }
+      } else {
+        var reach = (tol + 4) / f.scale;
+        for (i = 0; i < d.n; i++) {
+          var b = d.box;
+          if (b[4 * i] > wx + reach || b[4 * i + 2] < wx - reach ||
+            b[4 * i + 1] > wy + reach || b[4 * i + 3] < wy - reach) continue;
+          for (var q = d.featSeq[i]; q < d.featSeq[i + 1]; q++) {
+            for (var v = d.seqStart[q]; v + 1 < d.seqStart[q + 1]; v++) {
+              var dd = segmentDistance(wx, wy, d.x[v], d.y[v], d.x[v + 1], d.y[v + 1]) * f.scale;
+              if (dd < best) { best = dd; bestIndex = i; }
+            }
+          }
+        }
+        var weight = 0;
+        this._layer.classes.forEach(function (s) { weight = Math.max(weight, s.weight || 3); });
+        if (best > tol + weight / 2) bestIndex = -1;
+      }
+      if (bestIndex < 0) return false;
+      this._hit = { index: bestIndex };
+      return true;
+    },
+    /* Even-odd rule over every ring of the feature (holes included). */
+    _insidePolygon: function (i, px, py) {
+      var d = this._data, inside = false;
+      for (var q = d.featSeq[i]; q < d.featSeq[i + 1]; q++) {
+        var first = d.seqStart[q], end = d.seqStart[q + 1];
+        for (var v = first, u = end - 1; v < end; u = v++) {
+          if ((d.y[v] > py) !== (d.y[u] > py) &&
+            px < (d.x[u] - d.x[v]) * (py - d.y[v]) / (d.y[u] - d.y[v]) + d.x[v]) inside = !inside;
+        }
+      }
+      return inside;
+    },
+    /* Where a feature is: a point, or the middle of the middle piece of a line. */
+    latLngOf: function (index) {
+      var d = this._data, first = d.seqStart[d.featSeq[index]];
+      var last = d.seqStart[d.featSeq[index] + 1] - 1, v = Math.floor((first + last) / 2);
+      var w = Math.min(v + 1, last);
+      return this._map.unproject([(d.x[v] + d.x[w]) * 128, (d.y[v] + d.y[w]) * 128], 8);
+    },
+    boundsOf: function (index) {
+      var b = this._data.box, map = this._map;
+      return L.latLngBounds(
+        map.unproject([b[4 * index] * 256, b[4 * index + 3] * 256], 8),
+        map.unproject([b[4 * index + 2] * 256, b[4 * index + 1] * 256], 8));
+    },
+    openPopupOf: function (index, latlng) {
+      if (!this._layer.popup || !this._map) return;
+      L.popup({ maxWidth: 360 }).setLatLng(latlng || this.latLngOf(index))
+        .setContent(popupContent(this._layer, index)).openOn(this._map);
+    },
+  });
+
+  function segmentDistance(px, py, ax, ay, bx, by) {
+    var dx = bx - ax, dy = by - ay, len = dx * dx + dy * dy, t = 0;
+    if (len > 0) t = Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / len));
+    var ex = ax + t * dx - px, ey = ay + t * dy - py;
+    return Math.sqrt(ex * ex + ey * ey);
+  }
+
+  function buildBulkLayer(map, layer, renderer) {
+    var data = bulkData(layer.geom), n = layer.geom.n;
+    layer.columns = {};
+    Object.keys(layer.cols).forEach(function (name) {
+      layer.columns[name] = decodeColumn(layer.cols[name], n);
+    });
+    var bulk = new BulkLayer(layer, data, {
+      renderer: renderer,
+      interactive: layer.interactive !== false && (!!layer.popup || !!layer.minZoom),
+    });
+    bulk.on("click", function (event) {
+      var hit = bulk._hit;
+      if (!hit) return;
+      if (hit.cluster) {
+        map.fitBounds(hit.cluster.bounds, { maxZoom: layer.minZoom, animate: false });
+      } else {
+        bulk.openPopupOf(hit.index, layer.kind === "point" ? bulk.latLngOf(hit.index) : event.latlng);
+      }
+    });
+    layer.bulkLayer = bulk;
+    layer.group = bulk;
+    layer.latlngs = null;
+    /* features[i] as small layers have them, made on demand (where it is, click opens
+     * its popup): search and tests reach a feature the same way on every layer */
+    layer.features = new Proxy({}, {
+      get: function (_, key) {
+        var i = Number(key);
+        if (key === "length") return n;
+        if (!(i >= 0 && i < n)) return undefined;
+        return {
+          getLatLng: layer.kind === "point" ? function () { return bulk.latLngOf(i); } : undefined,
+          getBounds: function () { return bulk.boundsOf(i); },
+          fire: function (type, event) { if (type === "click") bulk.openPopupOf(i, event && event.latlng); },
+        };
+      },
+    });
+    return bulk;
+  }
+
   function buildLayer(map, layer, renderer) {
+    if (layer.bulk) return buildBulkLayer(map, layer, renderer);
     var geometries = decodeGeometries(layer.geom), n = layer.geom.n;
     layer.columns = {};
     Object.keys(layer.cols).forEach(function (name) {
@@ -452,7 +937,22 @@
         if (!results.firstChild) results.appendChild(el("div", "recor-none", "Aucun résultat"));
       });
       function goTo(entry) {
-        var layer = entry.layer, feature = layer.features[entry.index], where;
+        var layer = entry.layer, where;
+        if (layer.bulkLayer) {
+          if (!map.hasLayer(layer.group)) map.addLayer(layer.group);
+          if (layer.kind === "point") {
+            where = layer.bulkLayer.latLngOf(entry.index);
+            map.setView(where, Math.max(map.getZoom(), layer.minZoom || 13), { animate: false });
+          } else {
+            var box = layer.bulkLayer.boundsOf(entry.index);
+            map.fitBounds(box, { animate: false, maxZoom: 13 });
+            where = layer.kind === "polygon" ? box.getCenter() : layer.bulkLayer.latLngOf(entry.index);
+          }
+          sync();
+          layer.bulkLayer.openPopupOf(entry.index, where);
+          return;
+        }
+        var feature = layer.features[entry.index];
         if (layer.kind === "point" || layer.kind === "label") {
           where = L.latLng(layer.latlngs[entry.index]);
           map.setView(where, Math.max(map.getZoom(), layer.minZoom || 13), { animate: false });
@@ -478,7 +978,8 @@
     function sync() {
       syncing = true;
       layers.forEach(function (layer) {
-        var visible = wanted[layer.id] && (!layer.minZoom || map.getZoom() >= layer.minZoom);
+        var visible = wanted[layer.id] &&
+          (layer.bulk || !layer.minZoom || map.getZoom() >= layer.minZoom);
         if (visible && !map.hasLayer(layer.group)) map.addLayer(layer.group);
         if (!visible && map.hasLayer(layer.group)) map.removeLayer(layer.group);
       });
@@ -530,7 +1031,8 @@
       layersById[layer.id] = layer;
       counts[layer.id] = layer.geom.n;
       var label = layer.name + " (" + layer.geom.n.toLocaleString("fr-FR") + ")";
-      if (layer.minZoom) label += " – visible au zoom " + layer.minZoom + " et plus";
+      if (layer.minZoom && layer.bulk) label += " – regroupés sous le zoom " + layer.minZoom;
+      else if (layer.minZoom) label += " – visible au zoom " + layer.minZoom + " et plus";
       var span = document.createElement("span");
       span.textContent = label;
       control.addOverlay(layer.group, span.outerHTML);
@@ -573,7 +1075,9 @@
         var out = {};
         layers.forEach(function (layer) {
           var n = 0;
-          if (map.hasLayer(layer.group)) {
+          if (layer.bulkLayer) {
+            n = map.hasLayer(layer.group) ? layer.bulkLayer.drawn : 0;
+          } else if (map.hasLayer(layer.group)) {
             layer.group.eachLayer(function (f) { if (f._map) n++; });
           }
           out[layer.id] = n;
