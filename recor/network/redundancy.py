@@ -20,6 +20,7 @@ import pandas as pd
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from recor._gc import paused_gc
 from recor.config import STORAGE_CRS, NetworkSettings
 from recor.errors import NotFound
 from recor.network._index import GraphIndex, graph_index
@@ -113,6 +114,20 @@ def redundancy_report(
     -------
     RedundancyReport
     """
+    # millions of acyclic objects are made (index arrays to lists, igraph graphs): the cyclic
+    # collector's full passes over them cost a third of the report (6.0-6.5 s -> 4.0 s at
+    # 200,000 segments)
+    with paused_gc():
+        return _report(graph, core=core, level=level, settings=settings)
+
+
+def _report(
+    graph: nx.MultiGraph,
+    *,
+    core: Iterable[str] | None,
+    level: str,
+    settings: NetworkSettings | None,
+) -> RedundancyReport:
     if level not in LEVELS:
         raise ValueError(f"level {level!r}: expected one of {LEVELS}")
     settings = settings or NetworkSettings()
