@@ -58,6 +58,16 @@ _DISJOINTNESS_FR = {
     "node": "par tronçons et sites",
     "srlg": "par tronçons, sites et groupes de risque partagés",
 }
+
+#: A core site left with no path to the rest of the core: larger, filled with the alert colour.
+_CORE_LOST_SITE = {
+    "color": "#d7191c",
+    "fillColor": "#d7191c",
+    "fillOpacity": 0.6,
+    "radius": 12,
+    "weight": 4,
+}
+
 _HIGHLIGHT_SITE = {
     "color": "#d7191c",
     "fillColor": "#ffffff",
@@ -472,14 +482,31 @@ def whatif_map(
                 interactive=False,
             ),
         )
+    # the worst news first: core sites (datacentres, CHATONs) left with no path to the rest
+    # of the core, drawn larger than the other isolated sites
+    lost = result.core_isolated
+    core_lost = (
+        sites[sites["code"].isin(lost["code"])]
+        if lost is not None and len(lost)
+        else sites.iloc[:0]
+    )
+    layers.append(
+        _highlight_sites("core-isolated", "Sites du cœur isolés", core_lost, {**_CORE_LOST_SITE})
+    )
     provenance = result.provenance
     version = (
         version_fr(provenance.version) if provenance and provenance.version else "graphe en mémoire"
     )
+    core_note = (
+        f"{_thousands(len(core_lost))} site(s) du cœur sans chemin vers le reste du cœur, "
+        if len(core_lost)
+        else ""
+    )
     return MapDocument(
         title="Simulation de panne : " + scenario,
         subtitle=(
-            f"{_thousands(len(cut))} tronçons coupés, {_thousands(len(isolated))} sites isolés, "
+            f"{core_note}{_thousands(len(cut))} tronçons coupés, "
+            f"{_thousands(len(isolated))} sites isolés, "
             f"{number_fr(result.fibre_km_lost)} fibre·km perdus"
         ),
         # framed on what the failure touches, with the network around it
@@ -521,6 +548,13 @@ def whatif_map(
                         "color": "#d7191c",
                         "fillColor": "#ffffff",
                     },
+                    {
+                        "label": "Site du cœur isolé du reste du cœur"
+                        f" ({_thousands(len(core_lost))})",
+                        "shape": "circle",
+                        "color": _CORE_LOST_SITE["color"],
+                        "fillColor": _CORE_LOST_SITE["fillColor"],
+                    },
                 ],
             }
         ],
@@ -528,6 +562,8 @@ def whatif_map(
             version,
             {
                 "Scénario": scenario,
+                "Sites du cœur isolés du reste du cœur": _names(core_lost, core_lost["code"])
+                or "aucun",
                 "Sites isolés": _names(isolated, isolated["code"]) or "aucun",
                 "Itinéraires": "de chaque site vers le cœur le plus proche",
             },

@@ -103,3 +103,9 @@ def test_whatif_title_names_the_shared_risk_not_its_code(sample_delivery: Delive
     )
     # without the registry's names, the code is all there is to say
     assert whatif_map(failure, sites, segments).title.endswith(": BRIDGE-ORLEANS-LOIRE")
+    # the worst news first: the Orléans datacentre has no path left to the rest of the core
+    assert named.subtitle.startswith("1 site(s) du cœur sans chemin vers le reste du cœur, ")
+    core = next(layer for layer in named.layers if layer.id == "core-isolated")
+    assert core.geom["n"] == 1 and "cœur isolé du reste du cœur (1)" in str(named.legend)
+    untouched = whatif_map(what_if(graph, segments=[segments["code"].iloc[0]]), sites, segments)
+    assert "du cœur sans chemin" not in untouched.subtitle
