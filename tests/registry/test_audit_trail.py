@@ -261,6 +261,35 @@ def test_a_dangling_end_is_refused_naming_table_and_rule(conn, two_sites):
     assert "table recor.segments; rule segments_end_sites_exist" in error
 
 
+def test_a_setting_changed_inside_a_statement_cannot_move_rows_to_another_batch(
+    conn, loaded, logins
+):
+    """set_config in a FROM clause changed recor.batch_id after the statement's batch check:
+    new versions and the history rows they end went to a closed batch (migration 0015)."""
+    editor, old = logins["editor"], loaded
+    begin = "SELECT recor.begin_batch('e', 'p', '', '[]', '[]')"
+    switch = f"(SELECT set_config('recor.batch_id', '{old}', true)) AS forged"
+    finish = (
+        "SELECT recor.finish_batch((SELECT max(id) FROM recor.import_batches"
+        " WHERE outcome = 'running'), '{}', 'loaded')"
+    )
+    before = _audit_snapshot(conn)
+    inserted = _refused(
+        editor, begin,
+        "INSERT INTO recor.sites (code, kind, status, geom)"
+        f" SELECT 'P2', 'pop', 'in_service', 'SRID=2154;POINT({ORLEANS[0]} {ORLEANS[1] + 50})'"
+        f" FROM {switch}", finish,
+    )  # fmt: skip
+    updated = _refused(
+        editor, begin,
+        f"UPDATE recor.segments SET fibre_count = 7 FROM {switch} WHERE code = 'S1'", finish,
+    )  # fmt: skip
+    for error in (inserted, updated):
+        assert f"under batch {old}" in error and "this transaction opened" in error, error
+    assert _audit_snapshot(conn) == before
+    assert registry.undo_batch(conn, old, user="test").batch_id is not None
+
+
 def test_the_end_check_fails_whatever_pending_checks_holds(conn, two_sites):
     """Future transaction ids pre-inserted into pending_checks used to disable the check."""
     conn.execute("ALTER TABLE recor.pending_checks DISABLE TRIGGER pending_checks_no_direct_insert")
