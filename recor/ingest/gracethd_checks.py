@@ -41,6 +41,11 @@ WAIVED = " — dérogé : livraison acceptée en brouillon (gracethd_draft)"
 #: Catalogue sensitivities (``ct_sensib``) a draft acceptance may waive: 3, « A corriger ».
 #: 1 « Bloquant » and 2 « Non valide » never are; 4 « Informatif » is never an error.
 _WAIVABLE_SENSITIVITIES = frozenset({"3"})
+
+#: Fields a draft never waives although the catalogue rates them « A corriger »: a zone's
+#: parent zone (left empty, its nesting would not be checked at all, escaping the draft's
+#: stated ``zone_tolerance_m``; the same pairs as ``gracethd_geo._ZONES``).
+STRUCTURAL_FIELDS = frozenset({("t_zsro", "zs_zn_code"), ("t_zpbo", "zp_zs_code")})
 _DRAFT_KEYS = {"reason", "zone_tolerance_m"}
 
 
@@ -49,10 +54,12 @@ class Draft:
     """A delivery accepted as a draft (profile option ``gracethd_draft``).
 
     Waived, i.e. turned into warnings that stay listed: phase obligations (GraceTHD-Check's
-    ``r`` fill checks, sensitivity 3 « A corriger ») on fields that are neither a key, nor NOT
-    NULL in the model's schema, nor a geometry; a zone overflowing its parent zone by no more
-    than ``zone_tolerance_m`` (``m80014``/``m80015``, also « A corriger »). Nothing else:
-    broken references, lists, types, duplicates, line ends and every recor rule still refuse.
+    ``r`` fill checks, sensitivity 3 « A corriger ») on fields that are neither a key, nor
+    NOT NULL in the model's schema, nor a geometry, nor a zone's parent
+    (:data:`STRUCTURAL_FIELDS`); a zone overflowing its parent zone by no more than
+    ``zone_tolerance_m`` (``m80014``/``m80015``, also « A corriger »). Nothing else: broken
+    references, lists, types, duplicates, declared line ends off their nodes and every recor
+    rule still refuse.
     """
 
     reason: str
@@ -63,6 +70,8 @@ class Draft:
         """True when a missing mandatory ``table.name`` may be waived in a draft."""
         item = next((f for f in std.fields().get(table, ()) if f.name == name), None)
         if item is None or item.primary_key or item.not_null or item.is_geometry:
+            return False
+        if (table, name) in STRUCTURAL_FIELDS:
             return False
         return std.check_sensitivity(std.check_code(table, name)) in _WAIVABLE_SENSITIVITIES
 

@@ -11,7 +11,8 @@ import pytest
 import shapely
 
 from recor.ingest import gracethd_standard as std
-from recor.ingest.gracethd_checks import WAIVED
+from recor.ingest.gracethd_checks import STRUCTURAL_FIELDS, WAIVED
+from recor.ingest.gracethd_geo import _ZONES
 from recor.ingest.pipeline import import_paths, prepare_import
 from recor.ingest.profiles import load_profile
 from recor.registry.gracethd_store import read_gracethd_tables
@@ -223,6 +224,23 @@ def test_draft_zone_overflow_within_its_stated_bound_only(
         nesting = _found(drafted, "GTHD-ZONE-NESTING").iloc[0]
         assert nesting["severity"] == severity, nesting["message"]
         assert drafted.refused == (severity == "error")
+
+
+def test_draft_cannot_escape_its_zone_bound_by_leaving_the_parent_empty(
+    gracethd_templates: Path, tmp_path: Path
+) -> None:
+    """A ZPBO 30 km out of its ZSRO, its parent code emptied: still refused under a draft."""
+    tables = gracethd_tables()
+    tables["t_zpbo"][0]["geometry"] = shapely.box(640_000, 6_780_000, 641_000, 6_781_000)
+    tables["t_zpbo"][0]["zp_zs_code"] = None
+    paths = [write_gracethd(gracethd_templates, tmp_path / "g", tables)]
+    drafted = prepare_import(paths, profile=_draft(reason="essai"))
+    assert drafted.refused
+    assert ("GTHD-FIELD-REQUIRED", "zp_zs_code") in set(
+        zip(drafted.errors()["rule"], drafted.errors()["field"], strict=True)
+    )
+    zones = {table: parent for table, _, _, parent, *_ in _ZONES if parent}
+    assert set(zones.items()) == set(STRUCTURAL_FIELDS)
 
 
 @pytest.mark.parametrize(
