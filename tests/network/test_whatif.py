@@ -128,8 +128,8 @@ def test_explicit_routes_are_checked_and_rerouted() -> None:
 CORE = {"S0", "S1", "S2"}
 
 
-def _disk_damage(graph: nx.MultiGraph, centre: Point, radius: float) -> int:
-    """Brute force: non-passive sites that lose the core when the disk fails."""
+def _without_disk(graph: nx.MultiGraph, centre: Point, radius: float) -> nx.MultiGraph:
+    """A copy of the graph without the segments and sites the disk touches."""
     damaged = graph.copy()
     damaged.remove_edges_from(
         (u, v, k)
@@ -137,9 +137,14 @@ def _disk_damage(graph: nx.MultiGraph, centre: Point, radius: float) -> int:
         if d["geometry"].distance(centre) <= radius
     )
     damaged.remove_nodes_from(
-        n for n, d in graph.nodes(data=True) if d["geometry"].distance(centre) <= radius
+        [n for n, d in graph.nodes(data=True) if d["geometry"].distance(centre) <= radius]
     )
-    return len(_reach(graph, CORE) - _reach(damaged, CORE))
+    return damaged
+
+
+def _disk_damage(graph: nx.MultiGraph, centre: Point, radius: float) -> int:
+    """Brute force: non-passive sites that lose the core when the disk fails."""
+    return len(_reach(graph, CORE) - _reach(_without_disk(graph, centre, radius), CORE))
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -183,15 +188,7 @@ def test_worst_disk_is_the_best_of_a_brute_force_scan_of_exact_evaluations(
     assert worst.proven_optimal
 
     def brute(centre: Point) -> float:
-        damaged = graph.copy()
-        damaged.remove_edges_from(
-            (u, v, k)
-            for u, v, k, d in graph.edges(keys=True, data=True)
-            if d["geometry"].distance(centre) <= radius
-        )
-        damaged.remove_nodes_from(
-            [n for n, d in graph.nodes(data=True) if d["geometry"].distance(centre) <= radius]
-        )
+        damaged = _without_disk(graph, centre, radius)
         lost = _reach(graph, CORE) - _reach(damaged, CORE)
         if metric == "sites":
             return float(len(lost))
