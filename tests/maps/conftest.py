@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from recor import registry
+from recor.cli import main
 from recor.maps.browser import CHROMIUM, Browser, PageReport
+from recor.registry import BatchInfo, Delivery
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "maps"
 
@@ -53,3 +56,31 @@ def open_and_check(browser: Browser, path: Path, artifacts: Path) -> PageReport:
     assert_clean(report)
     browser.screenshot(artifacts / (re.sub(r"\W+", "_", path.stem) + ".png"))
     return report
+
+
+#: Reference layers most map tests load (the real boundaries of the region).
+BOUNDARY_KINDS = ("communes", "departements", "region")
+
+
+def load_registry(
+    conn,
+    registry_url: str,
+    delivery: Delivery,
+    admin_cvl: Path,
+    kinds: tuple[str, ...] = BOUNDARY_KINDS,
+    *,
+    cog: bool = False,
+) -> list[str]:
+    """Load a delivery and reference layers (and the official code) through the CLI.
+
+    Returns the ``--database-url`` arguments for the map commands that follow.
+    """
+    registry.load_delivery(conn, delivery, BatchInfo(profile="map-tests"))
+    db = ["--database-url", registry_url]
+    for kind in kinds:
+        path = str(admin_cvl / f"{kind}.geojson")
+        assert main([*db, "reference", "import", path, "--kind", kind]) == 0
+    if cog:
+        path = str(admin_cvl / "cog-communes.csv")
+        assert main([*db, "reference", "import", path, "--kind", "cog"]) == 0
+    return db

@@ -18,7 +18,7 @@ from recor.maps.boundaries import read_boundaries
 from recor.maps.browser import Browser
 from recor.registry import BatchInfo, Delivery
 from recor.registry.reference import list_reference_layers, read_reference
-from tests.maps.conftest import open_and_check
+from tests.maps.conftest import load_registry, open_and_check
 
 pytestmark = pytest.mark.db
 
@@ -75,11 +75,7 @@ def test_every_map_kind_opens_clean_from_the_command_line(
     tmp_path: Path,
     capsys,
 ) -> None:
-    registry.load_delivery(conn, sample_delivery, BatchInfo(profile="sample"))
-    db = ["--database-url", registry_url]
-    for kind in ("communes", "departements", "region"):
-        path = str(admin_cvl / f"{kind}.geojson")
-        assert main([*db, "reference", "import", path, "--kind", kind]) == 0
+    db = load_registry(conn, registry_url, sample_delivery, admin_cvl)
     assert main([*db, "map", "all", "--out", str(tmp_path)]) == 0
     assert main([*db, "coverage", "--out", str(tmp_path / "csv")]) == 0
     sites = sample_delivery.sites

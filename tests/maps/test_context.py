@@ -13,14 +13,13 @@ from urllib.parse import unquote
 import pandas as pd
 import pytest
 
-from recor import registry
 from recor.cli import main
 from recor.errors import ImportRefused
 from recor.maps.boundaries import read_boundaries, read_cog_csv
 from recor.maps.browser import Browser
 from recor.maps.territory import reconcile
-from recor.registry import BatchInfo, Delivery
-from tests.maps.conftest import open_and_check
+from recor.registry import Delivery
+from tests.maps.conftest import BOUNDARY_KINDS, load_registry, open_and_check
 
 
 @pytest.fixture(scope="module")
@@ -129,13 +128,8 @@ def test_every_map_has_context_and_one_ranked_search(
     tmp_path: Path,
     capsys,
 ) -> None:
-    registry.load_delivery(conn, sample_delivery, BatchInfo(profile="sample"))
-    db = ["--database-url", registry_url]
-    for kind in ("communes", "departements", "region", "arrondissements"):
-        path = str(admin_cvl / f"{kind}.geojson")
-        assert main([*db, "reference", "import", path, "--kind", kind]) == 0
-    cog = str(admin_cvl / "cog-communes.csv")
-    assert main([*db, "reference", "import", cog, "--kind", "cog"]) == 0
+    kinds = (*BOUNDARY_KINDS, "arrondissements")
+    db = load_registry(conn, registry_url, sample_delivery, admin_cvl, kinds, cog=True)
     assert main([*db, "map", "all", "--out", str(tmp_path)]) == 0
     ends = ["--from", "DC-ORLEANS", "--to", "DC-TOURS"]
     assert main([*db, "map", "route", *ends, "--out", str(tmp_path / "route.html")]) == 0

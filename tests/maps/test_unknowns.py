@@ -18,24 +18,15 @@ import pytest
 from recor import network, registry
 from recor.cli import main
 from recor.maps.browser import Browser
-from recor.registry import BatchInfo, Delivery
+from recor.registry import Delivery
 from recor.registry.reference import read_reference
-from tests.maps.conftest import open_and_check
+from tests.maps.conftest import load_registry, open_and_check
 from tests.maps.unknowns import with_unknowns
 
 pytestmark = pytest.mark.db
 
 #: What an unknown value must never print as.
 LEAKS = ("NaN", "None", "null", "undefined")
-
-
-def load(conn, registry_url: str, delivery: Delivery, admin_cvl: Path) -> list[str]:
-    registry.load_delivery(conn, delivery, BatchInfo(profile="unknowns"))
-    db = ["--database-url", registry_url]
-    for kind in ("communes", "departements", "region"):
-        path = str(admin_cvl / f"{kind}.geojson")
-        assert main([*db, "reference", "import", path, "--kind", kind]) == 0
-    return db
 
 
 def click(browser: Browser, layer: str, index: int) -> str:
@@ -84,7 +75,7 @@ def test_every_map_kind_shows_unknown_counts_as_unknown(
     capsys,
 ) -> None:
     delivery = with_unknowns(sample_delivery)
-    db = load(conn, registry_url, delivery, admin_cvl)
+    db = load_registry(conn, registry_url, delivery, admin_cvl)
     segments = registry.read_segments(conn)
     assert segments["fibre_count"].isna().sum() > 10 and segments["fibres_used"].isna().sum() > 10
     internal, public = tmp_path / "internal", tmp_path / "public"
@@ -142,7 +133,7 @@ def test_every_map_kind_shows_unknown_counts_as_unknown(
 def test_coverage_counts_no_fibre_km_for_unknown_counts_and_reports_their_length(
     conn, registry_url: str, sample_delivery: Delivery, admin_cvl: Path, tmp_path: Path, capsys
 ) -> None:
-    db = load(conn, registry_url, with_unknowns(sample_delivery), admin_cvl)
+    db = load_registry(conn, registry_url, with_unknowns(sample_delivery), admin_cvl)
     assert main([*db, "coverage", "--out", str(tmp_path)]) == 0
     capsys.readouterr()
     text = (tmp_path / "coverage_summary.csv").read_text("utf-8")
@@ -187,7 +178,7 @@ def test_one_resilience_definition_in_report_coverage_and_redundancy_map(
     """``recor redundancy``, the coverage table and the redundancy map count the same
     single-homed sites, for the default core and for a core named with ``--core``; a
     registry without datacentres is refused until a core is named."""
-    db = load(conn, registry_url, without_datacentres(sample_delivery), admin_cvl)
+    db = load_registry(conn, registry_url, without_datacentres(sample_delivery), admin_cvl)
     assert main([*db, "coverage", "--level", level, "--out", str(tmp_path)]) == 2
     assert "name a core set" in capsys.readouterr().err
     core = ["DC-ORLEANS", "DC-TOURS"]
