@@ -112,14 +112,23 @@ def sample_delivery() -> Delivery:
 @pytest.fixture(scope="session")
 def sample_registry_url(postgis_url: str, sample_delivery: Delivery) -> Iterator[str]:
     """A registry holding the sample network. Read only: never write to it."""
+    yield from loaded_registry(postgis_url, sample_delivery, "sample")
+
+
+def loaded_registry(postgis_url: str, delivery: Delivery, name: str) -> Iterator[str]:
+    """A session registry cloned from the template, holding ``delivery``; dropped after.
+
+    For session fixtures (``yield from``): ``name`` suffixes the database and is the
+    batch's profile.
+    """
     template = psycopg.conninfo.conninfo_to_dict(postgis_url)["dbname"]
-    name = f"{template}_sample"
-    _create_database(name, template=str(template))
-    url = _url_for(name)
+    database = f"{template}_{name}"
+    _create_database(database, template=str(template))
+    url = _url_for(database)
     with registry.connect(url, autocommit=True) as connection:
-        registry.load_delivery(connection, sample_delivery, BatchInfo(profile="sample"))
+        registry.load_delivery(connection, delivery, BatchInfo(profile=name))
     yield url
-    _drop_database(name)
+    _drop_database(database)
 
 
 @pytest.fixture(scope="session")

@@ -139,15 +139,9 @@ def check_line_ends(
             ):  # fmt: skip
                 distance, near = _nearest(points, carriers)
                 off = ~chained & (distance > topotol) & ~shapely.is_missing(points)
-                findings.add_rows(
-                    paths, off, rule,
-                    pd.Series([f"extrémité {label} : {what} à moins de {topotol:g} m "
-                               f"(le plus proche : {n or '—'} à {d})"
-                               for n, d in zip(near, _metres(distance), strict=True)],
-                              index=paths.index),
-                    field="geom", values=pd.Series(_metres(distance), index=paths.index),
-                    check=std.check_code("t_cheminement", "geom", suffix),
-                )  # fmt: skip
+                check = std.check_code("t_cheminement", "geom", suffix)
+                _far_ends(findings, paths, off, rule, check, f"extrémité {label} : {what}",
+                          topotol, near, distance)  # fmt: skip
     cable_lines = tables.get("t_cableline")
     if cable_lines is None or not len(cable_lines) or "geometry" not in cable_lines:
         return
@@ -176,15 +170,25 @@ def check_line_ends(
         for rule, carriers, limit, suffix, what in rules:
             distance, near = _nearest(points, carriers)
             off = (distance > limit) & ~shapely.is_missing(points)
-            findings.add_rows(
-                cable_lines, off, rule,
-                pd.Series([f"extrémité {label} : {what} à moins de {limit:g} m "
-                           f"(le plus proche : {n or '—'} à {d})"
-                           for n, d in zip(near, _metres(distance), strict=True)],
-                          index=cable_lines.index),
-                field="geom", values=pd.Series(_metres(distance), index=cable_lines.index),
-                check=std.check_code("t_cableline", "geom", suffix),
-            )  # fmt: skip
+            check = std.check_code("t_cableline", "geom", suffix)
+            _far_ends(findings, cable_lines, off, rule, check, f"extrémité {label} : {what}",
+                      limit, near, distance)  # fmt: skip
+
+
+def _far_ends(
+    findings: Findings, frame: pd.DataFrame, off: np.ndarray, rule: str, check: str,
+    what: str, limit: float, near: np.ndarray, distance: np.ndarray,
+) -> None:  # fmt: skip
+    """One finding per line end (``off``) farther than ``limit`` from what it should reach."""
+    metres = _metres(distance)
+    messages = [
+        f"{what} à moins de {limit:g} m (le plus proche : {n or '—'} à {d})"
+        for n, d in zip(near, metres, strict=True)
+    ]
+    findings.add_rows(
+        frame, off, rule, pd.Series(messages, index=frame.index), field="geom",
+        values=pd.Series(metres, index=frame.index), check=check,
+    )  # fmt: skip
 
 
 def _declared_ends(

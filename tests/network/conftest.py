@@ -6,13 +6,11 @@ from collections.abc import Callable, Iterator
 
 import networkx as nx
 import pandas as pd
-import psycopg
 import pytest
 
-from recor import registry
 from recor.network import graph_from_delivery, shortest_path
-from recor.registry import BatchInfo, Delivery
-from tests.conftest import _create_database, _drop_database, _url_for
+from recor.registry import Delivery
+from tests.conftest import loaded_registry
 from tests.network.topology import make_graph
 
 #: The route the sample takes from Orléans to Bourges: its first segments lose their counts.
@@ -52,11 +50,4 @@ def unknown_counts_delivery(sample_delivery: Delivery) -> Delivery:
 @pytest.fixture(scope="session")
 def unknown_registry_url(postgis_url: str, unknown_counts_delivery: Delivery) -> Iterator[str]:
     """A registry holding the sample with unknown counts. Read only: never write to it."""
-    template = psycopg.conninfo.conninfo_to_dict(postgis_url)["dbname"]
-    name = f"{template}_unknown_counts"
-    _create_database(name, template=str(template))
-    url = _url_for(name)
-    with registry.connect(url, autocommit=True) as connection:
-        registry.load_delivery(connection, unknown_counts_delivery, BatchInfo(profile="unknown"))
-    yield url
-    _drop_database(name)
+    yield from loaded_registry(postgis_url, unknown_counts_delivery, "unknown_counts")
