@@ -9,8 +9,9 @@ PostGIS database; the CPU time of the server process each one talks to is measur
   ``segments.shp`` into plain tables (no checks, no history);
 * recor: ``recor import shp/ --quiet --report ...`` (reading, validation, snapping, diff,
   history, batch, HTML+CSV report) into a freshly migrated registry;
-* then the same import again (nothing changes: no batch is written), and the undo of the
-  first batch.
+* then the same import again (nothing changes: no batch is written), answered from the
+  input digest of the newest batch, the same with ``--recheck`` (read, checked and diffed
+  again), and the undo of the first batch.
 
 Usage: ``python scripts/bench_import.py [--segments 200000]``. The sample is written under
 ``gis_data/large/`` (ignored by git) and reused when present.
@@ -62,9 +63,10 @@ from recor import registry
 from recor.ingest.pipeline import import_paths
 from recor.ingest.report import write_csv, write_html
 url, shp, report = sys.argv[1:4]
+recheck = sys.argv[4:] == ["recheck"]
 marks = [("start", time.perf_counter())]
 with registry.connect(url) as conn:
-    result = import_paths(conn, [shp], user="bench",
+    result = import_paths(conn, [shp], user="bench", recheck=recheck,
                           progress=lambda stage: marks.append((stage, time.perf_counter())))
 marks.append(("rapport", time.perf_counter()))
 findings = result.prepared.findings
@@ -201,10 +203,14 @@ def main() -> None:
             first = _timed(
                 [sys.executable, "-c", _CHILD, _url(recor_db), str(shp), report], recor_db
             )
-            again = None
+            again = recheck = None
             if not args.first_only:
                 again = _timed(
                     [sys.executable, "-c", _CHILD, _url(recor_db), str(shp), report], recor_db
+                )
+                recheck = _timed(
+                    [sys.executable, "-c", _CHILD, _url(recor_db), str(shp), report, "recheck"],
+                    recor_db,
                 )
         with registry.connect(_url(recor_db), autocommit=True) as conn:
             loaded = len(registry.read_segments(conn))
@@ -216,9 +222,11 @@ def main() -> None:
         print(_line("ogr2ogr total", reference))
         print(_line("recor import", first) + f"  ({loaded:,} segments)")
         print(f"  recor stages: {first[4].strip()}")
-        if again is not None and undo is not None:
+        if again is not None and recheck is not None and undo is not None:
             status = again[4].split("status")[-1].strip()
-            print(_line("recor re-import", again) + f"  ({status})")
+            print(_line("recor re-import", again) + f"  ({status}, identical files)")
+            status = recheck[4].split("status")[-1].strip()
+            print(_line("recor re-import --recheck", recheck) + f"  ({status}, read again)")
             print(_line("recor import undo", undo))
         print(
             f"ratio recor/ogr2ogr: {first[0] / ogr[0]:.2f}x wall,"

@@ -42,6 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="read only this layer (GeoPackage layer or file stem; repeatable)",
     )
     parser.add_argument("--dry-run", action="store_true", help="check and show the diff only")
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="read and check the delivery even when the newest batch loaded the very same files",
+    )
     parser.add_argument("--report", type=Path, help="write the HTML report (and a .csv beside)")
     parser.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -144,7 +149,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         result = import_paths(
             conn, args.paths, settings=settings.imports, profile=args.profile, crs=args.crs,
             layer=args.layer, replace_scope=scope, dry_run=args.dry_run, user=args.user,
-            note=args.note, progress=progress, on_lock_wait=_say_waiting,
+            note=args.note, progress=progress, on_lock_wait=_say_waiting, recheck=args.recheck,
         )  # fmt: skip
     if bar is not None:
         bar.close()
@@ -168,6 +173,12 @@ def _verdict(result: ImportResult) -> str:
         return (
             "Issue inconnue : la connexion au registre a été perdue pendant la validation ;"
             " vérifiez avec « recor import list » si le lot a été écrit."
+        )
+    same = result.prepared.identical_to
+    if same is not None and result.status == "unchanged":
+        return (
+            f"Livraison identique à celle du lot n° {same}, le plus récent du registre :"
+            " aucun changement, aucun lot créé (non relue ; --recheck pour la relire)."
         )
     if result.status in verdicts:
         return verdicts[result.status]

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pandas as pd
@@ -29,6 +30,7 @@ from recor.ingest.diffmap import diff_map_svg
 from recor.ingest.findings import Findings, describe_finding
 from recor.ingest.geometry import check_geometries, check_lengths, check_stacked_sites
 from recor.ingest.gracethd_checks import WAIVED
+from recor.ingest.identity import delivered_files, input_digest
 from recor.ingest.mapping import map_layer
 from recor.ingest.profiles import CODE_FIELDS, LayerRule, Profile, load_profile
 from recor.ingest.readers import RawLayer, read_layer_chunks, to_storage_crs
@@ -36,8 +38,15 @@ from recor.ingest.selection import check_columns, filter_rows, select_layers
 from recor.ingest.sources import DeliveryFiles
 from recor.registry import load_delivery, read_codes, read_sites
 from recor.registry.lock import LockHolder, LockWait, write_transaction
-from recor.registry.model import BatchInfo, Delivery, LoadSummary, ReplaceScope, SourceFile
-from recor.registry.read import registry_generation
+from recor.registry.model import (
+    BatchInfo,
+    Delivery,
+    LoadSummary,
+    NewestBatch,
+    ReplaceScope,
+    SourceFile,
+)
+from recor.registry.read import newest_batch, registry_generation
 from recor.registry.write import registry_error
 
 __all__ = ["ImportResult", "PreparedImport", "RegistryContext", "import_paths", "prepare_import"]
@@ -66,17 +75,27 @@ class PreparedImport:
     source_files: tuple[SourceFile, ...]
     profile: str
     paths: tuple[str, ...] = ()
+    #: the newest batch loaded this very input, so nothing was read (see import_paths)
+    identical_to: int | None = None
 
     @property
     def refused(self) -> bool:
         """True when an error blocks the load."""
-        return self.delivery is None or bool((self.findings["severity"] == "error").any())
+        unread = self.delivery is None and self.identical_to is None
+        return unread or bool((self.findings["severity"] == "error").any())
 
     def errors(self) -> pd.DataFrame:
         """The blocking findings."""
         return self.findings[self.findings["severity"] == "error"]
 
-    def batch_info(self, *, user: str = "", note: str = "", max_findings: int = 1000) -> BatchInfo:
+    def batch_info(
+        self,
+        *,
+        user: str = "",
+        note: str = "",
+        max_findings: int = 1000,
+        input_digest: str | None = None,
+    ) -> BatchInfo:
         """Provenance for the registry batch (findings capped to keep the batch row small).
 
         A draft acceptance (``GTHD-DRAFT``) and every finding it waived come first, so the
@@ -94,6 +113,7 @@ class PreparedImport:
             user=user,
             note=" | ".join(text for text in (note, said) if text),
             findings=tuple(kept),
+            input_digest=input_digest,
         )
 
     def refusal(self) -> ImportRefused:
@@ -560,6 +580,67 @@ class _Lookup:
         )
 
 
+def _identical_batch(
+    conn: psycopg.Connection, paths: Sequence[str | Path], identity: dict
+) -> ImportResult | None:
+    """The answer to a delivery the registry's newest batch loaded as is, else None."""
+    settings = identity["settings"]
+    files = delivered_files(paths, settings)
+    digest = None if files is None else input_digest(files, **identity)
+    if digest is None:
+        return None
+    try:
+        newest = newest_batch(conn)
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.rollback()  # the read leaves no transaction open
+    except (psycopg.OperationalError, psycopg.InterfaceError):
+        return None  # the full path reports the lost connection (REG-UNAVAILABLE)
+    if newest is None or newest.outcome != "loaded" or newest.input_digest != digest:
+        return None
+    log.info("delivery identical to batch %s: nothing read, nothing written", newest.id)
+    return _identical_result(newest, files or (), paths)
+
+
+def _identical_result(
+    batch: NewestBatch, files: tuple[SourceFile, ...], paths: Sequence[str | Path]
+) -> ImportResult:
+    when = (
+        batch.finished_at.astimezone(ZoneInfo("Europe/Paris")).strftime("%d/%m/%Y à %H:%M")
+        if batch.finished_at
+        else "?"
+    )
+    by = f" par {batch.user}" if batch.user else ""
+    findings = Findings()
+    findings.add(
+        "REG-IDENTICAL",
+        f"livraison identique à celle du lot n° {batch.id} (chargé le {when}{by}) : mêmes"
+        " fichiers (SHA-256), même profil, mêmes options, même version de recor, et le registre"
+        " n'a pas changé depuis ; elle n'a pas été relue (« recor import --recheck » la relit"
+        " et la contrôle tout de même)",
+        file=", ".join(Path(p).name for p in paths),
+        value=batch.id,
+    )
+    summary = LoadSummary(batch_id=None, dry_run=False)
+    for name, counts in (
+        ("sites", summary.sites),
+        ("segments", summary.segments),
+        ("risk_groups", summary.risk_groups),
+        ("risk_links", summary.links),
+        ("gracethd_tables", summary.gracethd_tables),
+    ):
+        done = batch.counts.get(name) or {}
+        counts.unchanged = sum(int(done.get(k, 0)) for k in ("added", "changed", "unchanged"))
+    prepared = PreparedImport(
+        delivery=None,
+        findings=findings.frame(),
+        source_files=files,
+        profile=batch.profile,
+        paths=tuple(str(p) for p in paths),
+        identical_to=batch.id,
+    )
+    return ImportResult(prepared, summary=summary)
+
+
 def registry_lookup(conn: psycopg.Connection) -> RegistryLookup:
     """A lookup reading active registry sites and segment codes within a bounding box."""
     return _Lookup(conn)
@@ -579,6 +660,7 @@ def import_paths(
     note: str = "",
     progress: Progress | None = None,
     on_lock_wait: Callable[[LockHolder | None, float], None] | None = None,
+    recheck: bool = False,
 ) -> ImportResult:
     """Read, check and, when nothing blocks, load a delivery in one transaction.
 
@@ -588,12 +670,23 @@ def import_paths(
     ``dry_run`` (compute the diff, write nothing), ``user`` (default: the login name) and
     ``on_lock_wait`` (told whom the import waits for while another writer holds the lock).
 
+    A delivery identical to the one the registry's newest batch loaded (same files by
+    SHA-256, same profile, options and recor code: :mod:`recor.ingest.identity`) cannot
+    change anything: it is answered ``unchanged`` without being read again, unless
+    ``recheck`` asks to read and check it all the same.
+
     The snapping to registry sites is computed before the write lock is taken; once the
     lock is held, if another batch was committed since that lookup, the delivery is checked
     again against the registry as it now is, under the lock, before anything is written.
     """
     settings = settings or ImportSettings()
     options = {"settings": settings, "profile": profile, "crs": crs, "layer": layer}
+    identity = {**options, "replace_scope": replace_scope}
+    if not recheck:
+        same = _identical_batch(conn, paths, identity)
+        if same is not None:
+            same.dry_run = dry_run
+            return same
     lookup = _Lookup(conn)
     prepared = prepare_import(paths, registry=lookup, progress=progress, **options)  # type: ignore[arg-type]
     result = ImportResult(prepared, dry_run=dry_run)
@@ -618,7 +711,8 @@ def import_paths(
                 if result.prepared.refused:
                     return result
             assert result.prepared.delivery is not None
-            info = result.prepared.batch_info(user=login, note=note)
+            digest = input_digest(result.prepared.source_files, **identity)  # type: ignore[arg-type]
+            info = result.prepared.batch_info(user=login, note=note, input_digest=digest)
             result.summary = load_delivery(
                 conn, result.prepared.delivery, info, replace_scope=replace_scope, dry_run=dry_run
             )

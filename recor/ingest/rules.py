@@ -161,6 +161,11 @@ RULES: dict[str, Rule] = {
         Rule("REG-REFUSED", _E, "Le registre a refusé la livraison"),
         Rule("REG-UNCERTAIN", _E, "Connexion perdue à la validation : écriture non vérifiable"),
         Rule("REG-UNAVAILABLE", _E, "Registre injoignable pendant l'import"),
+        Rule(
+            "REG-IDENTICAL",
+            _I,
+            "Livraison identique à celle du dernier lot : rien à relire ni à écrire",
+        ),
     )
 }
 

@@ -71,6 +71,8 @@ class DeliveryFiles:
     layers: list[LayerSource] = field(default_factory=list)
     source_files: list[SourceFile] = field(default_factory=list)
     limits: ImportSettings = field(default_factory=ImportSettings)
+    #: only fingerprint the delivered files (no zip extracted, no layer listed)
+    fingerprint_only: bool = False
     _tmp: tempfile.TemporaryDirectory[str] | None = None
     _deadline: AbstractContextManager[None] | None = None
 
@@ -107,7 +109,8 @@ class DeliveryFiles:
             return
         elif path.suffix.lower() == ".zip":
             self._fingerprint(path, path.name)
-            self._add_zip(path)
+            if not self.fingerprint_only:
+                self._add_zip(path)
         elif path.suffix.lower() in LAYER_SUFFIXES:
             self._add_file(path, path.name, fingerprint=True)
         else:
@@ -149,7 +152,7 @@ class DeliveryFiles:
         if fingerprint:
             for file in files:
                 self._fingerprint(file, f"{display}/{file.relative_to(folder).as_posix()}")
-        for file in files:
+        for file in [] if self.fingerprint_only else files:
             if file.suffix.lower() not in LAYER_SUFFIXES:
                 continue
             shown = f"{display}/{file.relative_to(folder).as_posix()}"
@@ -207,6 +210,8 @@ class DeliveryFiles:
                     other = _sibling(path, sidecar)
                     if other is not None:
                         self._fingerprint(other, other.name)
+        if self.fingerprint_only:
+            return
         readable = self._gdal_safe(path)
         if suffix == ".gpkg":
             try:

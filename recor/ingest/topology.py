@@ -406,21 +406,20 @@ def _touching_pairs(
     Lines meeting only at their ends never meet once one is pulled back from them by 1 cm;
     an end on the other's interior (a T without a node) still does. Each ordered pair from
     the bounding-box query tests the first line, shortened, against the second, whole; the
-    shortened lines are built ``block`` at a time to bound memory.
+    query and the shortened lines go ``block`` lines at a time to bound memory.
     """
-    left, right = shapely.STRtree(geoms).query(geoms)
-    keep = left != right
-    left, right = left[keep], right[keep]
-    order = np.argsort(left, kind="stable")
-    left, right = left[order], right[order]
+    tree = shapely.STRtree(geoms)
     margin = min(tolerance, 0.01) if tolerance > 0 else 0.01
     found = []
     for start in range(0, len(geoms), block):
         stop = min(start + block, len(geoms))
-        a, b = np.searchsorted(left, [start, stop])
+        # one block's bounding-box pairs at a time: never every pair of the delivery at once
+        left, right = tree.query(geoms[start:stop])
+        keep = left + start != right
+        left, right = left[keep], right[keep]
         inner = _inner(geoms[start:stop], margin)
-        hit = shapely.intersects(inner[left[a:b] - start], geoms[right[a:b]])
-        found.append(np.stack([left[a:b][hit], right[a:b][hit]]))
+        hit = shapely.intersects(inner[left], geoms[right])
+        found.append(np.stack([left[hit] + start, right[hit]]))
     pairs = np.concatenate(found, axis=1) if found else np.empty((2, 0), dtype=np.int64)
     pairs = np.unique(np.sort(pairs, axis=0), axis=1)
     return pairs[0], pairs[1]

@@ -39,6 +39,9 @@ class BatchInfo:
     user: str = ""
     note: str = ""
     findings: tuple[dict, ...] = ()
+    #: SHA-256 of the files, profile, options and code that produced the load (see
+    #: :mod:`recor.ingest.identity`); None when not known (e.g. an API load)
+    input_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,19 @@ class LoadSummary:
             "risk_links": self.links.as_dict(),
             "gracethd_tables": self.gracethd_tables.as_dict(),
         }
+
+
+@dataclass(frozen=True)
+class NewestBatch:
+    """The registry's newest batch, as a re-import compares itself with it."""
+
+    id: int
+    outcome: str
+    input_digest: str | None
+    counts: dict[str, dict[str, int]]
+    profile: str
+    user: str
+    finished_at: datetime | None
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ from recor._gc import paused_gc
 from recor.config import STORAGE_CRS
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SITE_COLUMNS
 from recor.registry._columnar import Column, columnar_query, decode_columns
-from recor.registry.model import RegistryVersion
+from recor.registry.model import NewestBatch, RegistryVersion
 
 __all__ = [
+    "newest_batch",
     "read_codes",
     "read_risk_groups",
     "read_segments",
@@ -417,3 +418,14 @@ def registry_generation(conn: psycopg.Connection) -> int:
     """The newest committed batch id (0 for an empty registry): what writers compare."""
     row = conn.execute("SELECT recor.registry_generation()").fetchone()
     return int(row[0]) if row else 0
+
+
+def newest_batch(conn: psycopg.Connection) -> NewestBatch | None:
+    """The newest committed batch (the registry's generation), None for an empty registry."""
+    row = conn.execute(
+        "SELECT id, outcome::text, input_digest, counts, profile, app_user, finished_at"
+        " FROM recor.import_batches WHERE id = recor.registry_generation()"
+    ).fetchone()
+    if row is None:
+        return None
+    return NewestBatch(int(row[0]), row[1], row[2], dict(row[3] or {}), *row[4:7])

@@ -101,6 +101,8 @@ def _begin_batch(conn: psycopg.Connection, info: BatchInfo) -> int:
         ),
     ).fetchone()
     assert row is not None
+    if info.input_digest is not None:
+        conn.execute("SELECT recor.record_batch_input(%s, %s)", (row[0], info.input_digest))
     return int(row[0])
 
 

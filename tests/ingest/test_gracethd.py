@@ -149,5 +149,5 @@ def test_gracethd_import_loads_and_reloads_unchanged(
     assert first.loaded, first.prepared.findings.to_string()
     groups = registry.read_segments(conn).set_index("code")["risk_groups"]
     assert tuple(groups["CM1"]) == ("CD:CD1",)
-    second = import_paths(conn, [folder])
+    second = import_paths(conn, [folder], recheck=True)  # read and diffed, not short-cut
     assert second.summary.segments.as_dict()["unchanged"] == 2
