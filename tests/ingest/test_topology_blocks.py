@@ -17,7 +17,8 @@ def _random_lines(count: int, seed: int = 7) -> gpd.GeoDataFrame:
     end = start + rng.uniform(-300, 300, size=(count, 2))
     lines = shapely.linestrings(np.stack([start, end], axis=1))
     lines[5] = lines[4]  # one exact duplicate
-    lines[9] = shapely.linestrings([[*start[8]], [*(start[8] + (end[8] - start[8]) / 2)]])  # overlap
+    # one overlapping the first half of another
+    lines[9] = shapely.linestrings([[*start[8]], [*(start[8] + (end[8] - start[8]) / 2)]])
     return gpd.GeoDataFrame(
         {
             "code": [f"T-{i}" for i in range(count)],
