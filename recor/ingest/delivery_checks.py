@@ -72,42 +72,52 @@ def check_disconnected_parts(
     does not carry is anchored to the registry. When no part is, the largest one is the
     reference. Returns the number of parts.
     """
-    usable = segments["site_a"].notna() & segments["site_b"].notna()
-    frame = segments.loc[usable]
-    if not len(frame):
+    site_a = segments["site_a"].to_numpy(dtype=object)
+    site_b = segments["site_b"].to_numpy(dtype=object)
+    kept = np.flatnonzero(pd.notna(site_a) & pd.notna(site_b))
+    if not len(kept):
         return 0
-    codes, ends = np.unique(
-        np.concatenate([frame["site_a"].to_numpy(dtype=object),
-                        frame["site_b"].to_numpy(dtype=object)]).astype(str),
-        return_inverse=True,
-    )  # fmt: skip
-    n = len(frame)
+    n = len(kept)
+    # column arrays only, never a copy of the frame: this runs on a million segments
+    ends, codes = pd.factorize(
+        pd.Series(np.concatenate([site_a[kept], site_b[kept]]), dtype=object).astype(str),
+        sort=True,
+    )
+    codes = np.asarray(codes, dtype=object)
     a, b = ends[:n], ends[n:]
     graph = coo_matrix((np.ones(n), (a, b)), shape=(len(codes), len(codes)))
     count, label = connected_components(graph, directed=False)
     if count <= 1:
         return count
-    delivered = set(delivered_sites["code"].astype(str))
+    delivered = pd.Index(delivered_sites["code"].astype(str).unique())
     anchored = np.zeros(count, dtype=bool)
-    foreign = ~np.isin(codes, list(delivered))
+    foreign = ~pd.Index(codes).isin(delivered)
     anchored[np.unique(label[foreign])] = True
     part = label[a]
     sizes = np.bincount(part, minlength=count)
     if not anchored.any():
         anchored[int(np.argmax(sizes))] = True
+    # rows and sites grouped by part once (not one scan of every row per part)
+    by_part = np.argsort(part, kind="stable")
+    row_bounds = np.searchsorted(part[by_part], np.arange(count + 1))
+    by_label = np.argsort(label, kind="stable")
+    site_bounds = np.searchsorted(label[by_label], np.arange(count + 1))
+    files = segments["_file"].to_numpy(dtype=object) if "_file" in segments else None
+    features = segments["_feature"].to_numpy() if "_feature" in segments else None
+    seg_codes = segments["code"].to_numpy(dtype=object)
     for component in np.flatnonzero(~anchored):
-        rows = np.flatnonzero(part == component)
-        first = frame.iloc[rows[0]]
-        sites = codes[label == component]
+        size = int(row_bounds[component + 1] - row_bounds[component])
+        first = int(kept[by_part[row_bounds[component]]])
+        sites = codes[by_label[site_bounds[component] : site_bounds[component + 1]]]
         findings.add(
             "TOPO-DISCONNECTED",
             f"partie de la livraison reliée ni au reste de la livraison ni au registre : "
-            f"{len(rows)} tronçon(s), {len(sites)} site(s) ({', '.join(sites[:5])}"
+            f"{size} tronçon(s), {len(sites)} site(s) ({', '.join(sites[:5])}"
             f"{', …' if len(sites) > 5 else ''}) ; vérifier les extrémités (tolérance) ou "
             "livrer le lien manquant",
-            file=str(first["_file"]) if "_file" in frame else "",
-            feature=int(first["_feature"]) if "_feature" in frame else -1,
-            code=str(first["code"]),
-            value=f"{len(rows)} tronçon(s)",
+            file=str(files[first]) if files is not None else "",
+            feature=int(features[first]) if features is not None else -1,
+            code=str(seg_codes[first]),
+            value=f"{size} tronçon(s)",
         )
     return count
