@@ -101,7 +101,8 @@ def store_gracethd_tables(
     the registry codes made from this table) is kept with the version, so that an export can
     match registry codes to the delivered ones.
 
-    Returns counts of tables ``added`` (first version) and ``changed`` (new version).
+    Returns counts of tables ``added`` (first version), ``changed`` (new version) and
+    ``unchanged``.
     """
     counts = EntityCounts()
     current = {
@@ -124,6 +125,7 @@ def store_gracethd_tables(
                 and _same_within(conn, current[name][1], name, rows, geoms)
             )
         ):
+            counts.unchanged += 1
             continue
         conn.execute(
             "INSERT INTO recor.gracethd_table_versions"

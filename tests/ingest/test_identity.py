@@ -7,6 +7,7 @@ outcome — a byte of a file, the options, the registry — sends the import dow
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
@@ -150,3 +151,24 @@ def test_a_malformed_or_second_digest_is_refused(conn, sample_delivery) -> None:
     with pytest.raises(psycopg.errors.RestrictViolation, match="recorded once"):
         conn.execute("SELECT recor.record_batch_input(%s, %s)", (batch, "b" * 64))
     conn.rollback()
+
+
+def test_cli_says_which_batch_and_rechecks_on_demand(
+    registry_url: str, write_delivery: WriteDelivery, capsys: pytest.CaptureFixture
+) -> None:
+    from recor.cli import main
+
+    argv = ["--database-url", registry_url, "import", str(write_delivery())]
+    assert main([*argv, "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(argv) == 0
+    said = capsys.readouterr().out
+    assert "identique à celle du lot n° 1" in said and "--recheck" in said
+    assert main([*argv, "--recheck", "--json"]) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert full["status"] == "unchanged"
+    assert not any(f["rule"] == "REG-IDENTICAL" for f in full["findings"])
+    assert main([*argv, "--json"]) == 0
+    quick = json.loads(capsys.readouterr().out)
+    assert quick["status"] == "unchanged" and quick["counts"] == full["counts"]
+    assert [f["rule"] for f in quick["findings"]] == ["REG-IDENTICAL"]

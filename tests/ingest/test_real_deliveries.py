@@ -245,3 +245,23 @@ def test_messy_redelivery_with_replace_scope_retires_nothing(
     )
     assert again.status == "unchanged", again.prepared.errors()
     assert all(not codes for codes in again.retired_codes().values())
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("delivery", ["gracethd", "messy"])
+def test_identical_real_redelivery_short_cut_agrees_with_the_full_path(
+    conn, fixed_demo: Path, messy_files: dict[str, Path], delivery: str
+) -> None:
+    """The answer given without reading equals the one read, checked and diffed again."""
+    assert import_paths(conn, [sample_gpkg()]).loaded
+    if delivery == "gracethd":
+        paths, profile = [fixed_demo], DEMO_PROFILE
+    else:
+        paths, profile = [messy_files["gpkg"], messy_files["geojson"]], FTTH_PROFILE
+    first = import_paths(conn, paths, profile=profile)
+    assert first.status == "loaded", first.prepared.errors()
+    quick = import_paths(conn, paths, profile=profile)
+    assert quick.prepared.identical_to == first.summary.batch_id
+    full = import_paths(conn, paths, profile=profile, recheck=True)
+    assert quick.status == full.status == "unchanged", full.prepared.errors()
+    assert quick.summary.counts() == full.summary.counts()
