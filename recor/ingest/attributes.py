@@ -52,13 +52,19 @@ def _check_fibres(frame: pd.DataFrame, findings: Findings) -> None:
         findings.add_rows(frame, negative, "ATTR-RANGE", "nombre de fibres négatif", field=column)
         # the registry's columns are 32-bit integers: a larger value would be stored wrapped
         huge = (values > _INT32_MAX).fillna(False).to_numpy(dtype=bool)
-        message = f"nombre de fibres au-delà de {_INT32_MAX:,} (entier 32 bits)"
-        findings.add_rows(
-            frame, huge, "ATTR-RANGE", message, field=column, values=values.astype(str)
-        )
+        if huge.any():  # texts are built for the rows reported only
+            message = f"nombre de fibres au-delà de {_INT32_MAX:,} (entier 32 bits)"
+            findings.add_rows(
+                frame, huge, "ATTR-RANGE", message, field=column, values=values.astype(str)
+            )
     over = (used > count).fillna(False).to_numpy(dtype=bool)
-    message = "fibres utilisées (" + used.astype(str) + ") > capacité (" + count.astype(str) + ")"
-    findings.add_rows(frame, over, "ATTR-FIBRES-USED", message, field="fibres_used")
+    if over.any():
+        message = pd.Series("", index=frame.index, dtype=object)
+        message[over] = (
+            "fibres utilisées (" + used[over].astype(str) + ") > capacité ("
+            + count[over].astype(str) + ")"
+        )  # fmt: skip
+        findings.add_rows(frame, over, "ATTR-FIBRES-USED", message, field="fibres_used")
 
 
 def _check_duplicates(frame: pd.DataFrame, findings: Findings) -> None:
@@ -94,7 +100,11 @@ def check_codes_against_registry(
     owner = owner[~owner.index.duplicated()]
     theirs = frame["code"].map(owner)
     clash = theirs.notna() & (theirs != frame["source"])
-    message = "le registre a déjà ce code pour la source « " + theirs.astype(str) + " »"
+    if not clash.any():
+        return
+    message = pd.Series("", index=frame.index, dtype=object)
+    said = "le registre a déjà ce code pour la source « "
+    message[clash] = said + theirs[clash].astype(str) + " »"
     findings.add_rows(
         frame, np.asarray(clash, dtype=bool), "ATTR-CODE-REGISTRY", message, field="code"
     )

@@ -79,10 +79,10 @@ def check_disconnected_parts(
         return 0
     n = len(kept)
     # column arrays only, never a copy of the frame: this runs on a million segments
-    ends, codes = pd.factorize(
-        pd.Series(np.concatenate([site_a[kept], site_b[kept]]), dtype=object).astype(str),
-        sort=True,
-    )
+    values = np.concatenate([site_a[kept], site_b[kept]])
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":
+        values = values.astype(str).astype(object)
+    ends, codes = pd.factorize(values)
     codes = np.asarray(codes, dtype=object)
     a, b = ends[:n], ends[n:]
     graph = coo_matrix((np.ones(n), (a, b)), shape=(len(codes), len(codes)))
@@ -108,7 +108,7 @@ def check_disconnected_parts(
     for component in np.flatnonzero(~anchored):
         size = int(row_bounds[component + 1] - row_bounds[component])
         first = int(kept[by_part[row_bounds[component]]])
-        sites = codes[by_label[site_bounds[component] : site_bounds[component + 1]]]
+        sites = np.sort(codes[by_label[site_bounds[component] : site_bounds[component + 1]]])
         findings.add(
             "TOPO-DISCONNECTED",
             f"partie de la livraison reliée ni au reste de la livraison ni au registre : "

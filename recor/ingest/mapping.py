@@ -271,11 +271,18 @@ def _convert(
     return values.where(values.notna(), "")
 
 
-def _cleaner(field: FieldRule, entity: str) -> Callable[[str], object]:
-    """The per-value clean-up of a text field: value map, then case/space normalisation."""
+def _cleaner(field: FieldRule, entity: str) -> Callable[[str], object] | None:
+    """The per-value clean-up of a text field: value map, then case/space normalisation.
+
+    None when values are kept as they are.
+    """
     mapping = {str(k).strip().lower(): v for k, v in field.values.items()}
     enum = (entity, field.target) in ENUMS
     identifier = field.target in {"code", "site_a", "site_b", "segment_code", "risk_group_code"}
+    if not mapping:  # the common case, without a Python call of ours per value
+        if enum:
+            return _strip_lower
+        return str.strip if identifier else None
 
     def clean(value: str) -> object:
         if mapping:
@@ -289,13 +296,22 @@ def _cleaner(field: FieldRule, entity: str) -> Callable[[str], object]:
     return clean
 
 
-def _by_unique(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
-    """``values.map(func)`` computed once per distinct value (most columns repeat a lot)."""
+def _strip_lower(value: str) -> str:
+    return value.strip().lower()
+
+
+def _by_unique(values: pd.Series, func: Callable[[str], object] | None) -> pd.Series:
+    """``values.map(func)`` computed once per distinct value (most columns repeat a lot).
+
+    Equal values come out as one shared object (a million rows of one operator name are
+    one string in memory); ``func`` None keeps the values.
+    """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if not len(uniques):
         return pd.Series(None, index=values.index, dtype=object)
     mapped = np.empty(len(uniques) + 1, dtype=object)
-    mapped[:-1] = [func(u) for u in uniques]
+    uniques = np.asarray(uniques, dtype=object)
+    mapped[:-1] = uniques if func is None else list(map(func, uniques))
     mapped[-1] = None
     return pd.Series(mapped[codes], index=values.index, dtype=object)
 

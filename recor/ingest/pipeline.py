@@ -35,7 +35,7 @@ from recor.ingest.mapping import map_layer
 from recor.ingest.profiles import CODE_FIELDS, LayerRule, Profile, load_profile
 from recor.ingest.readers import RawLayer, read_layer_chunks, to_storage_crs
 from recor.ingest.selection import check_columns, filter_rows, select_layers
-from recor.ingest.sources import DeliveryFiles
+from recor.ingest.sources import DeliveryFiles, one_reading
 from recor.registry import load_delivery, read_codes, read_sites
 from recor.registry.lock import LockHolder, LockWait, write_transaction
 from recor.registry.model import (
@@ -683,13 +683,13 @@ def import_paths(
     settings = settings or ImportSettings()
     options = {"settings": settings, "profile": profile, "crs": crs, "layer": layer}
     identity = {**options, "replace_scope": replace_scope}
-    if not recheck:
-        same = _identical_batch(conn, paths, identity)
+    lookup = _Lookup(conn)
+    with one_reading():  # the files are hashed once for both
+        same = None if recheck else _identical_batch(conn, paths, identity)
         if same is not None:
             same.dry_run = dry_run
             return same
-    lookup = _Lookup(conn)
-    prepared = prepare_import(paths, registry=lookup, progress=progress, **options)  # type: ignore[arg-type]
+        prepared = prepare_import(paths, registry=lookup, progress=progress, **options)  # type: ignore[arg-type]
     result = ImportResult(prepared, dry_run=dry_run)
     if prepared.refused:
         log.info("delivery refused before loading: %d error(s)", len(prepared.errors()))

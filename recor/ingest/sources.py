@@ -15,7 +15,9 @@ import os
 import shutil
 import struct
 import tempfile
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +37,7 @@ __all__ = [
     "check_shapefile",
     "detect_encoding",
     "is_recor_report",
+    "one_reading",
     "sha256_file",
     "unsafe_zip_members",
 ]
@@ -263,12 +266,37 @@ def is_recor_report(path: Path) -> bool:
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's content, read in chunks."""
+    """SHA-256 of a file's content, read in chunks (remembered within :func:`one_reading`)."""
+    memo = _DIGESTS.get()
+    stat = path.stat()
+    key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    if memo is not None and key in memo:
+        return memo[key]
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
+    if memo is not None:
+        memo[key] = digest.hexdigest()
     return digest.hexdigest()
+
+
+@contextmanager
+def one_reading() -> Iterator[None]:
+    """Within this block a file unchanged on disk (same inode, size and times) is hashed once.
+
+    An import fingerprints its files to tell whether they are the newest batch's, then
+    again as it reads them; the memory ends with the import, so a later import of a file
+    rewritten in the meantime always hashes it again.
+    """
+    token = _DIGESTS.set({})
+    try:
+        yield
+    finally:
+        _DIGESTS.reset(token)
+
+
+_DIGESTS: ContextVar[dict[tuple[int, ...], str] | None] = ContextVar("_DIGESTS", default=None)
 
 
 def _sibling(path: Path, suffix: str) -> Path | None:

@@ -136,7 +136,7 @@ def _known_sites(
 
 
 def _indexer(lookup: pd.Index, codes: np.ndarray) -> np.ndarray:
-    out = lookup.get_indexer(pd.Index(codes, dtype=object))
+    out = lookup.get_indexer(np.asarray(codes, dtype=object))
     out[pd.isna(codes)] = -1
     return out
 
@@ -305,10 +305,13 @@ def _snap(
         shift[ok] = np.maximum(shift[ok], np.hypot(*(moved[position[ok]] - target).T))
         moved[position[ok]] = target
     snapped = shift > 1e-3
-    findings.add_rows(
-        frame, snapped, "TOPO-SNAPPED", "extrémité recalée sur son site", field="geometry",
-        values=pd.Series(np.round(shift, 3), index=frame.index).astype(str) + " m",
-    )  # fmt: skip
+    if snapped.any():  # the distances are written for the snapped rows only
+        shown = pd.Series("", index=frame.index, dtype=object)
+        shown[snapped] = np.char.add(np.round(shift[snapped], 3).astype(str), " m")
+        findings.add_rows(
+            frame, snapped, "TOPO-SNAPPED", "extrémité recalée sur son site", field="geometry",
+            values=shown,
+        )  # fmt: skip
     return moved, shift
 
 
