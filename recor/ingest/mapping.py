@@ -15,6 +15,7 @@ from types import MappingProxyType
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from recor.config import ImportSettings
 from recor.domain import Installation, RiskKind, SiteKind, Status
@@ -37,6 +38,8 @@ _INTEGERS = {"fibre_count", "fibres_used"}
 _FLOATS = {"declared_length"}
 _DATES = {"commissioned_on"}
 _NULLABLE_TEXT = {"site_a", "site_b"}
+#: what pandas infers for a column of texts (or of nothing but missing values)
+_TEXTS = {"string", "empty"}
 #: The registry's integer columns are 32-bit: a larger value would be stored wrapped.
 _INT32_MAX = 2**31 - 1
 _RANGE_MESSAGE = {
@@ -241,6 +244,8 @@ def _convert(
     raw: pd.DataFrame, source: str | None, field: FieldRule, entity: str, findings: Findings
 ) -> pd.Series:
     target = field.target
+    if target not in _DATES and target not in _INTEGERS and target not in _FLOATS:
+        return _text(raw, source, field, entity)
     if source is None:
         values = pd.Series(field.default, index=raw.index, dtype=object)
     elif target in _DATES and not field.values:
@@ -248,12 +253,10 @@ def _convert(
         if pd.api.types.is_datetime64_any_dtype(values):
             return _dates(raw, values, source, findings)
         values = values.astype(object).where(values.notna(), None)
-    elif target in _INTEGERS or target in _FLOATS:
+    else:
         values = raw[source]
         if field.values:
             values = _apply_values(_as_text(values), field.values)
-    else:
-        values = _by_unique(_as_text(raw[source]), _cleaner(field, entity))
     if field.default is not None and source is not None:
         blank = values.isna() | (values.astype(object) == "")
         values = values.astype(object).where(~blank, field.default)
@@ -261,14 +264,35 @@ def _convert(
         return _numbers(
             raw, values, source or target, integer=target in _INTEGERS, findings=findings
         )
-    if target in _DATES:
-        return _dates(raw, values, source or target, findings)
-    values = values.astype(object)
+    return _dates(raw, values, source or target, findings)
+
+
+def _text(raw: pd.DataFrame, source: str | None, field: FieldRule, entity: str) -> pd.Series:
+    """A text field, worked out once per distinct value and spread over the rows.
+
+    Equal values come out as one shared object (a million rows of one operator name are
+    one string in memory).
+    """
     if source is None:
-        values = values.map(str, na_action="ignore").astype(object)
-    if target in _NULLABLE_TEXT:
-        return values.where(values.notna() & (values != ""), None)
-    return values.where(values.notna(), "")
+        codes = np.zeros(len(raw), dtype=np.intp)
+        distinct = pd.Series([field.default], dtype=object).map(str, na_action="ignore")
+    else:
+        values = raw[source]
+        if values.dtype == object and infer_dtype(values, skipna=True) not in _TEXTS:
+            values = _as_text(values)  # mixed values (GeoJSON) become texts first
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        texts = _as_text(pd.Series(uniques)).to_numpy(dtype=object)
+        func = _cleaner(field, entity)
+        cleaned = texts if func is None else np.fromiter(map(func, texts), object, len(texts))
+        distinct = pd.Series(np.append(cleaned, None), dtype=object)  # -1 (missing): last
+        if field.default is not None:
+            blank = distinct.isna() | (distinct == "")
+            distinct = distinct.where(~blank, field.default)
+    if field.target in _NULLABLE_TEXT:
+        distinct = distinct.where(distinct.notna() & (distinct != ""), None)
+    else:
+        distinct = distinct.where(distinct.notna(), "")
+    return pd.Series(distinct.to_numpy(dtype=object)[codes], index=raw.index, dtype=object)
 
 
 def _cleaner(field: FieldRule, entity: str) -> Callable[[str], object] | None:
