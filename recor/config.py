@@ -120,10 +120,9 @@ class MapSettings:
     #: layers larger than this are drawn in bulk: their points are counted per grid cell
     #: below ``detail_min_zoom``, their lines thinned to what a pixel shows
     overview_max_points: int = 1000
-    #: polygon layers larger than this (the 1,776 communes) are drawn in bulk too
+    #: polygon layers larger than this (coverage units) are drawn in bulk too; the
+    #: administrative background always is
     overview_max_polygons: int = 1000
-    #: ... and polygon layers of more vertices than this (before simplification)
-    overview_max_vertices: int = 100_000
     detail_min_zoom: int = 13
     #: fibre-count breaks of the line-width classes, and the widths (unknown first)
     capacity_breaks: tuple[float, ...] = (24.0, 72.0, 144.0)

@@ -242,7 +242,7 @@ def background_layers(
             "dashArray": "10 4 2 4",
             "fill": False,
         },
-        "epci": {"color": "#6a3d9a", "weight": 1.2, "dashArray": "6 3", "fill": False},
+        "epci": {"color": "#6a3d9a", "weight": 1, "dashArray": "6 3", "fill": False},
         "departements": {"color": "#424242", "weight": 2, "fill": False},
         "region": {"color": "#000000", "weight": 2.5, "fill": False},
     }
@@ -283,7 +283,10 @@ def background_layers(
                 interactive=interactive,
                 data_columns=data,
                 show=kind not in overlays,
-                bulk=_big_polygons(frame, settings),
+                # in bulk whatever their size: a Leaflet polygon re-projects each of its
+                # vertices as an object at every zoom (the EPCI and départements repeat
+                # the communes' borders: 100,000 vertices)
+                bulk=True,
             )
         )
     labels = boundaries.get("communes")
@@ -308,15 +311,6 @@ def background_layers(
 
 #: Step of the densified box edges reprojected by :func:`bounds_of` (metres).
 _BOX_STEP_M = 1000.0
-
-
-def _big_polygons(frame: gpd.GeoDataFrame, settings: MapSettings) -> bool:
-    """Whether a polygon layer is drawn in bulk: many polygons, or many vertices (the EPCI
-    and départements repeat the communes' borders)."""
-    if len(frame) > settings.overview_max_polygons:
-        return True
-    vertices = int(shapely.get_num_coordinates(frame.geometry.values).sum())
-    return vertices > settings.overview_max_vertices
 
 
 def bounds_of(*frames: gpd.GeoDataFrame | None) -> tuple[tuple[float, float], tuple[float, float]]:

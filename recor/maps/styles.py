@@ -48,8 +48,8 @@ STATUS_DASHES: dict[str, str | None] = {
     Status.ABANDONED: "1 8",
 }
 
-#: Symbol of each site kind: shape (``circle`` drawn on canvas; others as small icons),
-#: colour and size in pixels.
+#: Symbol of each site kind: shape (``circle`` drawn as canvas circles; others stamped on the
+#: canvas as small symbols), colour and size in pixels.
 SITE_SYMBOLS: dict[str, dict[str, Any]] = {
     SiteKind.DATACENTRE: {
         "shape": "square",

@@ -134,3 +134,17 @@ def test_zoomed_in_sites_and_segments_open_the_same_popups_as_small_layers(
     )
     assert found >= 1
     assert np.isfinite(browser.evaluate("window.recorMap.map.getZoom()"))
+
+
+def test_a_site_symbol_on_the_canvas_opens_its_popup_when_clicked(
+    browser: Browser, maps: dict[str, Path], sample_delivery: Delivery, artifacts: Path
+) -> None:
+    sites = sample_delivery.sites
+    public = sites[(sites["kind"] == "public_site") & sites["name"].notna()].to_crs(4326)
+    point = public.geometry.iloc[0]
+    open_and_check(browser, maps["small"], artifacts)
+    browser.evaluate(
+        f"window.recorMap.map.setView([{point.y}, {point.x}], 16, {{animate: false}}) && 0"
+    )
+    _click_at(browser, point.y, point.x)
+    assert _popup(browser)[0] == public["name"].iloc[0]

@@ -61,5 +61,7 @@ def test_overlays_are_listed_unchecked_and_draw_when_checked(
         ".find(l => l.textContent.includes('Fond : Cantons (102)'))"
         ".querySelector('input').click()"
     )
+    # a bulk layer draws at the next frame
+    browser.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     assert browser.evaluate("window.recorMap.onMap()['reference-cantons']") == 102
     assert browser.evaluate("window.recorMap.onMap()['reference-arrondissements']") == 0

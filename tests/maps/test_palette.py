@@ -147,19 +147,15 @@ def test_legend_draws_each_status_with_its_dash_and_public_sites_above_pops(
     assert by_label["En service"] is None
     dashes = [by_label[label] for label in ("En projet", "En construction", "Hors service")]
     assert None not in dashes and len(set(dashes)) == 3
-    # public sites are markers like the PoPs, not canvas circles drawn under them
-    panes = browser.evaluate(
-        "['sites-public_site', 'sites-pop'].map(id =>"
-        " window.recorMap.layers[id].features[0]._icon ? 'marker' : 'canvas')"
+    # public sites are drawn after (above) every PoP symbol, 14 px wide or more
+    order = browser.evaluate(
+        "(() => { const r = window.recorMap.map.recor.renderer, of = new Map(), out = [];"
+        " ['sites-public_site', 'sites-pop'].forEach(id => window.recorMap.layers[id].features"
+        ".forEach(f => of.set(f, id)));"
+        " for (let o = r._drawFirst; o; o = o.next) if (of.has(o.layer)) out.push(of.get(o.layer));"
+        " return out; })()"
     )
-    assert panes == ["marker", "marker"]
-    lowest_public, highest_pop = browser.evaluate(
-        "(() => { const z = id => window.recorMap.layers[id].features"
-        ".map(f => +f._icon.style.zIndex);"
-        " return [Math.min(...z('sites-public_site')), Math.max(...z('sites-pop'))]; })()"
-    )
-    assert lowest_public > highest_pop
-    size = browser.evaluate(
-        "window.recorMap.layers['sites-public_site'].features[0]._icon.firstChild.offsetWidth"
-    )
+    assert set(order) == {"sites-public_site", "sites-pop"}
+    assert order.index("sites-public_site") > len(order) - 1 - order[::-1].index("sites-pop")
+    size = browser.evaluate("window.recorMap.layers['sites-public_site'].features[0]._radius * 2")
     assert size >= 14

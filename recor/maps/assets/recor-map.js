@@ -13,6 +13,23 @@
   /* folium's control_scale adds L.control.scale(): make it metric only. */
   L.Control.Scale.mergeOptions({ imperial: false });
   L.Control.Zoom.mergeOptions({ zoomInTitle: "Zoom avant", zoomOutTitle: "Zoom arrière" });
+  /* Markers (the commune names; site symbols are drawn on the canvas) placed by left/top,
+   * as Leaflet does without 3D transforms: a translate3d makes each marker a compositing
+   * layer of its own, a 2D translate a paint chunk of its own, each costing the compositor
+   * at every frame. Hidden during a zoom animation rather than jumping to their places. */
+  L.Map.mergeOptions({ markerZoomAnimation: false });
+  L.Marker.include({
+    _setPos: function (pos) {
+      [this._icon, this._shadow].forEach(function (node) {
+        if (!node) return;
+        node._leaflet_pos = pos;
+        node.style.left = pos.x + "px";
+        node.style.top = pos.y + "px";
+      });
+      this._zIndex = pos.y + this.options.zIndexOffset;
+      this._resetZIndex();
+    },
+  });
 
   function decodeInts(text) {
     var out = new Float64Array(text.length), n = 0, value = 0, scale = 1;
@@ -112,26 +129,69 @@
     return box;
   }
 
-  function symbolIcon(style) {
-    var size = style.size || 12;
-    var node = el("div", "recor-symbol recor-" + style.shape);
-    node.style.width = size + "px";
-    node.style.height = size + "px";
-    node.style.background = style.fillColor || style.color;
-    node.style.borderColor = style.color;
-    return L.divIcon({ html: node, className: "recor-icon", iconSize: [size, size] });
+  /* A site symbol (square, diamond, triangle, disc: the legend's shapes, size px wide)
+   * drawn once into a small canvas. */
+  var symbolStamps = new Map();
+  function symbolStamp(style) {
+    var size = style.size || 12, key = [style.shape, size, style.color, style.fillColor].join("|");
+    if (symbolStamps.has(key)) return symbolStamps.get(key);
+    var ratio = L.Browser.retina ? 2 : 1, half = Math.ceil(size / 2) + 2;
+    var canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 2 * half * ratio;
+    var g = canvas.getContext("2d"), border = style.shape === "disc" ? 3 : 2;
+    g.scale(ratio, ratio);
+    g.translate(half, half);
+    g.fillStyle = style.fillColor || style.color;
+    g.strokeStyle = style.color;
+    g.lineWidth = border;
+    if (style.shape === "triangle") {
+      g.beginPath();
+      g.moveTo(0, -size / 2); g.lineTo(size / 2, size / 2); g.lineTo(-size / 2, size / 2);
+      g.fill();
+    } else if (style.shape === "disc") {
+      g.beginPath();
+      g.arc(0, 0, size / 2, 0, Math.PI * 2);
+      g.fill();
+      g.beginPath();
+      g.arc(0, 0, (size - border) / 2, 0, Math.PI * 2);
+      g.stroke();
+    } else {
+      if (style.shape === "diamond") { g.rotate(Math.PI / 4); g.scale(0.8, 0.8); }
+      g.fillRect(-size / 2, -size / 2, size, size);
+      g.strokeRect(-(size - border) / 2, -(size - border) / 2, size - border, size - border);
+    }
+    var stamp = { canvas: canvas, half: half };
+    symbolStamps.set(key, stamp);
+    return stamp;
   }
+
+  /* Site symbols on the shared canvas (one stamp each), not as DOM markers: 900 markers
+   * cost the page some 60 ms at every zoom to repaint. Clicked as circle markers. */
+  var SymbolMarker = L.CircleMarker.extend({
+    initialize: function (latlng, style, options) {
+      L.CircleMarker.prototype.initialize.call(this, latlng, L.extend({}, options, {
+        radius: (style.size || 12) / 2, stroke: false, fill: false,
+      }));
+      this._stampOf = symbolStamp(style);
+      this.zIndexOffset = style.zIndexOffset || 0;
+    },
+    _updatePath: function () {
+      var renderer = this._renderer, stamp = this._stampOf;
+      if (!renderer._drawing || this._empty()) return;
+      renderer._ctx.globalAlpha = 1;
+      renderer._ctx.drawImage(stamp.canvas, Math.round(this._point.x) - stamp.half,
+        Math.round(this._point.y) - stamp.half, 2 * stamp.half, 2 * stamp.half);
+    },
+  });
 
   function makeFeature(layer, geometry, style, renderer) {
     if (layer.kind === "point") {
       if (style.shape && style.shape !== "circle") {
-        return L.marker(geometry, {
-          icon: symbolIcon(style), keyboard: false, zIndexOffset: style.zIndexOffset || 0,
-        });
+        return new SymbolMarker(geometry, style, { renderer: renderer });
       }
       return L.circleMarker(geometry, L.extend({ renderer: renderer }, style));
     }
-    var opts = L.extend({ renderer: renderer, interactive: layer.interactive !== false }, style);
+    var opts = L.extend({ renderer: renderer, interactive: layer.interactive !== false }, withCaps(style));
     if (layer.kind === "polygon") return L.polygon(geometry, opts);
     var lines = [];
     geometry.forEach(function (item) { lines.push(item[0]); });
@@ -139,31 +199,48 @@
   }
 
   /* Place names: drawn only when their zoom is reached and they are in view (at most
-   * MAX_LABELS at once, the largest first), so a regional view never holds 1,800 labels. */
+   * MAX_LABELS at once, the largest first), so a regional view never holds 1,800 labels.
+   * A name still wanted after a move keeps its marker (Leaflet moves it): a pan creates
+   * only the names coming into view. Redrawn on moveend only (a zoom ends with one too). */
   var MAX_LABELS = 250;
   function labelLayer(map, layer, geometries) {
     var group = L.layerGroup(), names = layer.columns.name, zooms = layer.columns.label_zoom;
     var weights = layer.columns.population || [];
     var order = names.map(function (_, i) { return i; });
     order.sort(function (a, b) { return zooms[a] - zooms[b] || (weights[b] || 0) - (weights[a] || 0); });
-    function redraw() {
-      group.clearLayers();
-      if (!map.hasLayer(group)) return;
-      var zoom = map.getZoom(), view = map.getBounds().pad(0.1), shown = 0;
-      for (var k = 0; k < order.length && shown < MAX_LABELS; k++) {
-        var i = order[k];
-        if (zooms[i] > zoom) break;
-        if (!view.contains(geometries[i])) continue;
-        var text = el("span", "recor-label-text" + (zooms[i] <= 7 ? " recor-label-major" : ""), names[i]);
-        group.addLayer(L.marker(geometries[i], {
-          icon: L.divIcon({ html: text, className: "recor-label", iconSize: null }),
-          interactive: false, keyboard: false,
-        }));
-        shown++;
-      }
-      layer.shown = shown;
+    var markers = new Map();
+    function marker(i) {
+      var text = el("span", "recor-label-text" + (zooms[i] <= 7 ? " recor-label-major" : ""), names[i]);
+      return L.marker(geometries[i], {
+        icon: L.divIcon({ html: text, className: "recor-label", iconSize: null }),
+        interactive: false, keyboard: false,
+      });
     }
-    map.on("moveend zoomend", redraw);
+    function redraw() {
+      if (!map.hasLayer(group)) {
+        group.clearLayers();
+        markers.clear();
+        return;
+      }
+      var zoom = map.getZoom(), view = map.getBounds().pad(0.1), wanted = new Set();
+      var south = view.getSouth(), north = view.getNorth(), west = view.getWest(), east = view.getEast();
+      for (var k = 0; k < order.length && wanted.size < MAX_LABELS; k++) {
+        var i = order[k], at = geometries[i];
+        if (zooms[i] > zoom) break;
+        if (at[0] >= south && at[0] <= north && at[1] >= west && at[1] <= east) wanted.add(i);
+      }
+      markers.forEach(function (m, i) {
+        if (!wanted.has(i)) { group.removeLayer(m); markers.delete(i); }
+      });
+      wanted.forEach(function (i) {
+        if (markers.has(i)) return;
+        var m = marker(i);
+        markers.set(i, m);
+        group.addLayer(m);
+      });
+      layer.shown = wanted.size;
+    }
+    map.on("moveend", redraw);
     group.on("add", function () { setTimeout(redraw, 0); });
     layer.redraw = redraw;
     return group;
@@ -176,10 +253,18 @@
    * per grid cell of CLUSTER_PX pixels (a disc with the count; a click zooms in), from
    * minZoom on drawn one by one. Popups are the same as those of small layers. */
   var CLUSTER_PX = 64, TINY_PX = 3, VECTOR_MAX = 4000;
+  /* the cells of TINY_PX already drawn, one buffer reused by every layer and redraw */
+  var seenCells = null;
 
   /* A CSS colour (with the style's opacity) as one RGBA pixel in memory order. */
-  var colourProbe = null;
+  var colourProbe = null, pixelColours = new Map();
   function pixelColour(style) {
+    var key = (style.color || "") + "|" + style.opacity;
+    if (!pixelColours.has(key)) pixelColours.set(key, probeColour(style));
+    return pixelColours.get(key);
+  }
+  /* (read back from a canvas: a read costs a few milliseconds, hence kept per colour) */
+  function probeColour(style) {
     colourProbe = colourProbe || document.createElement("canvas").getContext("2d");
     colourProbe.clearRect(0, 0, 1, 1);
     colourProbe.fillStyle = style.color || "#3388ff";
@@ -199,7 +284,7 @@
 
   /* Typed arrays of a layer: world x/y per vertex; per sequence its first vertex; per
    * feature its first sequence; per feature its box. */
-  function bulkData(geom) {
+  function bulkData(geom, kind) {
     var latlng = decodeCoords(geom.c), nv = latlng.length / 2, n = geom.n, i, v;
     var x = new Float64Array(nv), y = new Float64Array(nv);
     for (v = 0; v < nv; v++) { y[v] = worldY(latlng[2 * v]); x[v] = worldX(latlng[2 * v + 1]); }
@@ -230,11 +315,50 @@
       }
       box[4 * i] = x0; box[4 * i + 1] = y0; box[4 * i + 2] = x1; box[4 * i + 3] = y1;
     }
-    return { n: n, x: x, y: y, seqStart: seqStart, featSeq: featSeq, box: box };
+    /* polygons only: a network line simplified so would show its curves as corners */
+    var sig = kind === "polygon" ? significance(x, y, seqStart) : null;
+    return { n: n, x: x, y: y, seqStart: seqStart, featSeq: featSeq, box: box, sig: sig };
+  }
+
+  /* Douglas-Peucker significance of each vertex (world units, zoom 0): the vertices kept
+   * by Douglas-Peucker at a tolerance t are those of significance t or more (a vertex
+   * counts no more than the one that split its piece). A zoom draws the borders moving by
+   * a pixel or more, as Leaflet simplifies its own polygons, without a pass per zoom. */
+  function significance(x, y, seqStart) {
+    var sig = new Float32Array(x.length), stack = [];
+    for (var q = 0; q + 1 < seqStart.length; q++) {
+      var first = seqStart[q], last = seqStart[q + 1] - 1;
+      if (last < first) continue;
+      sig[first] = Infinity; sig[last] = Infinity;
+      if (last - first > 1) stack.push(first, last, Infinity);
+      while (stack.length) {
+        var cap = stack.pop(), b = stack.pop(), a = stack.pop(), far = -1, at = a + 1;
+        for (var v = a + 1; v < b; v++) {
+          var dist = segmentDistance(x[v], y[v], x[a], y[a], x[b], y[b]);
+          if (dist > far) { far = dist; at = v; }
+        }
+        var s = Math.min(far, cap);
+        sig[at] = s;
+        if (at - a > 1) stack.push(a, at, s);
+        if (b - at > 1) stack.push(at, b, s);
+      }
+    }
+    return sig;
+  }
+
+  /* Whether a polygon style fills (an invisible fill is not drawn). */
+  function filled(style) {
+    return style.fill !== false && (style.fillOpacity === undefined || style.fillOpacity > 0);
   }
 
   function dashOf(style) {
     return style.dashArray ? String(style.dashArray).split(/[ ,]+/).map(Number) : [];
+  }
+
+  /* Dashes end square, as the legend's SVG swatches draw them: a round cap on every dash
+   * also costs the canvas twice the time of the dashes themselves. */
+  function withCaps(style) {
+    return style.dashArray && !style.lineCap ? L.extend({ lineCap: "butt" }, style) : style;
   }
 
   var BulkLayer = L.Path.extend({
@@ -286,7 +410,7 @@
       this._layer.drawnAt = performance.now();
     },
     _stroke: function (ctx, style, fill) {
-      if (fill && style.fill !== false) {
+      if (fill && filled(style)) {
         ctx.globalAlpha = style.fillOpacity === undefined ? 0.2 : style.fillOpacity;
         ctx.fillStyle = style.fillColor || style.color || "#3388ff";
         ctx.fill("evenodd");
@@ -295,8 +419,9 @@
         ctx.globalAlpha = style.opacity === undefined ? 1 : style.opacity;
         ctx.lineWidth = style.weight === undefined ? 3 : style.weight;
         ctx.strokeStyle = style.color || "#3388ff";
-        ctx.setLineDash(dashOf(style));
-        ctx.lineCap = "round";
+        var dash = dashOf(style);
+        ctx.setLineDash(dash);
+        ctx.lineCap = dash.length ? "butt" : "round";
         ctx.lineJoin = "round";
         ctx.stroke();
       }
@@ -351,7 +476,9 @@
           for (var q = d.featSeq[i]; q < d.featSeq[i + 1]; q++) {
             var v = d.seqStart[q], end = d.seqStart[q + 1];
             var px = x[v] * scale - ox, py = y[v] * scale - oy;
-            plot(px, py);
+            var fx = ((px + 0.5) | 0) - half, fy = ((py + 0.5) | 0) - half;
+            if (width === 1 && fx >= 0 && fy >= 0 && fx < w && fy < h) pixels[fy * w + fx] = colour;
+            else plot(px, py);
             for (v++; v < end; v++) {
               var nx = x[v] * scale - ox, ny = y[v] * scale - oy;
               var steps = Math.ceil(Math.max(Math.abs(nx - px), Math.abs(ny - py)));
@@ -397,9 +524,17 @@
        * regional view 150,000 short branches would otherwise be stroked one by one */
       var min = this._renderer._bounds.min, size = this._renderer._bounds.getSize();
       var gw = Math.ceil(size.x / TINY_PX) + 1, gh = Math.ceil(size.y / TINY_PX) + 1;
-      var seen = new Uint8Array(gw * gh);
+      if (!seenCells || seenCells.length < gw * gh) seenCells = new Uint8Array(gw * gh);
+      var seen = seenCells.subarray(0, gw * gh);
+      seen.fill(0);
+      var view = this._renderer._bounds, sig = d.sig, tolerance = 1 / f.scale;
       this._byClass.forEach(function (members, c) {
         var style = self._layer.classes[c];
+        /* a stroke alone leaves out the pieces of lines beyond the view (zoomed in, a
+         * dashed border would be dashed over its whole length); a fill needs every ring */
+        var clip = !(polygon && filled(style)), reach = (style.weight === undefined ? 3 : style.weight) + 2;
+        var vx0 = view.min.x - reach, vy0 = view.min.y - reach;
+        var vx1 = view.max.x + reach, vy1 = view.max.y + reach;
         ctx.beginPath();
         for (var m = 0; m < members.length; m++) {
           var i = members[m];
@@ -416,15 +551,25 @@
           for (var q = d.featSeq[i]; q < d.featSeq[i + 1]; q++) {
             var v = d.seqStart[q], end = d.seqStart[q + 1];
             var px = x[v] * f.scale - f.ox, py = y[v] * f.scale - f.oy, sx = px, sy = py;
-            ctx.moveTo(px, py);
-            for (v++; v < end; v++) {
-              var nx = x[v] * f.scale - f.ox, ny = y[v] * f.scale - f.oy;
-              if (v < end - 1 && Math.abs(nx - px) < 1 && Math.abs(ny - py) < 1) continue;
-              ctx.lineTo(nx, ny);
-              px = nx; py = ny;
+            var side = (px < vx0 ? 1 : px > vx1 ? 2 : 0) | (py < vy0 ? 4 : py > vy1 ? 8 : 0);
+            var down = false;
+            /* v === end: a ring closed by a line (closePath on a path of 100,000 rings is
+             * quadratic) */
+            for (v++; v <= end; v++) {
+              var nx = sx, ny = sy;
+              if (v < end) {
+                if (sig && sig[v] < tolerance) continue;
+                nx = x[v] * f.scale - f.ox; ny = y[v] * f.scale - f.oy;
+                if (!sig && v < end - 1 && Math.abs(nx - px) < 1 && Math.abs(ny - py) < 1) continue;
+              } else if (!polygon) break;
+              var next = (nx < vx0 ? 1 : nx > vx1 ? 2 : 0) | (ny < vy0 ? 4 : ny > vy1 ? 8 : 0);
+              if (clip && (side & next)) down = false;
+              else {
+                if (!down) { ctx.moveTo(px, py); down = true; }
+                ctx.lineTo(nx, ny);
+              }
+              px = nx; py = ny; side = next;
             }
-            /* closing by a line: closePath on a path of 100,000 rings is quadratic */
-            if (polygon) ctx.lineTo(sx, sy);
           }
         }
         self._stroke(ctx, style, polygon);
@@ -433,6 +578,7 @@
       this.clusters = [];
     },
     _radius: function (style) { return style.radius === undefined ? 10 : style.radius; },
+    /* (small discs by the thousand: one path is cheaper than as many stamps) */
     _drawPoints: function (ctx, f) {
       var d = this._data, drawn = 0, self = this;
       this._byClass.forEach(function (members, c) {
@@ -451,61 +597,92 @@
       this.drawn = drawn;
       this.clusters = [];
     },
+    /* A disc drawn once into a small canvas, then stamped where it goes: one canvas path
+     * of 800 cluster discs (radius 9 to 25 px), filled and stroked, costs Skia some 20 ms,
+     * 800 stamps a few. Returns the stamping function (context, x, y); stamps land on
+     * whole pixels. */
+    _stamp: function (key, radius, paint) {
+      var stamps = this._stamps || (this._stamps = new Map()), stamp = stamps.get(key);
+      if (!stamp) {
+        var ratio = L.Browser.retina ? 2 : 1, half = Math.ceil(radius + 4);
+        var canvas = document.createElement("canvas");
+        canvas.width = canvas.height = 2 * half * ratio;
+        var g = canvas.getContext("2d");
+        g.scale(ratio, ratio);
+        g.beginPath();
+        g.arc(half, half, radius, 0, Math.PI * 2);
+        paint(g);
+        stamp = function (ctx, x, y) {
+          ctx.drawImage(canvas, Math.round(x) - half, Math.round(y) - half, 2 * half, 2 * half);
+        };
+        stamps.set(key, stamp);
+      }
+      return stamp;
+    },
     /* Counts per cell of CLUSTER_PX pixels aligned on the world grid (stable when
-     * panning): a cell of one site draws the site itself. */
+     * panning), the cells near the view. A cell of one site draws the site itself. */
     _cells: function (f) {
-      var d = this._data, cells = new Map(), size = CLUSTER_PX / f.scale;
+      var size = CLUSTER_PX / f.scale;
+      return this._cellsAt(this._map.getZoom()).filter(function (c) {
+        return c.x1 >= f.x0 - size && c.x0 <= f.x1 + size && c.y1 >= f.y0 - size && c.y0 <= f.y1 + size;
+      });
+    },
+    /* Every cell of a zoom, kept: the points are counted once into the cells of the
+     * deepest zoom clustered, and each zoom above merges the cells of the one below (a
+     * cell's four quarters), so a new zoom costs a few thousand cells, not 150,000 sites. */
+    _cellsAt: function (zoom) {
+      var deepest = this._layer.minZoom - 1, levels = this._levels || (this._levels = {});
+      if (zoom !== Math.round(zoom) || zoom < 0 || zoom > deepest) {
+        if (!this._odd || this._odd.zoom !== zoom) this._odd = { zoom: zoom, cells: this._countCells(zoom) };
+        return this._odd.cells;
+      }
+      if (!levels[zoom]) {
+        levels[zoom] = zoom === deepest ? this._countCells(zoom) : mergeCells(this._cellsAt(zoom + 1), zoom);
+      }
+      return levels[zoom];
+    },
+    _countCells: function (zoom) {
+      var d = this._data, size = CLUSTER_PX / Math.pow(2, zoom), byKey = new Map(), all = [];
       for (var i = 0; i < d.n; i++) {
-        if (!this._inView(f, i, size)) continue;
         var cx = Math.floor(d.x[i] / size), cy = Math.floor(d.y[i] / size);
-        var key = cx * 1e7 + cy, cell = cells.get(key);
-        if (!cell) {
+        var key = cx * 4194304 + cy, cell = byKey.get(key);
+        if (cell === undefined) {
           cell = { cx: cx, cy: cy, count: 0, sx: 0, sy: 0, first: i };
-          cells.set(key, cell);
+          byKey.set(key, cell);
+          all.push(cell);
         }
         cell.count++; cell.sx += d.x[i]; cell.sy += d.y[i];
       }
-      var out = [];
-      cells.forEach(function (cell) {
-        cell.x = cell.sx / cell.count; cell.y = cell.sy / cell.count;
-        cell.x0 = cell.cx * size; cell.y0 = cell.cy * size;
-        cell.x1 = cell.x0 + size; cell.y1 = cell.y0 + size;
-        out.push(cell);
-      });
-      return out;
+      return placeCells(all, size);
     },
     _drawClusters: function (ctx, f) {
       var cells = this._cells(f), style = this._layer.classes[0], single = 0;
-      var map = this._map, self = this;
-      ctx.beginPath();
-      var r = this._radius(style);
+      var map = this._map, self = this, r = this._radius(style);
+      var disc = this._stamp("p0", r, function (g) { self._stroke(g, style, true); });
+      ctx.globalAlpha = 1;
       cells.forEach(function (cell) {
         if (cell.count !== 1) return;
-        var px = cell.x * f.scale - f.ox, py = cell.y * f.scale - f.oy;
-        ctx.moveTo(px + r, py);
-        ctx.arc(px, py, r, 0, Math.PI * 2);
+        disc(ctx, cell.x * f.scale - f.ox, cell.y * f.scale - f.oy);
         single++;
       });
-      this._stroke(ctx, style, true);
+      cells.forEach(function (cell) {
+        if (cell.count === 1) return;
+        cell.radius = 9 + 3 * Math.log10(cell.count);
+        /* radii to a quarter of a pixel: a few dozen stamps for every count */
+        var radius = Math.round(cell.radius * 4) / 4;
+        self._stamp("c" + radius, radius, function (g) {
+          g.globalAlpha = 0.85;
+          g.fillStyle = style.color || "#3388ff";
+          g.fill();
+          g.globalAlpha = 1;
+          g.lineWidth = 2;
+          g.strokeStyle = "#ffffff";
+          g.stroke();
+        })(ctx, cell.x * f.scale - f.ox, cell.y * f.scale - f.oy);
+      });
       ctx.font = "bold 11px 'DejaVu Sans', Arial, sans-serif";
       ctx.textAlign = "center";
       ctx.textBaseline = "middle";
-      ctx.beginPath();
-      cells.forEach(function (cell) {
-        if (cell.count === 1) return;
-        var px = cell.x * f.scale - f.ox, py = cell.y * f.scale - f.oy;
-        cell.radius = 9 + 3 * Math.log10(cell.count);
-        ctx.moveTo(px + cell.radius, py);
-        ctx.arc(px, py, cell.radius, 0, Math.PI * 2);
-      });
-      ctx.globalAlpha = 0.85;
-      ctx.fillStyle = style.color || "#3388ff";
-      ctx.fill();
-      ctx.globalAlpha = 1;
-      ctx.setLineDash([]);
-      ctx.lineWidth = 2;
-      ctx.strokeStyle = "#ffffff";
-      ctx.stroke();
       ctx.fillStyle = "#ffffff";
       var number = new Intl.NumberFormat("fr-FR");
       cells.forEach(function (cell) {
@@ -607,6 +784,32 @@
     },
   });
 
+  /* The cells of a zoom from those of the zoom below (each cell of size s holds the four
+   * cells of size s / 2 at twice its grid coordinates: the same counts as counting). */
+  function mergeCells(cells, zoom) {
+    var byKey = new Map(), all = [];
+    for (var k = 0; k < cells.length; k++) {
+      var c = cells[k], cx = Math.floor(c.cx / 2), cy = Math.floor(c.cy / 2);
+      var key = cx * 4194304 + cy, cell = byKey.get(key);
+      if (cell === undefined) {
+        cell = { cx: cx, cy: cy, count: 0, sx: 0, sy: 0, first: c.first };
+        byKey.set(key, cell);
+        all.push(cell);
+      }
+      cell.count += c.count; cell.sx += c.sx; cell.sy += c.sy;
+      if (c.first < cell.first) cell.first = c.first;
+    }
+    return placeCells(all, CLUSTER_PX / Math.pow(2, zoom));
+  }
+
+  function placeCells(cells, size) {
+    cells.forEach(function (c) {
+      c.x = c.sx / c.count; c.y = c.sy / c.count;
+      c.x0 = c.cx * size; c.y0 = c.cy * size; c.x1 = c.x0 + size; c.y1 = c.y0 + size;
+    });
+    return cells;
+  }
+
   function segmentDistance(px, py, ax, ay, bx, by) {
     var dx = bx - ax, dy = by - ay, len = dx * dx + dy * dy, t = 0;
     if (len > 0) t = Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / len));
@@ -615,7 +818,7 @@
   }
 
   function buildBulkLayer(map, layer, renderer) {
-    var data = bulkData(layer.geom), n = layer.geom.n;
+    var data = bulkData(layer.geom, layer.kind), n = layer.geom.n;
     layer.columns = {};
     Object.keys(layer.cols).forEach(function (name) {
       layer.columns[name] = decodeColumn(layer.cols[name], n);
@@ -1039,6 +1242,14 @@
     });
     var sync = zoomGate(map, layers);
     sync();
+    /* site symbols above every line and cluster of the canvas, by their zIndexOffset */
+    var symbols = [];
+    layers.forEach(function (layer) {
+      if (layer.bulk || layer.kind !== "point") return;
+      layer.features.forEach(function (f) { if (f instanceof SymbolMarker && f._map) symbols.push(f); });
+    });
+    symbols.sort(function (a, b) { return a.zIndexOffset - b.zIndexOffset; });
+    symbols.forEach(function (f) { f.bringToFront(); });
     control.addTo(map);
     if (spec.search) searchControl(map, spec, layersById, sync).addTo(map);
     if (spec.table) tableControl(Array.isArray(spec.table) ? spec.table : [spec.table]).addTo(map);
