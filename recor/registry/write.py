@@ -28,7 +28,13 @@ from recor.registry.gracethd_store import store_gracethd_tables
 from recor.registry.lock import LockWait, writing
 from recor.registry.model import BatchInfo, Delivery, EntityCounts, LoadSummary, ReplaceScope
 
-__all__ = ["batch_transaction", "finish_batch", "load_delivery", "registry_error"]
+__all__ = [
+    "batch_transaction",
+    "bulk_work_mem",
+    "finish_batch",
+    "load_delivery",
+    "registry_error",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +60,9 @@ _STAGING: dict[str, tuple[tuple[str, str], ...]] = {
 }  # fmt: skip
 #: Rows per COPY message built at once: bounds the client's memory on very large deliveries.
 _COPY_ROWS = 50_000
-#: Memory for the sorts and hash joins of one load (the default 4 MB spills 200,000 staged
-#: rows to disk); local to the load's transaction.
-_LOAD_WORK_MEM = "256MB"
+#: Memory for the sorts, hash joins and trigger transition tables of one load or undo (the
+#: default 4 MB spills 200,000 rows to disk); local to the transaction.
+_BULK_WORK_MEM = "256MB"
 _STAGING_KEYS = {
     "stage_sites": "code",
     "stage_segments": "code",
@@ -216,6 +222,11 @@ def _check_frames(delivery: Delivery) -> None:
             )
 
 
+def bulk_work_mem(conn: psycopg.Connection) -> None:
+    """Give the open transaction the memory of a bulk write (sorts, hashes, transition tables)."""
+    conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(_BULK_WORK_MEM)))
+
+
 def _stage(conn: psycopg.Connection, delivery: Delivery) -> None:
     frames: dict[str, Any] = {
         "stage_sites": delivery.sites,
@@ -223,7 +234,7 @@ def _stage(conn: psycopg.Connection, delivery: Delivery) -> None:
         "stage_risk_groups": delivery.risk_groups,
         "stage_links": delivery.segment_risk_groups,
     }
-    conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(_LOAD_WORK_MEM)))
+    bulk_work_mem(conn)
     for table, columns in _STAGING.items():
         _create_staging(conn, table, columns)
         if frames[table] is not None:
