@@ -30,3 +30,19 @@ $$;
 --   read each table once: 0.5 s instead of 0.8–1.2 s after that load. Same query, same
 --   refusals.
 ALTER FUNCTION recor.check_segment_ends() SET enable_nestloop = off;
+
+-- * A segment's geometry was proven valid row by row through GEOS (ST_IsValid converts every
+--   line) and its length computed twice (the generated length_m, then the check). For a
+--   LineString, GEOS validity is exactly "finite coordinates and two distinct points at
+--   least" (no ring rules apply), which holds exactly when the length is positive and
+--   finite: any NaN or infinite coordinate makes the length NaN or infinite, and NaN is not
+--   below 'Infinity' in PostgreSQL's float order. The checks now read length_m, computed
+--   before the checks in the same statement, and keep their names (a zero-length or empty
+--   line is still refused by segments_geom_not_zero_length, a non-finite one by
+--   segments_geom_valid). The rule is the same; an update that does not move a geometry
+--   (an undo retiring 200,000 rows) no longer converts each one to GEOS.
+ALTER TABLE recor.segments
+    DROP CONSTRAINT segments_geom_valid,
+    DROP CONSTRAINT segments_geom_not_zero_length,
+    ADD CONSTRAINT segments_geom_not_zero_length CHECK (length_m > 0),
+    ADD CONSTRAINT segments_geom_valid CHECK (length_m < 'Infinity'::double precision);
