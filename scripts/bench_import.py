@@ -13,20 +13,32 @@ PostGIS database; the CPU time of the server process each one talks to is measur
   input digest of the newest batch, the same with ``--recheck`` (read, checked and diffed
   again), and the undo of the first batch.
 
-Usage: ``python scripts/bench_import.py [--segments 200000]``. The sample is written under
-``gis_data/large/`` (ignored by git) and reused when present.
+``--registry-only`` times the registry side alone: ``registry.load_delivery`` of the prepared
+delivery (read and checked once, pickled next to the sample) into a fresh registry, then
+``registry.undo_batch`` of that batch, each repetition in a child process and a new database;
+wall, client CPU and the CPU of the server backend, medians over ``--repeat`` runs. With
+``--baseline DIR`` (another checkout, e.g. ``git archive`` of main) the two codes alternate,
+so both are measured in the same minutes.
+
+Usage: ``python scripts/bench_import.py [--segments 200000] [--registry-only [--repeat 5]
+[--baseline DIR]]``. The sample is written under ``gis_data/large/`` (ignored by git) and
+reused when present.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import pickle
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -89,6 +101,33 @@ url, batch = sys.argv[1:3]
 with registry.connect(url, autocommit=True) as conn:
     summary = registry.undo_batch(conn, int(batch), user="bench")
 print("status undo", summary.counts()["segments"])
+"""
+
+
+#: ``load_delivery`` then ``undo_batch`` of a pickled delivery, timed phase by phase, as a
+#: child (its ``recor`` is the checkout on its PYTHONPATH); prints one JSON line.
+_REGISTRY_ONLY = """
+import json, os, pickle, sys, time
+from pathlib import Path
+from recor import registry
+url, pickled = sys.argv[1:3]
+with open(pickled, "rb") as f:
+    delivery, info = pickle.load(f)
+def server(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+out = {"code": str(Path(registry.__file__).resolve().parents[2])}
+with registry.connect(url, autocommit=True) as conn:
+    registry.upgrade(conn)
+    pid = conn.info.backend_pid
+    steps = [("load", lambda: registry.load_delivery(conn, delivery, info))]
+    steps.append(("undo", lambda: registry.undo_batch(conn, out["batch"], user="bench")))
+    for name, step in steps:
+        wall, cpu, srv = time.perf_counter(), time.process_time(), server(pid)
+        summary = step()
+        out[name] = (time.perf_counter() - wall, time.process_time() - cpu, server(pid) - srv)
+        out.setdefault("batch", summary.batch_id)
+print(json.dumps(out))
 """
 
 
@@ -164,6 +203,77 @@ def _line(label: str, run: tuple[float, float, float, float, str]) -> str:
     )
 
 
+def _prepared(folder: Path) -> Path:
+    """The sample's delivery and batch provenance, read and checked once, pickled."""
+    pickled = folder / "registry_delivery.pkl"
+    if not pickled.exists():
+        from recor.ingest.pipeline import prepare_import
+
+        print(f"preparing the delivery of {folder / 'shp'} ...", flush=True)
+        prepared = prepare_import([folder / "shp"])
+        delivery = prepared.delivery
+        assert delivery is not None, prepared.findings.head(20)
+        # Read-only mappings (empty ``extra`` values, GraceTHD tables) do not pickle.
+        frames = {}
+        for name in ("sites", "segments", "risk_groups"):
+            frame = getattr(delivery, name)
+            if frame is not None and "extra" in frame:
+                frame = frame.assign(extra=[dict(v) for v in frame["extra"]])
+            frames[name] = frame
+        if delivery.gracethd_tables is not None:
+            frames["gracethd_tables"] = dict(delivery.gracethd_tables)
+        delivery = replace(delivery, **frames)
+        part = pickled.with_suffix(".part")
+        part.write_bytes(pickle.dumps((delivery, prepared.batch_info(user="bench"))))
+        part.rename(pickled)
+    return pickled
+
+
+def _phase(name: str, wall: float, cpu: float, server: float) -> str:
+    return f"{name} {wall:5.2f} s wall ({cpu:.2f} + server {server:.2f} s CPU)"
+
+
+def _registry_only(folder: Path, repeat: int, baseline: Path | None) -> None:
+    """Time load_delivery and undo_batch alone, alternating with a baseline checkout."""
+    pickled = _prepared(folder)
+    codes = [("after", ROOT)] if baseline is None else [("before", baseline), ("after", ROOT)]
+    runs: dict[str, list[dict[str, list[float]]]] = {label: [] for label, _ in codes}
+    for n in range(repeat):
+        # ABBA order: neither code always runs right after the other's database is dropped.
+        for label, checkout in codes if n % 2 == 0 else codes[::-1]:
+            database = f"bench_registry_{uuid.uuid4().hex[:6]}"
+            _database(database)
+            try:
+                env = {**os.environ, "PYTHONPATH": str(checkout)}
+                done = subprocess.run(
+                    [sys.executable, "-c", _REGISTRY_ONLY, _url(database), str(pickled)],
+                    capture_output=True, text=True, env=env, check=False,
+                    cwd=checkout,  # ``python -c`` imports from its directory first
+                )  # fmt: skip
+                if done.returncode != 0:
+                    sys.exit(f"{label} failed:\n{done.stderr[-3000:]}")
+                run = json.loads(done.stdout.strip().splitlines()[-1])
+                assert Path(run["code"]) == checkout.resolve(), f"{label} ran {run['code']}"
+            finally:
+                _database(database, drop=True)
+            runs[label].append(run)
+            phases = "  ".join(_phase(p, *run[p]) for p in ("load", "undo"))
+            print(
+                f"run {n + 1} {label:6}  {phases}  load average {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
+    for label, _ in codes:
+        parts = []
+        for phase in ("load", "undo"):
+            wall, cpu, server = (
+                statistics.median(r[phase][i] for r in runs[label]) for i in range(3)
+            )
+            parts.append(_phase(phase, wall, cpu, server))
+        print(f"median of {repeat} {label:6}  " + "  ".join(parts))
+    load = os.getloadavg()
+    print(f"load average (1, 5, 15 min) at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+
+
 def main() -> None:
     """Generate (or reuse) the sample, run both loads, print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -173,12 +283,24 @@ def main() -> None:
         action="store_true",
         help="measure the first import only (no re-import, no undo)",
     )
+    parser.add_argument(
+        "--registry-only",
+        action="store_true",
+        help="time load_delivery and undo_batch of the prepared delivery only",
+    )
+    parser.add_argument("--repeat", type=int, default=5, help="runs of --registry-only")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout timed alternately (--registry-only)"
+    )
     args = parser.parse_args()
     folder = ROOT / "gis_data" / "large" / f"sample_{args.segments}"
     shp = folder / "shp"
     if not (shp / "segments.shp").exists():
         print(f"generating the {args.segments:,}-segment sample in {folder} ...", flush=True)
         write_sample(build_sample(segments=args.segments), folder)
+    if args.registry_only:
+        _registry_only(folder, args.repeat, args.baseline)
+        return
     tag = uuid.uuid4().hex[:6]
     plain, recor_db = f"bench_ogr_{tag}", f"bench_recor_{tag}"
     _database(plain)

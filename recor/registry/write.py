@@ -28,7 +28,13 @@ from recor.registry.gracethd_store import store_gracethd_tables
 from recor.registry.lock import LockWait, writing
 from recor.registry.model import BatchInfo, Delivery, EntityCounts, LoadSummary, ReplaceScope
 
-__all__ = ["batch_transaction", "finish_batch", "load_delivery", "registry_error"]
+__all__ = [
+    "batch_transaction",
+    "bulk_work_mem",
+    "finish_batch",
+    "load_delivery",
+    "registry_error",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +60,9 @@ _STAGING: dict[str, tuple[tuple[str, str], ...]] = {
 }  # fmt: skip
 #: Rows per COPY message built at once: bounds the client's memory on very large deliveries.
 _COPY_ROWS = 50_000
-#: Memory for the sorts and hash joins of one load (the default 4 MB spills 200,000 staged
-#: rows to disk); local to the load's transaction.
-_LOAD_WORK_MEM = "256MB"
+#: Memory for the sorts, hash joins and trigger transition tables of one load or undo (the
+#: default 4 MB spills 200,000 rows to disk); local to the transaction.
+_BULK_WORK_MEM = "256MB"
 _STAGING_KEYS = {
     "stage_sites": "code",
     "stage_segments": "code",
@@ -218,6 +224,11 @@ def _check_frames(delivery: Delivery) -> None:
             )
 
 
+def bulk_work_mem(conn: psycopg.Connection) -> None:
+    """Give the open transaction the memory of a bulk write (sorts, hashes, transition tables)."""
+    conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(_BULK_WORK_MEM)))
+
+
 def _stage(conn: psycopg.Connection, delivery: Delivery) -> None:
     frames: dict[str, Any] = {
         "stage_sites": delivery.sites,
@@ -225,7 +236,7 @@ def _stage(conn: psycopg.Connection, delivery: Delivery) -> None:
         "stage_risk_groups": delivery.risk_groups,
         "stage_links": delivery.segment_risk_groups,
     }
-    conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(_LOAD_WORK_MEM)))
+    bulk_work_mem(conn)
     for table, columns in _STAGING.items():
         _create_staging(conn, table, columns)
         if frames[table] is not None:
@@ -365,17 +376,23 @@ def _has_updates(conn: psycopg.Connection, entity: str) -> bool:
     return bool(row and row[0])
 
 
-def _diff(conn: psycopg.Connection, entity: str, compare: str, join: str = "") -> EntityCounts:
-    """Classify staged rows against the registry into a temp table ``diff_<entity>``."""
+def _diff(
+    conn: psycopg.Connection, entity: str, compare: str, join: str = "", keep: str = ""
+) -> EntityCounts:
+    """Classify staged rows against the registry into a temp table ``diff_<entity>``.
+
+    ``keep`` adds columns of the joined rows (``, expr AS name``) the merge reuses.
+    """
     conn.execute(
         sql.SQL(
             "CREATE TEMP TABLE {d} ON COMMIT DROP AS SELECT s.code, t.id,"
             " CASE WHEN t.id IS NULL OR t.retired THEN 'added'"
-            " WHEN {compare} THEN 'changed' ELSE 'unchanged' END AS change"
+            " WHEN {compare} THEN 'changed' ELSE 'unchanged' END AS change {keep}"
             " FROM {stage} s LEFT JOIN recor.{entity} t ON t.code = s.code {join}"
         ).format(
             d=sql.Identifier(f"diff_{entity}"),
             compare=sql.SQL(compare),  # type: ignore[arg-type]
+            keep=sql.SQL(keep),  # type: ignore[arg-type]
             stage=sql.Identifier(f"stage_{entity}"),
             entity=sql.Identifier(entity),
             join=sql.SQL(join),  # type: ignore[arg-type]
@@ -458,6 +475,8 @@ def _merge_segments(conn: psycopg.Connection) -> EntityCounts:
         " s.installation, s.status, s.owner, s.operator, s.commissioned_on, s.source, s.extra)"
         " OR " + _GEOMETRY_DIFFERS,
         join=_SEGMENT_ENDS,
+        # The end sites' ids, found once here: the merge does not join the sites again.
+        keep=", sa.id AS site_a_id, sb.id AS site_b_id",
     )
     columns = (
         "fibre_count, fibres_used, cable_type, installation, status, owner, operator,"
@@ -471,17 +490,17 @@ def _merge_segments(conn: psycopg.Connection) -> EntityCounts:
     if counts.added:
         conn.execute(
             f"INSERT INTO recor.segments (code, site_a, site_b, {columns}, batch_id)"  # type: ignore[arg-type]
-            f" SELECT s.code, sa.id, sb.id, {values}, (SELECT recor.current_batch())"
-            f" FROM stage_segments s {_SEGMENT_ENDS}"
-            " JOIN diff_segments d ON d.code = s.code WHERE d.change = 'added' AND d.id IS NULL"
+            f" SELECT s.code, d.site_a_id, d.site_b_id, {values}, (SELECT recor.current_batch())"
+            " FROM stage_segments s JOIN diff_segments d ON d.code = s.code"
+            " WHERE d.change = 'added' AND d.id IS NULL"
             " ORDER BY s.code"
         )
     if not _has_updates(conn, "segments"):
         return counts
     conn.execute(
         f"UPDATE recor.segments t SET (site_a, site_b, {columns}, retired)"  # type: ignore[arg-type]
-        f" = (sa.id, sb.id, {values}, false), {_STAMP} FROM stage_segments s {_SEGMENT_ENDS}"
-        " JOIN diff_segments d ON d.code = s.code"
+        f" = (d.site_a_id, d.site_b_id, {values}, false), {_STAMP}"
+        " FROM stage_segments s JOIN diff_segments d ON d.code = s.code"
         " WHERE t.id = d.id AND d.change IN ('added', 'changed')"
     )
     return counts

@@ -290,6 +290,33 @@ def test_a_setting_changed_inside_a_statement_cannot_move_rows_to_another_batch(
     assert registry.undo_batch(conn, old, user="test").batch_id is not None
 
 
+def test_one_forged_row_among_the_running_batch_rows_is_refused(conn, loaded, logins):
+    """The batch check takes the statement's distinct batches first, then tests each
+    (migration 0016): a statement whose rows carry the running batch and, from its second
+    row on, another one is refused naming that other batch."""
+    editor, old = logins["editor"], loaded
+    begin = "SELECT recor.begin_batch('e', 'p', '', '[]', '[]')"
+    finish = (
+        "SELECT recor.finish_batch((SELECT max(id) FROM recor.import_batches"
+        " WHERE outcome = 'running'), '{}', 'loaded')"
+    )
+    before = _audit_snapshot(conn)
+    switch_at_p3 = (
+        f"CASE WHEN v.code = 'P3' THEN set_config('recor.batch_id', '{old}', true) IS NOT NULL"
+        " ELSE true END"
+    )
+    error = _refused(
+        editor, begin,
+        "INSERT INTO recor.sites (code, kind, status, geom)"
+        " SELECT v.code, 'pop', 'in_service', ST_SetSRID(ST_MakePoint(v.x, v.y), 2154)"
+        f" FROM (VALUES ('P2', {ORLEANS[0]}, {ORLEANS[1] + 50}),"
+        f" ('P3', {ORLEANS[0]}, {ORLEANS[1] + 60})) AS v (code, x, y) WHERE {switch_at_p3}",
+        finish,
+    )  # fmt: skip
+    assert f"under batch {old}" in error and "this transaction opened" in error, error
+    assert _audit_snapshot(conn) == before
+
+
 def test_the_end_check_fails_whatever_pending_checks_holds(conn, two_sites):
     """Future transaction ids pre-inserted into pending_checks used to disable the check."""
     conn.execute("ALTER TABLE recor.pending_checks DISABLE TRIGGER pending_checks_no_direct_insert")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import psycopg
 import pytest
 
@@ -41,6 +43,14 @@ def test_multilinestring_is_refused(two_sites):
         two_sites(segment_sql(geom=multi))
 
 
+def _line_through(value: float) -> str:
+    """Hex EWKB of a line from A to B through a vertex whose coordinates are ``value``
+    (WKT cannot spell NaN or infinity; the rules must refuse them, migration 0016)."""
+    points = (*ORLEANS, value, value, *BLOIS)
+    # little-endian LineString with an SRID (EWKB flag 0x20000000), 3 points
+    return struct.pack("<BIII6d", 1, 0x20000002, 2154, 3, *points).hex()
+
+
 @pytest.mark.parametrize(
     ("geom", "rule"),
     [
@@ -49,8 +59,10 @@ def test_multilinestring_is_refused(two_sites):
             f"SRID=2154;LINESTRING({ORLEANS[0]} {ORLEANS[1]}, {ORLEANS[0]} {ORLEANS[1]})",
             "segments_geom",
         ),
+        (_line_through(float("nan")), "segments_geom_valid"),
+        (_line_through(float("inf")), "segments_geom"),
     ],
-    ids=["empty", "zero-length"],
+    ids=["empty", "zero-length", "NaN vertex", "infinite vertex"],
 )
 def test_empty_or_degenerate_geometry_is_refused(two_sites, geom, rule):
     with pytest.raises(psycopg.errors.CheckViolation, match=rule):
