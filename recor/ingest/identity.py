@@ -29,8 +29,25 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 
 @cache
 def code_digest() -> str:
-    """SHA-256 over the recor package's files (code, profiles, bundled reference data)."""
+    """SHA-256 over the recor package's files and the versions of the libraries that read.
+
+    Files: code, profiles, bundled reference data. Libraries: GDAL and PROJ (through
+    pyogrio and pyproj), pandas, numpy, shapely, geopandas.
+    """
+    import geopandas
+    import numpy
+    import pandas
+    import pyogrio
+    import pyproj
+    import shapely
+
     digest = hashlib.sha256()
+    versions = (
+        pyogrio.__version__, pyogrio.__gdal_version_string__, pyproj.__version__,
+        pyproj.proj_version_str, pandas.__version__, numpy.__version__, shapely.__version__,
+        shapely.geos_version_string, geopandas.__version__,
+    )  # fmt: skip
+    digest.update(repr(versions).encode())
     files = sorted(p for p in _PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     for path in files:
         digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
@@ -66,8 +83,13 @@ def input_digest(
     crs: str | int | None,
     layer: str | Sequence[str] | None,
     replace_scope: ReplaceScope | None,
+    registry_state: str = "",
 ) -> str | None:
-    """SHA-256 (hex) of an import's input and options; None when the profile cannot load."""
+    """SHA-256 (hex) of an import's input and options; None when the profile cannot load.
+
+    ``registry_state`` is what of the registry, besides its batches, could change a load:
+    its settings (tolerances) and applied migrations (:func:`recor.registry.registry_state`).
+    """
     try:
         profile_id = (
             "auto"
@@ -92,6 +114,7 @@ def input_digest(
         "layers": names,
         "replace_scope": scope,
         "code": code_digest(),
+        "registry": registry_state,
     }
     text = json.dumps(document, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()

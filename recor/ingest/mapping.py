@@ -275,11 +275,15 @@ def _text(raw: pd.DataFrame, source: str | None, field: FieldRule, entity: str) 
     """
     if source is None:
         codes = np.zeros(len(raw), dtype=np.intp)
-        distinct = pd.Series([field.default], dtype=object).map(str, na_action="ignore")
+        default = None if field.default is None else str(field.default)
+        distinct = pd.Series([default], dtype=object)
     else:
         values = raw[source]
-        if values.dtype == object and infer_dtype(values, skipna=True) not in _TEXTS:
-            values = _as_text(values)  # mixed values (GeoJSON) become texts first
+        if pd.api.types.is_float_dtype(values) or (
+            values.dtype == object and infer_dtype(values, skipna=True) not in _TEXTS
+        ):
+            # texts first: mixed values (GeoJSON) may not hash, and -0.0 == 0.0 as numbers
+            values = _as_text(values)
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         texts = _as_text(pd.Series(uniques)).to_numpy(dtype=object)
         func = _cleaner(field, entity)

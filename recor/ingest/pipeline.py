@@ -46,7 +46,7 @@ from recor.registry.model import (
     ReplaceScope,
     SourceFile,
 )
-from recor.registry.read import newest_batch, registry_generation
+from recor.registry.read import newest_batch, registry_generation, registry_state
 from recor.registry.write import registry_error
 
 __all__ = ["ImportResult", "PreparedImport", "RegistryContext", "import_paths", "prepare_import"]
@@ -587,16 +587,19 @@ def _identical_batch(
     """The answer to a delivery the registry's newest batch loaded as is, else None."""
     settings = identity["settings"]
     files = delivered_files(paths, settings)
-    digest = None if files is None else input_digest(files, **identity)
-    if digest is None:
+    if files is None:
         return None
     try:
         newest = newest_batch(conn)
+        state = registry_state(conn)
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            conn.rollback()  # the read leaves no transaction open
+            conn.rollback()  # the reads leave no transaction open
     except (psycopg.OperationalError, psycopg.InterfaceError):
         return None  # the full path reports the lost connection (REG-UNAVAILABLE)
-    if newest is None or newest.outcome != "loaded" or newest.input_digest != digest:
+    # a digest is the word of the client that recorded it: trusted from the same login only
+    if newest is None or newest.outcome != "loaded" or not newest.same_login:
+        return None
+    if newest.input_digest != input_digest(files, **identity, registry_state=state):
         return None
     log.info("delivery identical to batch %s: nothing read, nothing written", newest.id)
     return _identical_result(newest, files or (), paths)
@@ -712,7 +715,9 @@ def import_paths(
                 if result.prepared.refused:
                     return result
             assert result.prepared.delivery is not None
-            digest = input_digest(result.prepared.source_files, **identity)  # type: ignore[arg-type]
+            digest = input_digest(
+                result.prepared.source_files, **identity, registry_state=registry_state(conn)
+            )  # type: ignore[arg-type]
             info = result.prepared.batch_info(user=login, note=note, input_digest=digest)
             result.summary = load_delivery(
                 conn, result.prepared.delivery, info, replace_scope=replace_scope, dry_run=dry_run

@@ -45,6 +45,12 @@ __all__ = [
 #: File extensions read as layers.
 LAYER_SUFFIXES = {".shp", ".gpkg", ".geojson", ".json", ".csv", ".dbf"}
 _SHP_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
+#: files GDAL or recor read beside a delivered file: part of its fingerprint
+_SIDECARS = {
+    ".shp": _SHP_SIDECARS,
+    ".dbf": (".cpg",),
+    ".csv": (".cpg", ".csvt", ".prj"),
+}
 _REPORT_HEADER = ";".join(FINDING_COLUMNS).encode("ascii")
 
 
@@ -208,11 +214,14 @@ class DeliveryFiles:
         suffix = path.suffix.lower()
         if fingerprint:
             self._fingerprint(path, display)
-            if suffix == ".shp":
-                for sidecar in _SHP_SIDECARS:
-                    other = _sibling(path, sidecar)
-                    if other is not None:
-                        self._fingerprint(other, other.name)
+            for sidecar in _SIDECARS.get(suffix, ()):
+                other = _sibling(path, sidecar)
+                if other is not None:
+                    self._fingerprint(other, other.name)
+            for journal in ("-wal", "-journal"):  # SQLite (GeoPackage) reads them too
+                other = path.with_name(path.name + journal)
+                if os.path.lexists(other) and file_problem(other, root=path.parent) is None:
+                    self._fingerprint(other, other.name)
         if self.fingerprint_only:
             return
         readable = self._gdal_safe(path)

@@ -148,6 +148,8 @@ class NewestBatch:
     profile: str
     user: str
     finished_at: datetime | None
+    #: recorded by the database login now connected (only then is its digest trusted)
+    same_login: bool = False
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ __all__ = [
     "read_segments",
     "read_sites",
     "registry_generation",
+    "registry_state",
     "registry_version",
 ]
 
@@ -423,9 +424,20 @@ def registry_generation(conn: psycopg.Connection) -> int:
 def newest_batch(conn: psycopg.Connection) -> NewestBatch | None:
     """The newest committed batch (the registry's generation), None for an empty registry."""
     row = conn.execute(
-        "SELECT id, outcome::text, input_digest, counts, profile, app_user, finished_at"
-        " FROM recor.import_batches WHERE id = recor.registry_generation()"
+        "SELECT id, outcome::text, input_digest, counts, profile, app_user, finished_at,"
+        " db_user = session_user FROM recor.import_batches WHERE id = recor.registry_generation()"
     ).fetchone()
     if row is None:
         return None
-    return NewestBatch(int(row[0]), row[1], row[2], dict(row[3] or {}), *row[4:7])
+    return NewestBatch(int(row[0]), row[1], row[2], dict(row[3] or {}), *row[4:8])
+
+
+def registry_state(conn: psycopg.Connection) -> str:
+    """The registry's settings and applied migrations, as one text (part of an import digest)."""
+    settings = conn.execute(
+        "SELECT key, value FROM recor.registry_settings ORDER BY key"
+    ).fetchall()
+    migrations = conn.execute(
+        "SELECT version, sha256 FROM recor.schema_migrations ORDER BY version"
+    ).fetchall()
+    return repr((settings, migrations))

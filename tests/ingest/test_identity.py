@@ -8,18 +8,33 @@ outcome — a byte of a file, the options, the registry — sends the import dow
 from __future__ import annotations
 
 import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import psycopg
+import pyogrio
 import pytest
+import shapely
+from psycopg import sql
 
 from recor import registry
 from recor.config import ImportSettings
 from recor.errors import RegistryError
-from recor.ingest.identity import input_digest
+from recor.ingest.identity import delivered_files, input_digest
 from recor.ingest.pipeline import import_paths
 from recor.registry.model import BatchInfo, ReplaceScope
-from tests.ingest.ingest_builders import WriteDelivery, segment_frame
+from recor.registry.read import registry_state
+from tests.ingest.ingest_builders import (
+    A_XY,
+    B_XY,
+    C_XY,
+    WriteDelivery,
+    segment_frame,
+    site_frame,
+)
 
 pytestmark = pytest.mark.db
 
@@ -104,7 +119,6 @@ def test_a_later_batch_or_an_undo_goes_down_the_full_path(
 
 
 def test_digest_covers_file_content_names_and_options(write_delivery, tmp_path: Path) -> None:
-    from recor.ingest.identity import delivered_files
 
     folder = write_delivery()
     settings = ImportSettings()
@@ -172,3 +186,97 @@ def test_cli_says_which_batch_and_rechecks_on_demand(
     quick = json.loads(capsys.readouterr().out)
     assert quick["status"] == "unchanged" and quick["counts"] == full["counts"]
     assert [f["rule"] for f in quick["findings"]] == ["REG-IDENTICAL"]
+
+
+# -- what the review of this shortcut found: each case now goes down the full path --------
+
+
+def _csv_delivery(folder: Path) -> list[Path]:
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for name, frame in (("sites", site_frame()), ("segments", segment_frame())):
+        table = frame.drop(columns="geometry").assign(wkt=frame.geometry.to_wkt())
+        table.to_csv(folder / f"{name}.csv", index=False)
+        paths.append(folder / f"{name}.csv")
+    return paths
+
+
+def test_a_code_page_file_beside_a_csv_is_part_of_the_delivery(conn, tmp_path: Path) -> None:
+    paths = _csv_delivery(tmp_path / "d")
+    assert import_paths(conn, paths, crs=2154).status == "loaded"
+    (tmp_path / "d" / "segments.cpg").write_text("nonsense-codec")
+    quick = import_paths(conn, paths, crs=2154)
+    full = import_paths(conn, paths, crs=2154, recheck=True)
+    assert quick.prepared.identical_to is None
+    assert quick.status == full.status == "refused"
+
+
+def test_a_geopackage_write_ahead_log_is_part_of_the_delivery(conn, tmp_path: Path) -> None:
+    gpkg = tmp_path / "net.gpkg"
+    pyogrio.write_dataframe(site_frame(), gpkg, layer="sites")
+    pyogrio.write_dataframe(segment_frame(), gpkg, layer="segments", append=True)
+    with closing(sqlite3.connect(gpkg)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+    assert import_paths(conn, [gpkg]).status == "loaded"
+    with closing(sqlite3.connect(gpkg)) as db:  # an edit still in the -wal file (QGIS does so)
+        for name in ("ST_IsEmpty", "ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"):
+            db.create_function(name, 1, lambda _g: 0)  # the GeoPackage's update triggers
+        db.execute("PRAGMA wal_autocheckpoint=0")
+        db.execute("UPDATE segments SET fibres = 96 WHERE code = 'T-1'")
+        db.commit()
+        assert Path(f"{gpkg}-wal").exists()
+        quick = import_paths(conn, [gpkg], dry_run=True)
+        full = import_paths(conn, [gpkg], dry_run=True, recheck=True)
+    assert quick.prepared.identical_to is None
+    assert quick.summary.segments.changed == full.summary.segments.changed == ["T-1"]
+
+
+def test_registry_settings_are_part_of_the_digest(conn, write_delivery) -> None:
+    folder = write_delivery()
+    assert import_paths(conn, [folder]).status == "loaded"
+    moved = segment_frame(fibres=[48, 96])
+    moved.geometry = [  # T-1 moved by 0.5 mm: within the 1 mm geometry tolerance
+        shapely.LineString([A_XY, (619_500.0005, 6_755_100.0), B_XY]),
+        shapely.LineString([B_XY, (620_100.0, 6_755_500.0), C_XY]),
+    ]
+    write_delivery(segments=moved)
+    assert import_paths(conn, [folder]).summary.segments.changed == ["T-2"]
+    conn.execute(
+        "UPDATE recor.registry_settings SET value = '0.0000001' WHERE key = 'geometry_tolerance_m'"
+    )
+    quick = import_paths(conn, [folder], dry_run=True)
+    full = import_paths(conn, [folder], dry_run=True, recheck=True)
+    assert quick.prepared.identical_to is None
+    assert quick.summary.segments.changed == full.summary.segments.changed == ["T-1"]
+
+
+@pytest.fixture
+def editor_login(registry_url: str) -> Iterator[str]:
+    """A login of its own holding the editor role (another member of staff)."""
+    name = f"recor_test_editor_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(registry_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE recor_editor").format(
+            sql.Identifier(name)))  # fmt: skip
+    params = psycopg.conninfo.conninfo_to_dict(registry_url)
+    params["user"] = name
+    yield psycopg.conninfo.make_conninfo(**params)
+    with psycopg.connect(registry_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+def test_a_digest_recorded_by_another_login_is_not_trusted(
+    conn, write_delivery, sample_delivery, editor_login: str
+) -> None:
+    """An editor records the digest of a delivery it did not load: nobody else is fooled."""
+    folder = write_delivery()
+    settings = ImportSettings()
+    with registry.connect(editor_login, autocommit=True) as editor:
+        forged = input_digest(
+            delivered_files([folder], settings), profile="auto", settings=settings, crs=None,
+            layer=None, replace_scope=None, registry_state=registry_state(editor),
+        )  # fmt: skip
+        registry.load_delivery(editor, sample_delivery, BatchInfo(input_digest=forged))
+    honest = import_paths(conn, [folder])
+    assert honest.prepared.identical_to is None and honest.status == "loaded"
+    assert honest.summary.segments.as_dict()["added"] == 2
