@@ -175,26 +175,23 @@ def core_tree(index: GraphIndex, core: np.ndarray, weight: np.ndarray) -> CoreTr
     reach_all = ~np.isnan(dom)
     parent = np.where(reach_all, dom, -1).astype(np.int64)
     parent[root] = -1
-    order = _tree_order(parent, root)
+    levels = _tree_levels(parent, root)
     is_edge = np.zeros(n + 1 + m, dtype=bool)
     is_edge[n + 1 :] = True
     top = np.full(n + 1 + m, -1, dtype=np.int64)
     top_edge = np.full(n + 1 + m, -1, dtype=np.int64)
-    par = parent.tolist()
-    top_l, top_e, edge_flag = top.tolist(), top_edge.tolist(), is_edge.tolist()
-    for v in order[1:]:
-        p = par[v]
-        if p == root:
-            top_l[v] = v
-        else:
-            top_l[v] = top_l[p]
-            top_e[v] = top_e[p] if top_e[p] >= 0 else (p if edge_flag[p] else -1)
+    # one tree level at a time (numpy) instead of one vertex at a time: 360,000 vertices
+    # at 200,000 segments, a few thousand levels
+    for level in levels:
+        p = parent[level]
+        top[level] = np.where(p == root, level, top[p])
+        top_edge[level] = np.where(top_edge[p] >= 0, top_edge[p], np.where(is_edge[p], p, -1))
     served = np.zeros(n + 1 + m)
     served[:n] = weight
-    acc = served.tolist()
-    for v in reversed(order[1:]):
-        acc[par[v]] += acc[v]
-    top, top_edge = np.asarray(top_l)[:n], np.asarray(top_e)[:n]
+    for level in reversed(levels):
+        # children in reverse visiting order, as a vertex-by-vertex bottom-up pass adds them
+        np.add.at(served, parent[level[::-1]], served[level[::-1]])
+    top, top_edge = top[:n], top_edge[:n]
     reach = reach_all[:n].copy()
     reach[core] = True
     node_paths = np.where(reach, np.where(parent[:n] == root, 2, 1), 0)
@@ -202,14 +199,16 @@ def core_tree(index: GraphIndex, core: np.ndarray, weight: np.ndarray) -> CoreTr
     node_paths[core], edge_paths[core] = 2, 2
     branch = top.copy()
     top = np.where(node_paths == 2, -1, top)
-    return CoreTree(reach, edge_paths, node_paths, top, top_edge, np.asarray(acc)[:n], branch)
+    return CoreTree(reach, edge_paths, node_paths, top, top_edge, served[:n], branch)
 
 
-def _tree_order(parent: np.ndarray, root: int) -> list[int]:
+def _tree_levels(parent: np.ndarray, root: int) -> list[np.ndarray]:
+    """The vertices of the tree below ``root``, level by level in breadth-first order."""
     kids = np.flatnonzero(parent >= 0)
     tree = ig.Graph(n=len(parent), edges=_pairs(parent[kids], kids), directed=True)
-    order, _, _ = tree.bfs(root, mode="out")
-    return order
+    order, layers, _ = tree.bfs(root, mode="out")
+    order = np.asarray(order, dtype=np.int64)
+    return [order[start:stop] for start, stop in itertools.pairwise(layers[1:])]
 
 
 def _pairs(a: np.ndarray, b: np.ndarray) -> list[tuple[int, int]]:

@@ -18,10 +18,10 @@ exact (elements hit found with an STR-tree, core reachability by connected compo
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections.abc import Iterable
 
-import igraph as ig
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
@@ -173,9 +173,11 @@ class CertifiedLoss:
     def __init__(self, index: GraphIndex, core: np.ndarray) -> None:
         self.index = index
         n, root = index.n, index.n
-        forest = ig.Graph(n=n + 1, edges=np.column_stack([index.src, index.dst]).tolist())
+        # the network's compiled twin plus a root joined to every core site (a C copy)
+        forest = index.ig.copy()
+        forest.add_vertices(1)
         forest.add_edges([(root, int(c)) for c in np.unique(core)])
-        order, _, parents = forest.bfs(root)
+        order, layers, parents = forest.bfs(root)
         order = np.asarray(order, dtype=np.int64)
         parent = np.full(n + 1, -1, dtype=np.int64)
         parent[order[1:]] = np.asarray(parents, dtype=np.int64)[order[1:]]
@@ -189,15 +191,8 @@ class CertifiedLoss:
         self.child_of_edge = np.full(index.m, -1, dtype=np.int64)
         hung = np.flatnonzero(hang >= 0)
         self.child_of_edge[hang[hung]] = hung
-        tree = ig.Graph(
-            n=n + 1, edges=np.column_stack([parent[kids], kids]).tolist(), directed=True
-        )
-        self.preorder = np.asarray(tree.dfs(root, mode="out")[0], dtype=np.int64)
-        size = np.ones(n + 1, dtype=np.int64)
-        for v in reversed(kids.tolist()):  # children before parents: sizes bottom-up
-            size[parent[v]] += size[v]
-        tin = np.full(n + 1, -1, dtype=np.int64)
-        tin[self.preorder] = np.arange(len(self.preorder))
+        levels = [order[start:stop] for start, stop in itertools.pairwise(layers[1:])]
+        self.preorder, tin, size = _preorder(parent, root, levels, len(order))
         self.tin, self.tout = tin[:n], tin[:n] + size[:n]
         self.reached = self.tin >= 0
         ends = np.concatenate([index.src, index.dst])
@@ -205,28 +200,36 @@ class CertifiedLoss:
         self.start = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=n))])
         self.other = np.concatenate([index.dst, index.src])[by_end]
         self.incident = np.concatenate([np.arange(index.m), np.arange(index.m)])[by_end]
+        # scratch masks, cleared after each use: allocating them per evaluation cost more
+        # than the evaluation itself
+        self._dead_node = np.zeros(n, dtype=bool)
+        self._dead_edge = np.zeros(index.m, dtype=bool)
+        self._inside = np.zeros(n, dtype=bool)
+        self._gone = np.zeros(n, dtype=bool)
+        self._local = np.zeros(n, dtype=np.int64)
 
     def lost_and_hit(self, edges: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ids of the sites that reached the core before and not after (destroyed ones
         included), and of the segments destroyed or with both ends lost."""
-        n = self.index.n
-        dead_node = np.zeros(n, dtype=bool)
+        dead_node, dead_edge, inside = self._dead_node, self._dead_edge, self._inside
         dead_node[nodes] = True
-        dead_edge = np.zeros(self.index.m, dtype=bool)
         dead_edge[edges] = True
         destroyed = nodes[self.reached[nodes]]
         behind = self._behind(edges, destroyed)
         behind = behind[~dead_node[behind]]
         owner, other, edge = self._around(behind)
-        inside = np.zeros(n, dtype=bool)
         inside[behind] = True
         living = ~dead_edge[edge] & ~dead_node[other]
-        local = np.full(n, -1, dtype=np.int64)
+        local = self._local
         local[behind] = np.arange(len(behind))
         pairs = living & inside[other]
+        # rows in order already (the incidences come site by site): straight to CSR
+        rows = local[owner[pairs]]
+        indptr = np.zeros(len(behind) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=len(behind)), out=indptr[1:])
         labels = connected_components(
             sp.csr_matrix(
-                (np.ones(int(pairs.sum()), np.int8), (local[owner[pairs]], local[other[pairs]])),
+                (np.ones(len(rows), np.int8), local[other[pairs]], indptr),
                 shape=(len(behind), len(behind)),
             ),
             directed=False,
@@ -234,13 +237,18 @@ class CertifiedLoss:
         # a living segment to a certified site (reached, not behind, not destroyed) saves
         # the whole part it leaves from
         exits = living & ~inside[other] & self.reached[other]
+        inside[behind] = False
+        dead_node[nodes] = False
+        dead_edge[edges] = False
         saved = np.zeros(len(behind), dtype=bool)
         saved[labels[local[owner[exits]]]] = True
-        lost = np.union1d(behind[~saved[labels]], destroyed)
-        gone = np.zeros(n, dtype=bool)
+        lost = _sorted_union(behind[~saved[labels]], destroyed)
+        gone = self._gone
         gone[lost] = True
         _, far, touching = self._around(lost)
-        return lost, np.union1d(edges, touching[gone[far]])
+        hit = _sorted_union(edges, touching[gone[far]])
+        gone[lost] = False
+        return lost, hit
 
     def _behind(self, edges: np.ndarray, destroyed: np.ndarray) -> np.ndarray:
         """Sites whose tree path to the core crosses a failed element (preorder runs)."""
@@ -248,18 +256,64 @@ class CertifiedLoss:
         cut = np.concatenate([destroyed, kids[kids >= 0]])
         if not len(cut):
             return np.empty(0, dtype=np.int64)
-        steps = np.zeros(len(self.preorder) + 1, dtype=np.int64)
-        np.add.at(steps, self.tin[cut], 1)
-        np.add.at(steps, self.tout[cut], -1)
-        return self.preorder[np.cumsum(steps[:-1]) > 0]
+        # subtrees are runs of the preorder, nested or apart: keep the outermost ones
+        first = np.sort(self.tin[cut])
+        cut = self.preorder[first]
+        last = self.tout[cut]
+        outer = np.ones(len(cut), dtype=bool)
+        outer[1:] = first[1:] >= np.maximum.accumulate(last)[:-1]
+        first, counts = first[outer], last[outer] - first[outer]
+        return self.preorder[_runs(first, counts)]
 
     def _around(self, sites: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every (site, neighbour, segment) incidence of the given sites."""
         first, last = self.start[sites], self.start[sites + 1]
         counts = last - first
-        shift = np.repeat(first - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-        at = shift + np.arange(int(counts.sum()))
+        at = _runs(first, counts)
         return np.repeat(sites, counts), self.other[at], self.incident[at]
+
+
+def _runs(first: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``first[i], first[i] + 1, ...`` (``counts[i]`` of them), one run after the other."""
+    shift = np.repeat(first - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return shift + np.arange(int(counts.sum()))
+
+
+def _sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.union1d`` of two small id arrays, without its hashing set-up."""
+    both = np.concatenate([a, b])
+    both.sort()
+    keep = np.ones(len(both), dtype=bool)
+    keep[1:] = both[1:] != both[:-1]
+    return both[keep]
+
+
+def _preorder(
+    parent: np.ndarray, root: int, levels: list[np.ndarray], count: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Depth-first preorder of a tree given level by level: ``(order, position, size)``.
+
+    Children are visited highest id first, as igraph's ``dfs`` visits them; positions and
+    subtree sizes are -1 and 1 outside the tree.
+    """
+    size = np.ones(len(parent), dtype=np.int64)
+    for level in reversed(levels):
+        np.add.at(size, parent[level], size[level])
+    kids = np.concatenate(levels) if levels else np.empty(0, dtype=np.int64)
+    siblings = kids[np.lexsort((-kids, parent[kids]))]
+    before = np.cumsum(size[siblings]) - size[siblings]
+    new_parent = np.ones(len(siblings), dtype=bool)
+    new_parent[1:] = parent[siblings][1:] != parent[siblings][:-1]
+    group_start = np.maximum.accumulate(np.where(new_parent, np.arange(len(siblings)), 0))
+    offset = np.zeros(len(parent), dtype=np.int64)
+    offset[siblings] = before - before[group_start]
+    position = np.full(len(parent), -1, dtype=np.int64)
+    position[root] = 0
+    for level in levels:
+        position[level] = position[parent[level]] + 1 + offset[level]
+    order = np.empty(count, dtype=np.int64)
+    order[position[position >= 0]] = np.flatnonzero(position >= 0)
+    return order, position, size
 
 
 def _branch_and_bound(

@@ -273,41 +273,84 @@ def _new_build(
             mask = np.zeros(index.n, dtype=bool)
             mask[[index.node_id[c] for c in cut.sites_cut_off]] = True
             lost_masks.append(mask)
-    tree = cKDTree(index.xy)
-    targets: list[str | None] = []
-    km: list[float] = []
-    for v in chosen.tolist():
-        masks = [mask for mask in lost_masks if mask[v]]
-
-        def usable(hits: np.ndarray, v: int = v, masks: list[np.ndarray] = masks) -> np.ndarray:
-            ok = (hits != v) & reach[hits]
-            if top[v] >= 0:
-                ok &= branch[hits] != top[v]
-            for mask in masks:
-                ok &= ~mask[hits]
-            return ok
-
-        found = _nearest(tree, index.xy, v, usable)
-        targets.append(index.nodes[found] if found is not None else None)
-        gap = np.hypot(*(index.xy[found] - index.xy[v])) if found is not None else np.nan
-        km.append(float(gap) / 1000)
-    return targets, km
+    found = _nearest_usable(index.xy, chosen, _Usable(reach, top, branch, lost_masks))
+    targets = [index.nodes[f] if f >= 0 else None for f in found.tolist()]
+    ends = index.xy[np.maximum(found, 0)] - index.xy[chosen]
+    gap = np.where(found >= 0, np.hypot(ends[:, 0], ends[:, 1]), np.nan)
+    return targets, (gap / 1000).tolist()
 
 
-def _nearest(tree: cKDTree, xy: np.ndarray, v: int, usable) -> int | None:
-    """Nearest usable site, looking at 16, 256, 4096 ... neighbours until one qualifies."""
-    k = 16
-    while True:
-        k = min(k, len(xy))
-        _, hits = tree.query(xy[v], k=k)
-        hits = np.atleast_1d(hits)
-        hits = hits[hits < len(xy)]
-        ok = usable(hits)
-        if ok.any():
-            return int(hits[np.argmax(ok)])
-        if k == len(xy):
-            return None
-        k *= 16
+class _Usable:
+    """Which sites give a chosen site an independent path (rows: chosen sites)."""
+
+    def __init__(
+        self, reach: np.ndarray, top: np.ndarray, branch: np.ndarray, masks: list[np.ndarray]
+    ) -> None:
+        self.reach, self.top, self.branch, self.masks = reach, top, branch, masks
+
+    def __call__(self, sites: np.ndarray, hits: np.ndarray) -> np.ndarray:
+        """Boolean per hit: ``hits[i, j]`` would do for ``sites[i]``."""
+        ok = (hits != sites[:, None]) & self.reach[hits]
+        top = self.top[sites][:, None]
+        ok &= (top < 0) | (self.branch[hits] != top)
+        for mask in self.masks:
+            ok &= ~(mask[sites][:, None] & mask[hits])
+        return ok
+
+    def key(self, site: int) -> tuple[int, ...]:
+        """What decides the usable sites of ``site``, apart from the site itself."""
+        return (int(self.top[site]), *(i for i, mask in enumerate(self.masks) if mask[site]))
+
+    def count_usable(self, site: int) -> int:
+        """How many sites of the network would do for ``site`` (itself aside)."""
+        everyone = np.arange(len(self.reach))
+        ok = self(np.asarray([site]), everyone[None, :])
+        ok[0, site] = True
+        return int(ok.sum())
+
+
+def _nearest_usable(xy: np.ndarray, chosen: np.ndarray, usable: _Usable) -> np.ndarray:
+    """Nearest usable site of each chosen site (-1: none), by the straight line.
+
+    The 16, 256 then 4096 nearest sites of every chosen site are looked at, in one tree
+    query per round for all the sites still without an answer. The sites still without
+    one then query just enough neighbours to hold a usable site when there is one: the
+    number of sites that would not do, plus two (the same for every site of one branch;
+    the first usable site of the list does not depend on its length). Before, 65,536
+    neighbours and more: at 200,000 segments a hundred single-homed sites sit in a
+    branch of thousands of sites (1.8 s -> 0.5 s of CPU).
+    """
+    tree = cKDTree(xy)
+    n = len(xy)
+    found = np.full(len(chosen), -1, dtype=np.int64)
+    todo = np.arange(len(chosen))
+    for k in (16, 256, 4096):
+        todo = _query_round(tree, chosen, todo, min(k, n), usable, found)
+        if not len(todo) or k >= n:
+            return found
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for row in todo.tolist():
+        groups.setdefault(usable.key(int(chosen[row])), []).append(row)
+    for rows in groups.values():
+        usable_count = usable.count_usable(int(chosen[rows[0]]))
+        if usable_count:
+            k = min(n, n - usable_count + 2)
+            _query_round(tree, chosen, np.asarray(rows), k, usable, found)
+    return found
+
+
+def _query_round(
+    tree: cKDTree, chosen: np.ndarray, todo: np.ndarray, k: int, usable: _Usable, found: np.ndarray
+) -> np.ndarray:
+    """Look at the ``k`` nearest sites of the rows ``todo``; the rows left without an answer."""
+    sites = chosen[todo]
+    _, hits = tree.query(tree.data[sites], k=k)
+    hits = np.asarray(hits, dtype=np.int64).reshape(len(todo), k)
+    ok = usable(sites, hits)
+    hit = ok.any(axis=1)
+    first = np.argmax(ok, axis=1)
+    found[todo[hit]] = hits[hit, first[hit]]
+    return todo[~hit]
 
 
 def _ids(index: GraphIndex, codes: Iterable[str]) -> np.ndarray:

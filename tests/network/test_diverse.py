@@ -6,10 +6,14 @@ import itertools
 import math
 
 import networkx as nx
+import numpy as np
 import pytest
 
 from recor.errors import NotFound
 from recor.network import RouteConstraints, diverse_pair, shortest_path
+from recor.network._flow import two_unit_flow
+from recor.network._index import graph_index
+from tests.network import flow_reference
 from tests.network.topology import make_graph, random_graph
 
 #: The trap::
@@ -148,3 +152,21 @@ def test_diverse_pair_is_the_brute_force_minimum(level: str, seed: int) -> None:
     else:
         assert pair.achieved and pair.exact
         assert pair.total_length_m == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("seed", range(40))
+def test_compiled_flow_returns_the_paths_of_the_arc_by_arc_flow(seed: int, split: bool) -> None:
+    """The pair-level flow (arcs never materialised, Dijkstra kept off unusable pairs)
+    against the arc-level one it replaced: the same two paths, on networks with parallel
+    segments, equal costs (ties) and forbidden segments."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 30))
+    graph = random_graph(n, n - 1 + int(rng.integers(0, n)), seed)
+    index = graph_index(graph)
+    weights = np.round(index.length / 500.0) * 500.0
+    weights[rng.random(index.m) < 0.1] = math.inf
+    for _ in range(6):
+        s, t = (int(v) for v in rng.choice(index.n, size=2, replace=False))
+        expected = flow_reference.two_unit_flow(index, s, t, weights, node_disjoint=split)
+        assert two_unit_flow(index, s, t, weights, node_disjoint=split) == expected

@@ -11,6 +11,9 @@ from shapely.geometry import Point
 
 from recor.config import NetworkSettings
 from recor.network import circle, what_if, worst_disk_failure
+from recor.network._index import graph_index
+from recor.network._structure import core_reach
+from recor.network.disk import CertifiedLoss
 from tests.network.topology import X0, Y0, make_graph, random_graph
 
 
@@ -202,3 +205,27 @@ def test_worst_disk_is_the_best_of_a_brute_force_scan_of_exact_evaluations(
     xs = np.linspace(X0 - radius, X0 + 50_000 + radius, 24)
     ys = np.linspace(Y0 - radius, Y0 + 50_000 + radius, 24)
     assert max(brute(Point(x, y)) for x in xs for y in ys) <= worst.value + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_certified_loss_matches_relabelling_the_whole_network(seed: int) -> None:
+    """The disk search's loss (tree certificate, subtrees as preorder runs, scratch masks
+    reused from one failure to the next) against components recomputed from scratch, on
+    tree-like and meshed networks, for failures of nested and disjoint subtrees."""
+    graph = random_graph(60, 60 + 25 * (seed % 3), seed)
+    index = graph_index(graph)
+    core = np.asarray([index.node_id[c] for c in sorted(CORE)], dtype=np.int64)
+    loss = CertifiedLoss(index, core)
+    before = core_reach(index, core, np.empty(0, np.int64), np.empty(0, np.int64))
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        edges = np.unique(rng.choice(index.m, size=rng.integers(0, 6), replace=False))
+        nodes = np.unique(rng.choice(index.n, size=rng.integers(0, 4), replace=False))
+        lost, hit = loss.lost_and_hit(edges, nodes)
+        after = core_reach(index, core, edges, nodes)
+        expected = np.flatnonzero(before & ~after)
+        assert lost.tolist() == np.union1d(expected, nodes[before[nodes]]).tolist()
+        gone = np.zeros(index.n, dtype=bool)
+        gone[lost] = True
+        both_lost = np.flatnonzero(gone[index.src] & gone[index.dst])
+        assert hit.tolist() == np.union1d(edges, both_lost).tolist()
