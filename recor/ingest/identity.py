@@ -32,20 +32,21 @@ def code_digest() -> str:
     """SHA-256 over the recor package's files and the versions of the libraries that read.
 
     Files: code, profiles, bundled reference data. Libraries: GDAL and PROJ (through
-    pyogrio and pyproj), pandas, numpy, shapely, geopandas.
+    pyogrio and pyproj), pandas, numpy, shapely, geopandas, scipy.
     """
     import geopandas
     import numpy
     import pandas
     import pyogrio
     import pyproj
+    import scipy
     import shapely
 
     digest = hashlib.sha256()
     versions = (
         pyogrio.__version__, pyogrio.__gdal_version_string__, pyproj.__version__,
         pyproj.proj_version_str, pandas.__version__, numpy.__version__, shapely.__version__,
-        shapely.geos_version_string, geopandas.__version__,
+        shapely.geos_version_string, geopandas.__version__, scipy.__version__,
     )  # fmt: skip
     digest.update(repr(versions).encode())
     files = sorted(p for p in _PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts)

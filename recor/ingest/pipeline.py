@@ -618,9 +618,9 @@ def _identical_result(
     findings.add(
         "REG-IDENTICAL",
         f"livraison identique à celle du lot n° {batch.id} (chargé le {when}{by}) : mêmes"
-        " fichiers (SHA-256), même profil, mêmes options, même version de recor, et le registre"
-        " n'a pas changé depuis ; elle n'a pas été relue (« recor import --recheck » la relit"
-        " et la contrôle tout de même)",
+        " fichiers (SHA-256), même profil, mêmes options, même version de recor, et aucun lot"
+        " n'a été chargé ni annulé depuis ; elle n'a pas été relue (« recor import --recheck »"
+        " la relit et la contrôle tout de même)",
         file=", ".join(Path(p).name for p in paths),
         value=batch.id,
     )

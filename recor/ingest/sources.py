@@ -48,7 +48,7 @@ _SHP_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
 #: files GDAL or recor read beside a delivered file: part of its fingerprint
 _SIDECARS = {
     ".shp": _SHP_SIDECARS,
-    ".dbf": (".cpg",),
+    ".dbf": (".shp", ".shx", ".prj", ".cpg"),  # GDAL reads the geometry beside it
     ".csv": (".cpg", ".csvt", ".prj"),
 }
 _REPORT_HEADER = ";".join(FINDING_COLUMNS).encode("ascii")

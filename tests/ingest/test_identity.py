@@ -280,3 +280,21 @@ def test_a_digest_recorded_by_another_login_is_not_trusted(
     honest = import_paths(conn, [folder])
     assert honest.prepared.identical_to is None and honest.status == "loaded"
     assert honest.summary.segments.as_dict()["added"] == 2
+
+
+def test_the_geometry_beside_a_dbf_given_alone_is_part_of_the_delivery(
+    conn, write_delivery
+) -> None:
+    """GDAL reads a .dbf given alone as its whole Shapefile: .shp, .shx and .prj count."""
+    folder = write_delivery()
+    paths = [folder / "sites.dbf", folder / "segments.shp"]
+    assert import_paths(conn, paths).status == "loaded"
+    before = (folder / "sites.dbf").read_bytes()
+    moved = site_frame()
+    moved.geometry = shapely.points([A_XY, B_XY, (C_XY[0] + 0.4, C_XY[1])])
+    pyogrio.write_dataframe(moved, folder / "sites.shp")  # the table itself stays the same
+    assert (folder / "sites.dbf").read_bytes() == before
+    quick = import_paths(conn, paths, dry_run=True)
+    full = import_paths(conn, paths, dry_run=True, recheck=True)
+    assert quick.prepared.identical_to is None
+    assert quick.summary.sites.changed == full.summary.sites.changed == ["S-C"]
