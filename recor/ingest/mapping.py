@@ -328,18 +328,13 @@ def _strip_lower(value: str) -> str:
     return value.strip().lower()
 
 
-def _by_unique(values: pd.Series, func: Callable[[str], object] | None) -> pd.Series:
-    """``values.map(func)`` computed once per distinct value (most columns repeat a lot).
-
-    Equal values come out as one shared object (a million rows of one operator name are
-    one string in memory); ``func`` None keeps the values.
-    """
+def _by_unique(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
+    """``values.map(func)`` computed once per distinct value (most columns repeat a lot)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if not len(uniques):
         return pd.Series(None, index=values.index, dtype=object)
     mapped = np.empty(len(uniques) + 1, dtype=object)
-    uniques = np.asarray(uniques, dtype=object)
-    mapped[:-1] = uniques if func is None else list(map(func, uniques))
+    mapped[:-1] = [func(u) for u in uniques]
     mapped[-1] = None
     return pd.Series(mapped[codes], index=values.index, dtype=object)
 

@@ -602,7 +602,7 @@ def _identical_batch(
     if newest.input_digest != input_digest(files, **identity, registry_state=state):
         return None
     log.info("delivery identical to batch %s: nothing read, nothing written", newest.id)
-    return _identical_result(newest, files or (), paths)
+    return _identical_result(newest, files, paths)
 
 
 def _identical_result(
@@ -625,13 +625,7 @@ def _identical_result(
         value=batch.id,
     )
     summary = LoadSummary(batch_id=None, dry_run=False)
-    for name, counts in (
-        ("sites", summary.sites),
-        ("segments", summary.segments),
-        ("risk_groups", summary.risk_groups),
-        ("risk_links", summary.links),
-        ("gracethd_tables", summary.gracethd_tables),
-    ):
+    for name, counts in summary.entities().items():  # every delivered row, now unchanged
         done = batch.counts.get(name) or {}
         counts.unchanged = sum(int(done.get(k, 0)) for k in ("added", "changed", "unchanged"))
     prepared = PreparedImport(

@@ -113,28 +113,23 @@ class LoadSummary:
     commit_note: str = ""
     gracethd_tables: EntityCounts = field(default_factory=EntityCounts)
 
+    def entities(self) -> dict[str, EntityCounts]:
+        """The counts of each entity, by the name printed and stored with the batch."""
+        return {
+            "sites": self.sites,
+            "segments": self.segments,
+            "risk_groups": self.risk_groups,
+            "risk_links": self.links,
+            "gracethd_tables": self.gracethd_tables,
+        }
+
     def changes_anything(self) -> bool:
         """True when some row was added, changed or retired."""
-        return any(
-            counts.added or counts.changed or counts.retired
-            for counts in (
-                self.sites,
-                self.segments,
-                self.risk_groups,
-                self.links,
-                self.gracethd_tables,
-            )
-        )
+        return any(c.added or c.changed or c.retired for c in self.entities().values())
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Counts per entity, for printing and JSON."""
-        return {
-            "sites": self.sites.as_dict(),
-            "segments": self.segments.as_dict(),
-            "risk_groups": self.risk_groups.as_dict(),
-            "risk_links": self.links.as_dict(),
-            "gracethd_tables": self.gracethd_tables.as_dict(),
-        }
+        return {name: counts.as_dict() for name, counts in self.entities().items()}
 
 
 @dataclass(frozen=True)
