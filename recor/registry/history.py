@@ -110,7 +110,7 @@ def history(conn: psycopg.Connection, code: str, *, entity: str | None = None) -
         "SELECT {cols}, NULL::timestamptz, batch_id, NULL::bigint{geom} FROM recor.{t}"
         " WHERE code = %(code)s UNION ALL"
         " SELECT {cols}, valid_to, batch_id, ended_by_batch{geom} FROM recor.{h}"
-        " WHERE code = %(code)s ORDER BY valid_from"
+        ' WHERE code COLLATE "C" = %(code)s ORDER BY valid_from'
     ).format(cols=cols, geom=geom, t=sql.Identifier(entity), h=sql.Identifier(f"{entity}_history"))
     rows = conn.execute(query, {"code": code}).fetchall()
     if not rows:
@@ -164,12 +164,14 @@ def _check_undoable(conn: psycopg.Connection, batch_id: int) -> None:
     for table in _DATA_COLUMNS:
         later = conn.execute(
             sql.SQL(
-                "SELECT {label}, t.ended_by_batch FROM recor.{h} t WHERE t.batch_id = %s LIMIT 1"
+                # Only a later batch can have ended a version of this one (0018).
+                "SELECT {label}, t.ended_by_batch FROM recor.{h} t"
+                " WHERE t.batch_id = %(b)s AND t.ended_by_batch > %(b)s LIMIT 1"
             ).format(
                 label=sql.SQL(_LABELS[table]),  # type: ignore[arg-type]
                 h=sql.Identifier(f"{table}_history"),
             ),
-            (batch_id,),
+            {"b": batch_id},
         ).fetchone()
         if later:
             raise UndoRefused(
