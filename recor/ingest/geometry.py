@@ -150,10 +150,11 @@ def _lines(
         geoms[rows[~contiguous]] = None
         types = shapely.get_type_id(geoms)
     wrong = (types != _LINE) & (types >= 0)
-    findings.add_rows(
-        frame, wrong, "GEOM-TYPE", "une ligne (LineString) est attendue",
-        field="geometry", values=_type_names(geoms, frame.index),
-    )  # fmt: skip
+    if wrong.any():  # texts are built for the rows reported only
+        findings.add_rows(
+            frame, wrong, "GEOM-TYPE", "une ligne (LineString) est attendue",
+            field="geometry", values=_type_names(geoms, frame.index),
+        )  # fmt: skip
     geoms[wrong] = None
     geoms = _remove_duplicate_vertices(frame, geoms, findings)
     zero = (types == _LINE) & ~wrong & (shapely.length(geoms) == 0)
@@ -174,10 +175,11 @@ def _points(frame: pd.DataFrame, geoms: np.ndarray, findings: Findings) -> np.nd
     geoms[single] = shapely.get_geometry(geoms[single], 0)
     types = shapely.get_type_id(geoms)
     wrong = (types != _POINT) & (types >= 0)
-    findings.add_rows(
-        frame, wrong, "GEOM-TYPE", "un point est attendu", field="geometry",
-        values=_type_names(geoms, frame.index),
-    )  # fmt: skip
+    if wrong.any():  # texts are built for the rows reported only
+        findings.add_rows(
+            frame, wrong, "GEOM-TYPE", "un point est attendu", field="geometry",
+            values=_type_names(geoms, frame.index),
+        )  # fmt: skip
     geoms[wrong] = None
     return geoms
 
