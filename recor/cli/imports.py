@@ -18,8 +18,8 @@ from recor.registry.model import ReplaceScope
 if TYPE_CHECKING:
     from recor.ingest.pipeline import ImportResult
 
-# The readers, checks and reports (pandas, geopandas, pyogrio) are imported by the import
-# itself, inside the functions: `recor import undo`, `list` and `--help` start without them.
+# The readers, checks and reports (pandas, geopandas, pyogrio) are imported inside the
+# functions that use them: `recor import undo` and `--help` start without any of them.
 
 __all__ = ["parse_replace_scope", "register", "report_paths"]
 
