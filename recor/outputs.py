@@ -20,9 +20,10 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import pandas as pd
+if TYPE_CHECKING:  # imported where used: every command starts here, few print tables
+    import pandas as pd
 
 __all__ = [
     "FORMULA_TRIGGERS",
@@ -67,6 +68,8 @@ def safe_cell(value: Any) -> Any:
 def safe_table(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` with every text cell (and column name) passed through
     :func:`safe_cell`; numeric, boolean and date columns are left as they are."""
+    import pandas as pd
+
     out = pd.DataFrame(frame).copy()
     for column in out.columns:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):

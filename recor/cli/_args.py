@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-import geopandas as gpd
-import shapely
-from shapely.geometry.base import BaseGeometry
+from typing import TYPE_CHECKING
 
 from recor.config import STORAGE_CRS
+
+if TYPE_CHECKING:  # every command imports this module; only an area argument needs these
+    from shapely.geometry.base import BaseGeometry
 
 __all__ = ["add_global_options", "area_argument", "circle"]
 
@@ -52,6 +52,9 @@ def add_global_options(parser: argparse.ArgumentParser, *, top: bool = False) ->
 
 def area_argument(spec: str) -> BaseGeometry:
     """A polygon from a file (reprojected to EPSG:2154) or EPSG:2154 WKT (argparse type)."""
+    import geopandas as gpd
+    import shapely
+
     path = Path(spec)
     if path.exists():
         shapes = gpd.read_file(path)

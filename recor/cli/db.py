@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-import pandas as pd
-
 from recor import registry
 from recor.config import Settings
 from recor.domain import DEPARTEMENTS
@@ -116,6 +114,8 @@ def print_summary(summary: RegistrySummary) -> None:
 
 
 def _history(args: argparse.Namespace, settings: Settings) -> int:
+    import pandas as pd
+
     with registry.connect(settings.database, autocommit=True) as conn:
         versions = registry.history(conn, args.code, entity=args.entity)
     shown = [c for c in ("status", "fibre_count", "fibres_used", "name", "kind", "retired")

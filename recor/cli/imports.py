@@ -7,19 +7,19 @@ import getpass
 import json
 import sys
 from pathlib import Path
-
-import pandas as pd
-import shapely
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from recor import registry
 from recor.config import Settings
 from recor.errors import ConfigurationError
-from recor.ingest.findings import describe_finding
-from recor.ingest.pipeline import ImportResult, import_paths
-from recor.ingest.report import write_csv, write_html
 from recor.registry.lock import LockHolder, LockWait
 from recor.registry.model import ReplaceScope
+
+if TYPE_CHECKING:
+    from recor.ingest.pipeline import ImportResult
+
+# The readers, checks and reports (pandas, geopandas, pyogrio) are imported inside the
+# functions that use them: `recor import undo` and `--help` start without any of them.
 
 __all__ = ["parse_replace_scope", "register", "report_paths"]
 
@@ -101,6 +101,8 @@ def parse_replace_scope(items: list[str]) -> ReplaceScope | None:
                 xmin, ymin, xmax, ymax = (float(v) for v in value.split(","))
             except ValueError as exc:
                 raise ConfigurationError(f"--replace-scope bbox={value}: 4 numbers") from exc
+            import shapely
+
             values["area"] = shapely.box(xmin, ymin, xmax, ymax)
         else:
             raise ConfigurationError(f"--replace-scope {key}: expected source, prefix or bbox")
@@ -121,6 +123,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from recor.ingest.pipeline import import_paths
+
     scope = parse_replace_scope(args.replace_scope)
     if args.report and not args.report.parent.is_dir():
         # Checked before the load: a report that cannot be written must not turn a
@@ -200,6 +206,8 @@ def report_paths(path: Path) -> tuple[Path, Path]:
 
 
 def _write_reports(result: ImportResult, path: Path) -> None:
+    from recor.ingest.report import write_csv, write_html
+
     findings = result.prepared.findings
     html, csv = report_paths(path)
     write_html(
@@ -212,6 +220,8 @@ def _write_reports(result: ImportResult, path: Path) -> None:
 
 
 def _print_result(result: ImportResult, *, quiet: bool) -> None:
+    from recor.ingest.findings import describe_finding
+
     findings = result.prepared.findings
     errors = findings[findings["severity"] == "error"]
     for _, row in errors.head(50).iterrows():
@@ -230,6 +240,8 @@ def _print_result(result: ImportResult, *, quiet: bool) -> None:
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
+    import pandas as pd
+
     with registry.connect(settings.database, autocommit=True) as conn:
         batches = registry.list_batches(conn)
     if args.json:

@@ -26,10 +26,8 @@ def check_attributes(frame: pd.DataFrame, entity: str, findings: Findings) -> No
     provenance columns.
     """
     for column in _REQUIRED[entity]:
-        blank = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
-        findings.add_rows(
-            frame, blank.to_numpy(), "ATTR-REQUIRED", "valeur obligatoire", field=column
-        )
+        blank = _blank(frame[column])
+        findings.add_rows(frame, blank, "ATTR-REQUIRED", "valeur obligatoire", field=column)
     for (kind, column), allowed in ENUMS.items():
         if kind != entity or column not in frame:
             continue
@@ -42,6 +40,21 @@ def check_attributes(frame: pd.DataFrame, entity: str, findings: Findings) -> No
         _check_fibres(frame, findings)
     if entity != "segment_risk_groups":
         _check_duplicates(frame, findings)
+
+
+def _blank(values: pd.Series) -> np.ndarray:
+    """Per value: missing, or nothing but white space once written as text.
+
+    ``values.isna() | (values.astype(str).str.strip() == "")``, without a text copy of the
+    column when its values are texts already (the usual case: codes).
+    """
+    cells = values.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(cells, skipna=True) not in {"string", "empty"}:
+        return (values.isna() | (values.astype(str).str.strip() == "")).to_numpy()
+    blank = pd.isna(cells)
+    present = np.flatnonzero(~blank)
+    blank[present] = [not text.strip() for text in cells[present]]
+    return blank
 
 
 def _check_fibres(frame: pd.DataFrame, findings: Findings) -> None:

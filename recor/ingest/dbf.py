@@ -8,6 +8,7 @@ records, and reported with the record (the feature), the field, the byte offset 
 
 from __future__ import annotations
 
+import codecs
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,10 @@ from recor.ingest.limits import time_is_up
 __all__ = ["DbfField", "DbfHeader", "check_dbf", "read_dbf_header"]
 
 _MAX_FINDINGS = 100
+#: Codecs that decode each byte on its own: a block that decodes whole decodes cell by cell.
+_SINGLE_BYTE = frozenset(
+    {"cp1252", "iso8859-1", "iso8859-15", "cp850", "cp437", "cp1250", "iso8859-2"}
+)
 
 
 @dataclass(frozen=True)
@@ -117,13 +122,48 @@ def check_dbf(
             handle.seek(header.header_length + first * header.record_length)
             data = handle.read(count * header.record_length)
             rows = np.frombuffer(data, dtype=np.uint8).reshape(count, header.record_length)
+            # the clean block, by far the common case, is told by two scans of its bytes
+            nul_free = b"\x00" not in data
+            decodes = _cells_decode(rows, data, texts, encoding)
             for spec in texts:
                 cells = rows[:, spec.offset : spec.offset + spec.width]
-                problems += _nul_inside(cells, first, spec, header, display, encoding, findings)
-                problems += _undecodable(cells, first, spec, header, display, encoding, findings)
+                if not nul_free:
+                    problems += _nul_inside(cells, first, spec, header, display, encoding, findings)
+                if not decodes:
+                    problems += _undecodable(
+                        cells, first, spec, header, display, encoding, findings
+                    )
                 if problems >= _MAX_FINDINGS:
                     return False
     return problems == 0
+
+
+def _cells_decode(rows: np.ndarray, data: bytes, texts: list[DbfField], encoding: str) -> bool:
+    """True when the block decodes whole in ``encoding`` and so, surely, does every text cell.
+
+    False when unsure (another multi-byte codec, a byte the block cannot decode): the
+    cells are then decoded one column at a time.
+    """
+    name = codecs.lookup(encoding).name
+    if name != "utf-8" and name not in _SINGLE_BYTE:
+        return False
+    if data.isascii():  # ASCII is itself in each of these codecs (and cuts no character)
+        return True
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    if name != "utf-8":
+        return True
+    # A character cut across two cells decodes whole but not cell by cell: none may begin
+    # with a continuation byte or be followed by one (after a record: the next one's flag).
+    following = np.append(rows[1:, 0], 0x20)
+    for spec in texts:
+        end = spec.offset + spec.width
+        after = rows[:, end] if end < rows.shape[1] else following
+        if ((rows[:, spec.offset] & 0xC0) == 0x80).any() or ((after & 0xC0) == 0x80).any():
+            return False
+    return True
 
 
 def _offset(header: DbfHeader, record: int, spec: DbfField, column: int = 0) -> int:

@@ -99,14 +99,13 @@ def check_stacked_sites(sites: gpd.GeoDataFrame, findings: Findings) -> None:
     if present.sum() < 2:
         return
     xy = np.round(shapely.get_coordinates(geoms[present]) * 1000).astype(np.int64)
-    _, group, counts = np.unique(xy, axis=0, return_inverse=True, return_counts=True)
-    group = group.ravel()
+    order, group = _positions(xy)
+    counts = np.bincount(group)
     stacked_rows = counts[group] > 1
     if not stacked_rows.any():
         return
     rows = np.flatnonzero(present)
     codes = sites["code"].astype(str).to_numpy()[rows]
-    order = np.argsort(group, kind="stable")
     first = np.full(len(counts), -1)
     first[group[order[::-1]]] = order[::-1]
     second = np.full(len(counts), -1)
@@ -121,6 +120,20 @@ def check_stacked_sites(sites: gpd.GeoDataFrame, findings: Findings) -> None:
         for g, o in zip(group[stacked_rows], other[stacked_rows], strict=True)
     ]
     findings.add_rows(sites, flags, "TOPO-SITE-STACKED", message, field="geometry")
+
+
+def _positions(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows sorted by position (stable), and each row's position number in that order.
+
+    The numbers of ``np.unique(xy, axis=0, return_inverse=True)``, by two sorted keys
+    rather than its sort of whole rows (four times slower).
+    """
+    order = np.lexsort((xy[:, 1], xy[:, 0]))
+    ranked = xy[order]
+    new = np.r_[True, (ranked[1:] != ranked[:-1]).any(axis=1)]
+    group = np.empty(len(xy), dtype=np.intp)
+    group[order] = np.cumsum(new) - 1
+    return order, group
 
 
 def _lines(
@@ -150,10 +163,11 @@ def _lines(
         geoms[rows[~contiguous]] = None
         types = shapely.get_type_id(geoms)
     wrong = (types != _LINE) & (types >= 0)
-    findings.add_rows(
-        frame, wrong, "GEOM-TYPE", "une ligne (LineString) est attendue",
-        field="geometry", values=_type_names(geoms, frame.index),
-    )  # fmt: skip
+    if wrong.any():  # texts are built for the rows reported only
+        findings.add_rows(
+            frame, wrong, "GEOM-TYPE", "une ligne (LineString) est attendue",
+            field="geometry", values=_type_names(geoms, frame.index),
+        )  # fmt: skip
     geoms[wrong] = None
     geoms = _remove_duplicate_vertices(frame, geoms, findings)
     zero = (types == _LINE) & ~wrong & (shapely.length(geoms) == 0)
@@ -174,10 +188,11 @@ def _points(frame: pd.DataFrame, geoms: np.ndarray, findings: Findings) -> np.nd
     geoms[single] = shapely.get_geometry(geoms[single], 0)
     types = shapely.get_type_id(geoms)
     wrong = (types != _POINT) & (types >= 0)
-    findings.add_rows(
-        frame, wrong, "GEOM-TYPE", "un point est attendu", field="geometry",
-        values=_type_names(geoms, frame.index),
-    )  # fmt: skip
+    if wrong.any():  # texts are built for the rows reported only
+        findings.add_rows(
+            frame, wrong, "GEOM-TYPE", "un point est attendu", field="geometry",
+            values=_type_names(geoms, frame.index),
+        )  # fmt: skip
     geoms[wrong] = None
     return geoms
 

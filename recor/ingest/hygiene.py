@@ -81,10 +81,14 @@ def check_cells(frame: pd.DataFrame, findings: Findings, *, skip: tuple[str, ...
 def _joined(series: pd.Series) -> str:
     """Every text of a column in one string (one C-level join; the common, clean case)."""
     values = series.to_numpy(dtype=object)
+    try:
+        return "\n".join(values)  # a column without missing values: no mask to build
+    except TypeError:  # missing values, or not only strings (a column of mixed values)
+        pass
     values = values[pd.notna(values)]
     try:
         return "\n".join(values)
-    except TypeError:  # not only strings (a column of mixed values)
+    except TypeError:
         return "\n".join(v for v in values if isinstance(v, str))
 
 

@@ -284,8 +284,13 @@ def _text(raw: pd.DataFrame, source: str | None, field: FieldRule, entity: str) 
         ):
             # texts first: mixed values (GeoJSON) may not hash, and -0.0 == 0.0 as numbers
             values = _as_text(values)
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        texts = _as_text(pd.Series(uniques)).to_numpy(dtype=object)
+        if isinstance(values.dtype, pd.StringDtype):
+            # texts as read: their distinct values are texts already (and the plain array
+            # factorises without the string array's copies and checks)
+            codes, texts = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+        else:
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            texts = _as_text(pd.Series(uniques)).to_numpy(dtype=object)
         func = _cleaner(field, entity)
         cleaned = texts if func is None else np.fromiter(map(func, texts), object, len(texts))
         distinct = pd.Series(np.append(cleaned, None), dtype=object)  # -1 (missing): last
@@ -362,9 +367,11 @@ def _numbers(
     )
     limit = _INT32_MAX if integer else np.inf
     beyond = (numbers.notna() & ~(numbers.abs() <= limit)).to_numpy()
-    findings.add_rows(
-        raw, beyond, "ATTR-RANGE", _RANGE_MESSAGE[integer], field=field, values=numbers.astype(str)
-    )
+    if beyond.any():  # texts are built for the rows reported only
+        findings.add_rows(
+            raw, beyond, "ATTR-RANGE", _RANGE_MESSAGE[integer], field=field,
+            values=numbers.astype(str),
+        )  # fmt: skip
     numbers = numbers.where(~beyond)
     if not integer:
         return numbers

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gc
 import logging
 import re
 import warnings
@@ -303,6 +304,9 @@ def _read_ogr(
             frame = pyogrio.read_dataframe(source.path, layer=source.layer, **kwargs)
         except shapely.errors.GEOSException:
             frame = _read_ogr_tolerant(source, findings, skip, kwargs)
+    # pyogrio leaves the read's raw columns in a reference cycle: freed now, while it is
+    # young (an import pauses the cyclic collector, see pipeline.prepare_import)
+    gc.collect(0)
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
         return frame, frame.crs
     return pd.DataFrame(frame), None

@@ -197,11 +197,13 @@ def _nearest(
     """Ends with no declared site take the nearest site within the tolerance."""
     if not len(xy):
         return idx
-    tree = shapely.STRtree(shapely.points(xy))
+    tree = None  # built on the first free end: most deliveries declare every end's site
     for side in (0, 1):
         free = np.flatnonzero(pd.isna(declared[side]) & (idx[side] == -1))
         if not len(free):
             continue
+        if tree is None:
+            tree = shapely.STRtree(shapely.points(xy))
         found = tree.query_nearest(
             shapely.points(ends[side][free]), max_distance=tolerance, all_matches=False
         )
@@ -343,10 +345,13 @@ def _duplicates(
     frame: pd.DataFrame, geoms: np.ndarray, codes: np.ndarray, findings: Findings
 ) -> np.ndarray:
     """Same-shape groups (-1: unique). Only segments joining the same two sites can be equal."""
-    a, b = _text_array(frame["site_a"]), _text_array(frame["site_b"])
-    swap = a > b
-    pair = pd.DataFrame({"lo": np.where(swap, b, a), "hi": np.where(swap, a, b)})
-    candidates = np.flatnonzero(pair.duplicated(keep=False).to_numpy())
+    # the two ends as numbers (equal codes, equal numbers), each pair in one order
+    ends, _ = pd.factorize(
+        np.concatenate([_text_array(frame["site_a"]), _text_array(frame["site_b"])])
+    )
+    a, b = ends[: len(geoms)].astype(np.int64), ends[len(geoms) :].astype(np.int64)
+    pair = np.minimum(a, b) * (int(ends.max(initial=0)) + 1) + np.maximum(a, b)
+    candidates = np.flatnonzero(pd.Series(pair).duplicated(keep=False).to_numpy())
     shape = np.full(len(geoms), -1, dtype=np.int64)
     if not len(candidates):
         return shape
@@ -371,6 +376,9 @@ def _duplicates(
 
 def _text_array(series: pd.Series) -> np.ndarray:
     """Codes as an object array of str, missing ones as ``""``."""
+    values = series.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) in {"string", "empty"}:
+        return np.where(pd.isna(values), "", values)  # already texts: no call per value
     return series.astype(object).where(series.notna(), "").map(str).to_numpy(dtype=object)
 
 
@@ -407,20 +415,21 @@ def _touching_pairs(
     """Pairs (i < j) of lines that meet other than end to end.
 
     Lines meeting only at their ends never meet once one is pulled back from them by 1 cm;
-    an end on the other's interior (a T without a node) still does. Each ordered pair from
-    the bounding-box query tests the first line, shortened, against the second, whole; the
-    query and the shortened lines go ``block`` lines at a time to bound memory.
+    an end on the other's interior (a T without a node) still does. The bounding boxes of the
+    shortened lines are queried (most lines that only share an end drop out there), and each
+    pair found tests the first line, shortened, against the second, whole; the query and the
+    shortened lines go ``block`` lines at a time to bound memory.
     """
     tree = shapely.STRtree(geoms)
     margin = min(tolerance, 0.01) if tolerance > 0 else 0.01
     found = []
     for start in range(0, len(geoms), block):
         stop = min(start + block, len(geoms))
+        inner = _inner(geoms[start:stop], margin)
         # one block's bounding-box pairs at a time: never every pair of the delivery at once
-        left, right = tree.query(geoms[start:stop])
+        left, right = tree.query(inner)
         keep = left + start != right
         left, right = left[keep], right[keep]
-        inner = _inner(geoms[start:stop], margin)
         hit = shapely.intersects(inner[left], geoms[right])
         found.append(np.stack([left[hit] + start, right[hit]]))
     pairs = np.concatenate(found, axis=1) if found else np.empty((2, 0), dtype=np.int64)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import geopandas as gpd
-import pandas as pd
+from typing import TYPE_CHECKING
+
 import psycopg
-import shapely
 from psycopg import sql
 
 from recor.config import STORAGE_CRS
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SITE_COLUMNS
 from recor.errors import NotFound, UndoRefused
+from recor.registry.batch import batch_transaction, bulk_work_mem, finish_batch, registry_error
 from recor.registry.lock import LockWait, writing
 from recor.registry.model import BatchInfo, EntityCounts, LoadSummary
-from recor.registry.write import batch_transaction, bulk_work_mem, finish_batch, registry_error
+
+if TYPE_CHECKING:  # imported by history() and list_batches(): an undo needs no GIS library
+    import geopandas as gpd
+    import pandas as pd
 
 __all__ = ["history", "list_batches", "undo_batch"]
 
@@ -51,6 +54,8 @@ _SUMMARY_FIELD = {
 
 def list_batches(conn: psycopg.Connection) -> pd.DataFrame:
     """Every import batch, newest first, with its provenance and outcome."""
+    import pandas as pd
+
     rows = conn.execute(
         "SELECT id, started_at, finished_at, app_user, db_user, profile, outcome::text, counts,"
         " source_files, note, undoes, undone_by FROM recor.import_batches"
@@ -93,6 +98,10 @@ def history(conn: psycopg.Connection, code: str, *, entity: str | None = None) -
         The row's columns plus ``valid_from``, ``valid_to`` (None for the current version),
         ``batch_id`` (made by), ``ended_by_batch`` and ``retired``.
     """
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
     if entity is None:
         for candidate in ("segments", "sites", "risk_groups"):
             try:

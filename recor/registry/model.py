@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
-import pandas as pd
-from shapely.geometry.base import BaseGeometry
+if TYPE_CHECKING:  # annotations only: an undo or a summary imports no GIS library
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry.base import BaseGeometry
 
 __all__ = [
     "BatchInfo",

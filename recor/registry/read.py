@@ -19,7 +19,12 @@ from recor._gc import paused_gc
 from recor.config import STORAGE_CRS
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SITE_COLUMNS
 from recor.registry._columnar import Column, columnar_query, decode_columns
-from recor.registry.model import NewestBatch, RegistryVersion
+from recor.registry.version import (
+    newest_batch,
+    registry_generation,
+    registry_state,
+    registry_version,
+)
 
 __all__ = [
     "newest_batch",
@@ -397,47 +402,3 @@ def read_codes(conn: psycopg.Connection, entity: str, *, bbox: Bbox | None = Non
     ).format(sql.Identifier(entity), where)
     rows = conn.execute(query, params).fetchall()
     return pd.DataFrame(rows, columns=["code", "source"])
-
-
-def registry_version(conn: psycopg.Connection, as_of: datetime | None = None) -> RegistryVersion:
-    """The last batch that changed the registry (at or before ``as_of``) and its time.
-
-    Every change, undo included, is a batch: a different version means different data.
-    """
-    query = (
-        "SELECT id, COALESCE(finished_at, started_at) FROM recor.import_batches"
-        " WHERE outcome <> 'running' AND (%s::timestamptz IS NULL OR started_at <= %s)"
-        " ORDER BY id DESC LIMIT 1"
-    )
-    row = conn.execute(query, (as_of, as_of)).fetchone()
-    if row is None:
-        return RegistryVersion(None, None, as_of)
-    return RegistryVersion(row[0], row[1], as_of)
-
-
-def registry_generation(conn: psycopg.Connection) -> int:
-    """The newest committed batch id (0 for an empty registry): what writers compare."""
-    row = conn.execute("SELECT recor.registry_generation()").fetchone()
-    return int(row[0]) if row else 0
-
-
-def newest_batch(conn: psycopg.Connection) -> NewestBatch | None:
-    """The newest committed batch (the registry's generation), None for an empty registry."""
-    row = conn.execute(
-        "SELECT id, outcome::text, input_digest, counts, profile, app_user, finished_at,"
-        " db_user = session_user FROM recor.import_batches WHERE id = recor.registry_generation()"
-    ).fetchone()
-    if row is None:
-        return None
-    return NewestBatch(int(row[0]), row[1], row[2], dict(row[3] or {}), *row[4:8])
-
-
-def registry_state(conn: psycopg.Connection) -> str:
-    """The registry's settings and applied migrations, as one text (part of an import digest)."""
-    settings = conn.execute(
-        "SELECT key, value FROM recor.registry_settings ORDER BY key"
-    ).fetchall()
-    migrations = conn.execute(
-        "SELECT version, sha256 FROM recor.schema_migrations ORDER BY version"
-    ).fetchall()
-    return repr((settings, migrations))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from recor.registry.model import RegistryVersion
-from recor.registry.read import registry_version
+from recor.registry.version import registry_version
 
 __all__ = ["RegistrySummary", "summarise"]
 
