@@ -29,7 +29,7 @@ import pandas as pd
 import pyogrio
 import shapely
 from pyproj import CRS
-from pyproj.exceptions import CRSError
+from pyproj.exceptions import CRSError, ProjError
 
 from recor.config import STORAGE_CRS, ImportSettings
 from recor.ingest.dbf import check_dbf
@@ -521,22 +521,40 @@ def to_storage_crs(
         )
         return None
     storage = CRS.from_epsg(STORAGE_CRS)
-    if not CRS(frame.crs).equals(storage):
-        findings.add(
-            "CRS-REPROJECTED",
-            f"reprojeté de {_crs_name(CRS(frame.crs))} vers EPSG:{STORAGE_CRS}",
-            file=display,
-            value=_crs_name(CRS(frame.crs)),
-        )
+    source = CRS(frame.crs)
+    if source.equals(storage):
+        return frame
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             frame = frame.to_crs(STORAGE_CRS)
+    except (CRSError, ProjError) as exc:
+        # A .prj that parses yet names no usable projection (a damaged parameter, say).
+        findings.add(
+            "CRS-INVALID",
+            f"système de coordonnées {_crs_name(source)} inutilisable pour reprojeter en "
+            f"EPSG:{STORAGE_CRS} ({_first_line_of(exc)}) : corriger le .prj ou préciser --crs",
+            file=display,
+            value=_crs_name(source),
+        )
+        return None
+    findings.add(
+        "CRS-REPROJECTED",
+        f"reprojeté de {_crs_name(source)} vers EPSG:{STORAGE_CRS}",
+        file=display,
+        value=_crs_name(source),
+    )
     return frame
 
 
 def _crs_name(crs: CRS) -> str:
     epsg = crs.to_epsg()
     return f"EPSG:{epsg}" if epsg else crs.name
+
+
+def _first_line_of(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
 
 
 def _first_line(exc: Exception) -> str:

@@ -72,6 +72,7 @@ RULES: dict[str, Rule] = {
         Rule("CRS-MISSING", _E, "Système de coordonnées absent"),
         Rule("CRS-OVERRIDE", _W, "Système de coordonnées imposé par --crs"),
         Rule("CRS-REPROJECTED", _I, "Reprojection en Lambert-93 (EPSG:2154)"),
+        Rule("CRS-INVALID", _E, "Système de coordonnées inutilisable"),
         Rule("CRS-EXTENT", _E, "Coordonnées hors de l'emprise régionale"),
         # Geometry
         Rule("GEOM-NULL", _E, "Géométrie absente ou vide"),

@@ -865,3 +865,27 @@ def test_reference_import_of_a_table_without_geometry_is_refused(
     argv = ["--database-url", registry_url, "reference", "import", str(table), "--kind", "communes"]
     assert main(argv) == 1
     assert "no geometry" in capsys.readouterr().err
+
+
+#: A Lambert-93 .prj damaged by two flipped bytes (found by fuzzing): it still parses, but
+#: names a projection PROJ cannot invert (``Invalid value for an argument``).
+_DAMAGED_PRJ = (
+    b'PROJCS["RGF_1993_Lambert_93",GEOGCS["GCD_RGF_1993",DATUM["D_RGF_1993",SPHEROID['
+    b'"GRS_1980",6378137.0,298.257222101]],PRIMEM["Greenwich",0.0],UNIT["Degree",'
+    b'0.0174532925199433]],PROJECTION["Lambert_Conformal_Conic"],PARAMETER["False_Easting",'
+    b'700000.0],PARAMETER["False_Northing",6600000.0],PARAMETER["Central_Meridian",3.0],'
+    b'PARAMETER["Standard_Parallel_1",49.0],PARAMETER["StandTrd_Parallel_2",44.0],'
+    b'PARAM\xe6TER["Latitude_Of_Origin",46.5],UNIT["Meter",1.0]]'
+)
+
+
+def test_unusable_crs_is_refused_not_raised(write_delivery: WriteDelivery) -> None:
+    folder = write_delivery()
+    (folder / "segments.prj").write_bytes(_DAMAGED_PRJ)
+    refused = prepare_import([folder])
+    assert refused.refused
+    finding = _error(refused, "CRS-INVALID")
+    assert finding["file"].endswith("segments.shp")
+    assert "--crs" in finding["message"]
+    accepted = prepare_import([folder], crs=2154)
+    assert not accepted.refused, accepted.errors()
