@@ -255,6 +255,10 @@ def _stage(conn: psycopg.Connection, delivery: Delivery) -> None:
                 sql.SQL(_STAGING_KEYS[table]),  # type: ignore[arg-type]
             )
         )
+    # Statistics of the staging and diff tables (this transaction's ANALYZEs) from 3,000
+    # sampled rows, not 30,000: they serve to choose hash joins, and the merge's plans are
+    # the same (a 200,000-segment first load and re-load compared); a fifth of the time.
+    conn.execute("SET LOCAL default_statistics_target = 10")
     conn.execute("ANALYZE stage_sites (code); ANALYZE stage_segments (code, site_a, site_b)")
 
 
