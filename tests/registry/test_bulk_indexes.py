@@ -172,3 +172,21 @@ def test_a_session_that_used_temporary_tables_first_still_loads(registry_url, sa
         again = registry.load_delivery(used, sample_delivery, BatchInfo(), dry_run=True)
     assert len(summary.segments.added) == len(sample_delivery.segments)
     assert again.counts()["segments"]["unchanged"] == len(sample_delivery.segments)
+
+
+def test_a_table_with_deferred_triggers_is_never_suspended(conn, sample_delivery):
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    before = _indexes(conn)
+    # a deferred trigger on segments (none today): its pending events would forbid the rebuild
+    conn.execute(
+        "CREATE FUNCTION public.nothing() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RETURN NULL; END $$;"
+        " CREATE CONSTRAINT TRIGGER later AFTER UPDATE ON recor.segments"
+        " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.nothing()"
+    )
+    with batch_transaction(conn, BatchInfo(note="raw")) as batch_id:
+        conn.execute("UPDATE recor.segments SET cable_type = 'x' WHERE id = 1")
+        suspended = conn.execute("SELECT recor.suspend_bulk_indexes('segments')").fetchone()
+        finish_batch(conn, batch_id, LoadSummary(batch_id, dry_run=False), outcome="loaded")
+    assert suspended == (False,)
+    assert _indexes(conn) == before

@@ -18,7 +18,9 @@
 --   (NOWAIT: if any other session holds a lock on the table, e.g. a reader in the middle of
 --   a query, it returns false and the load inserts into the indexes as before, so a loader
 --   never waits behind a reader and never makes readers queue behind its own lock request),
---   records each index's exact definition (pg_get_indexdef) and drops it.
+--   records each index's exact definition (pg_get_indexdef) and drops it. A table with a
+--   deferred trigger (none today) is never suspended: its pending events would forbid the
+--   rebuild.
 -- * recor.restore_bulk_indexes() re-creates every index this transaction suspended, from
 --   its recorded definition, name and all. The loader calls it right after its INSERT.
 -- * A deferred constraint trigger re-creates at commit any index still suspended: no
@@ -27,8 +29,9 @@
 --
 -- The cost, weighed: from the suspension to the commit (a few seconds for 200,000 rows)
 -- readers of that table wait for the load instead of reading the rows as they were. The
--- loader suspends only when the batch adds more rows than the table holds (a first load, a
--- registry doubled), where the rows a reader would have seen are few or none.
+-- loader suspends only when the batch adds more rows than the table holds (a first load,
+-- where there is nothing to read yet, or a registry more than doubled), and the query that
+-- waits then sees the new rows at once.
 
 CREATE TABLE recor.suspended_indexes (
     txid       xid8 NOT NULL,
@@ -53,23 +56,32 @@ BEGIN
         RAISE EXCEPTION 'indexes of %: only those of recor.sites and recor.segments are ever suspended', tbl
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- A table with deferred triggers (none today) could hold events still to fire when the
+    -- indexes are re-created, which PostgreSQL refuses: never suspended.
+    IF EXISTS (SELECT 1 FROM pg_trigger
+               WHERE tgrelid = format('recor.%I', tbl)::regclass AND tgdeferrable) THEN
+        RETURN false;
+    END IF;
+    -- Another session holding any lock on the table (lock_not_available), or the table in
+    -- use in this session (object_in_use): nothing is suspended, the INSERT fills the indexes.
     BEGIN
         EXECUTE format('LOCK TABLE recor.%I IN ACCESS EXCLUSIVE MODE NOWAIT', tbl);
-    EXCEPTION WHEN lock_not_available THEN
+        FOR idx IN
+            SELECT c.relname, pg_get_indexdef(i.indexrelid) AS definition
+            FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            WHERE i.indrelid = format('recor.%I', tbl)::regclass AND i.indisvalid
+              AND NOT i.indisunique
+              AND c.relname IN ('sites_geom_idx', 'segments_geom_idx',
+                                'segments_site_a_idx', 'segments_site_b_idx')
+            ORDER BY c.relname
+        LOOP
+            INSERT INTO recor.suspended_indexes
+                VALUES (pg_current_xact_id(), idx.relname, idx.definition);
+            EXECUTE format('DROP INDEX recor.%I', idx.relname);
+        END LOOP;
+    EXCEPTION WHEN lock_not_available OR object_in_use THEN
         RETURN false;
     END;
-    FOR idx IN
-        SELECT c.relname, pg_get_indexdef(i.indexrelid) AS definition
-        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-        WHERE i.indrelid = format('recor.%I', tbl)::regclass AND i.indisvalid
-          AND NOT i.indisunique
-          AND c.relname IN ('sites_geom_idx', 'segments_geom_idx',
-                            'segments_site_a_idx', 'segments_site_b_idx')
-        ORDER BY c.relname
-    LOOP
-        INSERT INTO recor.suspended_indexes VALUES (pg_current_xact_id(), idx.relname, idx.definition);
-        EXECUTE format('DROP INDEX recor.%I', idx.relname);
-    END LOOP;
     RETURN true;
 END
 $$;
