@@ -141,6 +141,7 @@ def test_an_index_left_suspended_is_rebuilt_at_commit(conn, sample_delivery):
 
 
 def test_only_the_running_batch_suspends_and_only_the_search_indexes(conn):
+    before = _indexes(conn)
     conn.execute("SET ROLE recor_editor")
     with pytest.raises(psycopg.errors.CheckViolation, match="inside an import batch"):
         conn.execute("SELECT recor.suspend_bulk_indexes('segments')")
@@ -153,6 +154,14 @@ def test_only_the_running_batch_suspends_and_only_the_search_indexes(conn):
         conn.execute(
             "INSERT INTO recor.suspended_indexes VALUES (pg_current_xact_id(), 'x', 'SELECT 1')"
         )
+    # a batch this transaction did not open (here: none running) is not enough
+    conn.execute("SELECT set_config('recor.batch_id', '1', false)")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="running batch"):
+        conn.execute("SELECT recor.suspend_bulk_indexes('segments')")
+    conn.execute("SET ROLE recor_reader")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+        conn.execute("SELECT recor.suspend_bulk_indexes('segments')")
+    assert _indexes(conn) == before
 
 
 def test_a_first_load_keeps_its_staging_in_memory(registry_url, sample_delivery):
