@@ -478,6 +478,7 @@ def _merge_sites(conn: psycopg.Connection) -> EntityCounts:
 
 
 def _insert_added_sites(conn: psycopg.Connection, added: int) -> None:
+    _index_diff(conn, "sites", added)
     with _bulk_indexes(conn, "sites", added):
         conn.execute(
             "INSERT INTO recor.sites (code, name, kind, operator, status, source, extra, geom,"
@@ -487,6 +488,17 @@ def _insert_added_sites(conn: psycopg.Connection, added: int) -> None:
             " FROM stage_sites s JOIN diff_sites d USING (code)"
             " WHERE d.change = 'added' AND d.id IS NULL ORDER BY s.code"
         )
+
+
+def _index_diff(conn: psycopg.Connection, entity: str, added: int) -> None:
+    """Index a diff table by code before a bulk INSERT in code order.
+
+    The INSERT then merges the staging and diff tables along their two code indexes,
+    already in code order, instead of hashing every staged row and sorting them all again
+    (codes compared under the database's collation): 0.3 s less for 200,000 segments.
+    """
+    if added >= _BULK_INDEX_ROWS:
+        conn.execute(sql.SQL("CREATE INDEX ON {} (code)").format(sql.Identifier(f"diff_{entity}")))
 
 
 @contextmanager
@@ -543,6 +555,7 @@ def _merge_segments(conn: psycopg.Connection) -> EntityCounts:
         " s.extra, s.geom"
     )
     if counts.added:
+        _index_diff(conn, "segments", len(counts.added))
         with _bulk_indexes(conn, "segments", len(counts.added)):
             conn.execute(
                 f"INSERT INTO recor.segments (code, site_a, site_b, {columns}, batch_id)"  # type: ignore[arg-type]
