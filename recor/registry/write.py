@@ -63,6 +63,11 @@ _COPY_ROWS = 50_000
 #: Memory for the sorts, hash joins and trigger transition tables of one load or undo (the
 #: default 4 MB spills 200,000 rows to disk); local to the transaction.
 _BULK_WORK_MEM = "256MB"
+#: Memory for the staging tables of a session's first load (PostgreSQL's temp_buffers).
+_STAGING_BUFFERS = "256MB"
+#: From this many added rows (and more than the table holds), a table's search indexes are
+#: built after the INSERT rather than filled row by row (migration 0019).
+_BULK_INDEX_ROWS = 10_000
 _STAGING_KEYS = {
     "stage_sites": "code",
     "stage_segments": "code",
@@ -237,6 +242,7 @@ def _stage(conn: psycopg.Connection, delivery: Delivery) -> None:
         "stage_links": delivery.segment_risk_groups,
     }
     bulk_work_mem(conn)
+    _staging_buffers(conn)
     for table, columns in _STAGING.items():
         _create_staging(conn, table, columns)
         if frames[table] is not None:
@@ -249,7 +255,29 @@ def _stage(conn: psycopg.Connection, delivery: Delivery) -> None:
                 sql.SQL(_STAGING_KEYS[table]),  # type: ignore[arg-type]
             )
         )
+    # Statistics of the staging and diff tables (this transaction's ANALYZEs) from 3,000
+    # sampled rows, not 30,000: they serve to choose hash joins, and the merge's plans are
+    # the same (a 200,000-segment first load and re-load compared); a fifth of the time.
+    conn.execute("SET LOCAL default_statistics_target = 10")
     conn.execute("ANALYZE stage_sites (code); ANALYZE stage_segments (code, site_a, site_b)")
+
+
+def _staging_buffers(conn: psycopg.Connection) -> None:
+    """Keep the staging tables in the session's memory rather than in files.
+
+    With the default 8 MB of temp_buffers, 200,000 staged segments (about 110 MB of staging
+    and diff tables) are written out to the operating system and read back by each later
+    statement. Buffers are taken only as the tables grow. The size can be set only before
+    the session first uses a temporary table: a session that already has (its first load
+    set the size) keeps the size it has.
+    """
+    try:
+        with conn.transaction():
+            conn.execute(
+                sql.SQL("SET LOCAL temp_buffers = {}").format(sql.Literal(_STAGING_BUFFERS))
+            )
+    except psycopg.errors.InvalidParameterValue:
+        log.debug("temp_buffers already fixed for this session")
 
 
 def _create_staging(
@@ -435,7 +463,7 @@ def _merge_sites(conn: psycopg.Connection) -> EntityCounts:
         " OR " + _GEOMETRY_DIFFERS,
     )
     if counts.added:
-        _insert_added_sites(conn)
+        _insert_added_sites(conn, len(counts.added))
     if not _has_updates(conn, "sites"):
         return counts
     conn.execute(
@@ -449,15 +477,54 @@ def _merge_sites(conn: psycopg.Connection) -> EntityCounts:
     return counts
 
 
-def _insert_added_sites(conn: psycopg.Connection) -> None:
-    conn.execute(
-        "INSERT INTO recor.sites (code, name, kind, operator, status, source, extra, geom,"
-        " batch_id) SELECT s.code, s.name, s.kind::recor.site_kind, s.operator,"
-        " s.status::recor.lifecycle_status, s.source, s.extra, s.geom,"
-        " (SELECT recor.current_batch())"
-        " FROM stage_sites s JOIN diff_sites d USING (code)"
-        " WHERE d.change = 'added' AND d.id IS NULL ORDER BY s.code"
-    )
+def _insert_added_sites(conn: psycopg.Connection, added: int) -> None:
+    _index_diff(conn, "sites", added)
+    with _bulk_indexes(conn, "sites", added):
+        conn.execute(
+            "INSERT INTO recor.sites (code, name, kind, operator, status, source, extra, geom,"
+            " batch_id) SELECT s.code, s.name, s.kind::recor.site_kind, s.operator,"
+            " s.status::recor.lifecycle_status, s.source, s.extra, s.geom,"
+            " (SELECT recor.current_batch())"
+            " FROM stage_sites s JOIN diff_sites d USING (code)"
+            " WHERE d.change = 'added' AND d.id IS NULL ORDER BY s.code"
+        )
+
+
+def _index_diff(conn: psycopg.Connection, entity: str, added: int) -> None:
+    """Index a diff table by code before a bulk INSERT in code order.
+
+    The INSERT then merges the staging and diff tables along their two code indexes,
+    already in code order, instead of hashing every staged row and sorting them all again
+    (codes compared under the database's collation): 0.3 s less for 200,000 segments.
+    """
+    if added >= _BULK_INDEX_ROWS:
+        conn.execute(sql.SQL("CREATE INDEX ON {} (code)").format(sql.Identifier(f"diff_{entity}")))
+
+
+@contextmanager
+def _bulk_indexes(conn: psycopg.Connection, table: str, added: int) -> Iterator[None]:
+    """Around a bulk INSERT: build the table's search indexes after it, when that is cheaper.
+
+    When ``added`` rows are many and more than the table holds, its GiST and end-site indexes
+    (which refuse nothing) are dropped and re-created from their definitions once the rows
+    are in (migration 0019); otherwise, or when another session holds a lock on the table,
+    the rows go into the indexes one by one as before. An exception leaves them suspended:
+    the rollback brings them back.
+    """
+    suspended = False
+    if added >= _BULK_INDEX_ROWS:
+        held = conn.execute(
+            sql.SQL("SELECT count(*) FROM (SELECT FROM recor.{} LIMIT %s) AS t").format(
+                sql.Identifier(table)
+            ),
+            (added,),
+        ).fetchone()
+        if held is not None and held[0] < added:
+            row = conn.execute("SELECT recor.suspend_bulk_indexes(%s)", (table,)).fetchone()
+            suspended = bool(row and row[0])
+    yield
+    if suspended:
+        conn.execute("SELECT recor.restore_bulk_indexes()")
 
 
 _SEGMENT_ENDS = (
@@ -488,13 +555,16 @@ def _merge_segments(conn: psycopg.Connection) -> EntityCounts:
         " s.extra, s.geom"
     )
     if counts.added:
-        conn.execute(
-            f"INSERT INTO recor.segments (code, site_a, site_b, {columns}, batch_id)"  # type: ignore[arg-type]
-            f" SELECT s.code, d.site_a_id, d.site_b_id, {values}, (SELECT recor.current_batch())"
-            " FROM stage_segments s JOIN diff_segments d ON d.code = s.code"
-            " WHERE d.change = 'added' AND d.id IS NULL"
-            " ORDER BY s.code"
-        )
+        _index_diff(conn, "segments", len(counts.added))
+        with _bulk_indexes(conn, "segments", len(counts.added)):
+            conn.execute(
+                f"INSERT INTO recor.segments (code, site_a, site_b, {columns}, batch_id)"  # type: ignore[arg-type]
+                f" SELECT s.code, d.site_a_id, d.site_b_id, {values},"
+                " (SELECT recor.current_batch())"
+                " FROM stage_segments s JOIN diff_segments d ON d.code = s.code"
+                " WHERE d.change = 'added' AND d.id IS NULL"
+                " ORDER BY s.code"
+            )
     if not _has_updates(conn, "segments"):
         return counts
     conn.execute(
