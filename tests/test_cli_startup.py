@@ -87,16 +87,3 @@ def test_every_public_name_is_the_one_its_module_defines(package):
     assert {name: star[name] for name in package.__all__} == {
         name: getattr(package, name) for name in package.__all__
     }
-
-
-def test_the_undo_batch_helpers_are_the_loads_own():
-    """An undo takes its batch helpers from recor.registry.batch (no GIS library); the load
-    in recor.registry.write holds the same functions until it imports them from there."""
-    import inspect
-
-    from recor.registry import batch, write
-
-    for name in (*batch.__all__, "_begin_batch"):
-        ours, loads = getattr(batch, name), getattr(write, name)
-        assert ours is loads or inspect.getsource(ours) == inspect.getsource(loads), name
-    assert batch._BULK_WORK_MEM == write._BULK_WORK_MEM

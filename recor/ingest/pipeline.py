@@ -38,6 +38,7 @@ from recor.ingest.readers import RawLayer, read_layer_chunks, to_storage_crs
 from recor.ingest.selection import check_columns, filter_rows, select_layers
 from recor.ingest.sources import DeliveryFiles, one_reading
 from recor.registry import load_delivery, read_codes, read_sites
+from recor.registry.batch import registry_error
 from recor.registry.lock import LockHolder, LockWait, write_transaction
 from recor.registry.model import (
     BatchInfo,
@@ -48,7 +49,6 @@ from recor.registry.model import (
     SourceFile,
 )
 from recor.registry.read import newest_batch, registry_generation, registry_state
-from recor.registry.write import registry_error
 
 __all__ = ["ImportResult", "PreparedImport", "RegistryContext", "import_paths", "prepare_import"]
 

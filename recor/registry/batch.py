@@ -1,8 +1,7 @@
 """A user action's batch: opened with its lock and transaction, closed with its outcome.
 
-The helpers a load and an undo share. :mod:`recor.registry.write` holds the same
-functions (a test keeps the two the same until it imports them from here); an undo
-takes them from this module, which imports no GIS library.
+The helpers a load (:mod:`recor.registry.write`) and an undo (:mod:`recor.registry.history`)
+share; this module imports no GIS library, so an undo starts without one.
 """
 
 from __future__ import annotations

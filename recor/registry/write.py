@@ -12,7 +12,6 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -24,17 +23,12 @@ from psycopg import sql
 from recor.config import STORAGE_CRS
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUMNS, SITE_COLUMNS
 from recor.errors import RegistryError
+from recor.registry.batch import batch_transaction, bulk_work_mem, finish_batch, registry_error
 from recor.registry.gracethd_store import store_gracethd_tables
 from recor.registry.lock import LockWait, writing
 from recor.registry.model import BatchInfo, Delivery, EntityCounts, LoadSummary, ReplaceScope
 
-__all__ = [
-    "batch_transaction",
-    "bulk_work_mem",
-    "finish_batch",
-    "load_delivery",
-    "registry_error",
-]
+__all__ = ["load_delivery"]
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +54,6 @@ _STAGING: dict[str, tuple[tuple[str, str], ...]] = {
 }  # fmt: skip
 #: Rows per COPY message built at once: bounds the client's memory on very large deliveries.
 _COPY_ROWS = 50_000
-#: Memory for the sorts, hash joins and trigger transition tables of one load or undo (the
-#: default 4 MB spills 200,000 rows to disk); local to the transaction.
-_BULK_WORK_MEM = "256MB"
 #: Memory for the staging tables of a session's first load (PostgreSQL's temp_buffers).
 _STAGING_BUFFERS = "256MB"
 #: From this many added rows (and more than the table holds), a table's search indexes are
@@ -83,38 +74,6 @@ _ENUM_CHECKS = (
     ("stage_segments", "status", "lifecycle_status"),
     ("stage_risk_groups", "kind", "risk_kind"),
 )
-
-
-@contextmanager
-def batch_transaction(
-    conn: psycopg.Connection, info: BatchInfo, *, wait: LockWait | None = None
-) -> Iterator[int]:
-    """Open the one transaction of a user action and its batch row; yield the batch id.
-
-    Takes the registry's write lock (loads never interleave; ``wait`` bounds the wait) and
-    tags every change made in the block with the batch, which only this transaction may
-    use. Inside an open :func:`~recor.registry.lock.write_transaction` the batch is opened
-    in it, under a savepoint. Leaving the block by an exception rolls the batch back.
-    """
-    with writing(conn, user=info.user, wait=wait), conn.transaction():
-        yield _begin_batch(conn, info)
-
-
-def _begin_batch(conn: psycopg.Connection, info: BatchInfo) -> int:
-    row = conn.execute(
-        "SELECT recor.begin_batch(%s, %s, %s, %s, %s)",
-        (
-            info.user,
-            info.profile,
-            info.note,
-            json.dumps([asdict(f) for f in info.source_files]),
-            json.dumps(list(info.findings), default=str),
-        ),
-    ).fetchone()
-    assert row is not None
-    if info.input_digest is not None:
-        conn.execute("SELECT recor.record_batch_input(%s, %s)", (row[0], info.input_digest))
-    return int(row[0])
 
 
 def load_delivery(
@@ -195,19 +154,6 @@ class _DryRunDone(Exception):
     """Raised inside the transaction to roll a dry run back."""
 
 
-def registry_error(exc: psycopg.Error) -> RegistryError:
-    """A database refusal as an error a person can act on (table, rule, row)."""
-    diag = exc.diag
-    parts = [diag.message_primary or str(exc).strip()]
-    if diag.table_name:
-        parts.append(f"table {diag.schema_name or 'recor'}.{diag.table_name}")
-    if diag.constraint_name:
-        parts.append(f"rule {diag.constraint_name}")
-    if diag.message_detail:
-        parts.append(diag.message_detail)
-    return RegistryError("registry refused the change: " + "; ".join(parts))
-
-
 def _check_frames(delivery: Delivery) -> None:
     frames: list[tuple[str, Any, tuple[str, ...]]] = [
         ("sites", delivery.sites, SITE_COLUMNS),
@@ -227,11 +173,6 @@ def _check_frames(delivery: Delivery) -> None:
                 f"delivery {name}: CRS is {frame.crs}, expected EPSG:{STORAGE_CRS} "
                 "(reproject before loading)"
             )
-
-
-def bulk_work_mem(conn: psycopg.Connection) -> None:
-    """Give the open transaction the memory of a bulk write (sorts, hashes, transition tables)."""
-    conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(_BULK_WORK_MEM)))
 
 
 def _stage(conn: psycopg.Connection, delivery: Delivery) -> None:
@@ -707,13 +648,3 @@ def _retire_out_of_scope(
         " AND NOT t.retired AND (s.retired OR r.retired) RETURNING s.code || ' → ' || r.code"
     ).fetchall()
     summary.links.retired = sorted({*summary.links.retired, *(r[0] for r in retired_links)})
-
-
-def finish_batch(
-    conn: psycopg.Connection, batch_id: int, summary: LoadSummary, *, outcome: str
-) -> None:
-    """Record a batch's counts and outcome (the last write of a load or an undo)."""
-    conn.execute(
-        "SELECT recor.finish_batch(%s, %s, %s)",
-        (batch_id, json.dumps(summary.counts()), outcome),
-    )

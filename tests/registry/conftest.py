@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from recor.registry import BatchInfo, LoadSummary
-from recor.registry.write import batch_transaction, finish_batch
+from recor.registry.batch import batch_transaction, finish_batch
 
 ORLEANS = (619_000.0, 6_754_000.0)
 BLOIS = (573_000.0, 6_725_000.0)

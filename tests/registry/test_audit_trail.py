@@ -26,10 +26,10 @@ from recor.config import ImportSettings
 from recor.errors import RegistryError
 from recor.ingest.pipeline import import_paths
 from recor.registry import BatchInfo
+from recor.registry.batch import registry_error
 from recor.registry.gracethd_store import store_gracethd_tables
 from recor.registry.lock import write_transaction
 from recor.registry.reference import read_cog, write_cog
-from recor.registry.write import registry_error
 from tests.registry.conftest import BLOIS, ORLEANS, segment_sql
 from tests.registry.test_write_lock import _chamber_delivery, _segment_from_p
 

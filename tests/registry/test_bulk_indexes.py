@@ -9,7 +9,7 @@ from recor import registry
 from recor.errors import RegistryError
 from recor.registry import BatchInfo, Delivery, LoadSummary
 from recor.registry import write as registry_write
-from recor.registry.write import batch_transaction, finish_batch
+from recor.registry.batch import batch_transaction, finish_batch
 
 pytestmark = pytest.mark.db
 

@@ -17,8 +17,8 @@ from recor.config import ImportSettings
 from recor.errors import RegistryBusy, RegistryError
 from recor.ingest.pipeline import import_paths
 from recor.registry import BatchInfo, Delivery
+from recor.registry.batch import batch_transaction
 from recor.registry.lock import LockHolder, LockWait, write_transaction
-from recor.registry.write import batch_transaction
 from tests.registry.faults import cutting_proxy
 
 pytestmark = pytest.mark.db
