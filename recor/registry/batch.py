@@ -16,9 +16,16 @@ from psycopg import sql
 
 from recor.errors import RegistryError
 from recor.registry.lock import LockWait, writing
+from recor.registry.migrate import applied_migrations, available_migrations
 from recor.registry.model import BatchInfo, LoadSummary
 
-__all__ = ["batch_transaction", "bulk_work_mem", "finish_batch", "registry_error"]
+__all__ = [
+    "batch_transaction",
+    "bulk_work_mem",
+    "finish_batch",
+    "registry_error",
+    "require_current_schema",
+]
 
 #: Memory for the sorts, hash joins and trigger transition tables of one load or undo (the
 #: default 4 MB spills 200,000 rows to disk); local to the transaction.
@@ -41,6 +48,7 @@ def batch_transaction(
 
 
 def _begin_batch(conn: psycopg.Connection, info: BatchInfo) -> int:
+    require_current_schema(conn)
     row = conn.execute(
         "SELECT recor.begin_batch(%s, %s, %s, %s, %s)",
         (
@@ -55,6 +63,25 @@ def _begin_batch(conn: psycopg.Connection, info: BatchInfo) -> int:
     if info.input_digest is not None:
         conn.execute("SELECT recor.record_batch_input(%s, %s)", (row[0], info.input_digest))
     return int(row[0])
+
+
+def require_current_schema(conn: psycopg.Connection) -> None:
+    """Refuse to write into a registry whose schema lacks a migration this recor ships.
+
+    The loader and the undo call functions and rely on rules that later migrations add; a
+    registry left behind would refuse with a missing function, or worse, accept the write
+    without a newer rule. Raises :class:`~recor.errors.RegistryError` naming the migrations
+    and the command that applies them.
+    """
+    applied = applied_migrations(conn)
+    missing = [
+        f"{m.version:04d}_{m.name}" for m in available_migrations() if m.version not in applied
+    ]
+    if missing:
+        raise RegistryError(
+            f"the registry's schema is behind this recor: migration(s) {', '.join(missing)} "
+            "not applied; run `recor db upgrade` (as the registry's owner), then write again"
+        )
 
 
 def registry_error(exc: psycopg.Error) -> RegistryError:

@@ -122,8 +122,10 @@ def load_delivery(
         ):
             _stage(conn, delivery)
             _check_staged(conn)
-            summary.sites = _merge_sites(conn)
-            summary.segments = _merge_segments(conn)
+            # A dry run never suspends indexes: readers would wait for a load that writes
+            # nothing.
+            summary.sites = _merge_sites(conn, bulk=not dry_run)
+            summary.segments = _merge_segments(conn, bulk=not dry_run)
             if delivery.risk_groups is not None:
                 summary.risk_groups = _merge_risk_groups(conn)
                 summary.links = _merge_links(conn, replace=delivery.segment_risk_groups is not None)
@@ -395,7 +397,7 @@ _GEOMETRY_DIFFERS = "(NOT t.geom = s.geom AND recor.geometry_differs(t.geom, s.g
 _STAMP = "valid_from = now(), batch_id = (SELECT recor.current_batch())"
 
 
-def _merge_sites(conn: psycopg.Connection) -> EntityCounts:
+def _merge_sites(conn: psycopg.Connection, *, bulk: bool) -> EntityCounts:
     counts = _diff(
         conn,
         "sites",
@@ -404,7 +406,7 @@ def _merge_sites(conn: psycopg.Connection) -> EntityCounts:
         " OR " + _GEOMETRY_DIFFERS,
     )
     if counts.added:
-        _insert_added_sites(conn, len(counts.added))
+        _insert_added_sites(conn, len(counts.added), bulk=bulk)
     if not _has_updates(conn, "sites"):
         return counts
     conn.execute(
@@ -418,9 +420,9 @@ def _merge_sites(conn: psycopg.Connection) -> EntityCounts:
     return counts
 
 
-def _insert_added_sites(conn: psycopg.Connection, added: int) -> None:
+def _insert_added_sites(conn: psycopg.Connection, added: int, *, bulk: bool) -> None:
     _index_diff(conn, "sites", added)
-    with _bulk_indexes(conn, "sites", added):
+    with _bulk_indexes(conn, "sites", added if bulk else 0):
         conn.execute(
             "INSERT INTO recor.sites (code, name, kind, operator, status, source, extra, geom,"
             " batch_id) SELECT s.code, s.name, s.kind::recor.site_kind, s.operator,"
@@ -473,7 +475,7 @@ _SEGMENT_ENDS = (
 )
 
 
-def _merge_segments(conn: psycopg.Connection) -> EntityCounts:
+def _merge_segments(conn: psycopg.Connection, *, bulk: bool) -> EntityCounts:
     counts = _diff(
         conn,
         "segments",
@@ -497,7 +499,7 @@ def _merge_segments(conn: psycopg.Connection) -> EntityCounts:
     )
     if counts.added:
         _index_diff(conn, "segments", len(counts.added))
-        with _bulk_indexes(conn, "segments", len(counts.added)):
+        with _bulk_indexes(conn, "segments", len(counts.added) if bulk else 0):
             conn.execute(
                 f"INSERT INTO recor.segments (code, site_a, site_b, {columns}, batch_id)"  # type: ignore[arg-type]
                 f" SELECT s.code, d.site_a_id, d.site_b_id, {values},"

@@ -199,3 +199,42 @@ def test_a_table_with_deferred_triggers_is_never_suspended(conn, sample_delivery
         finish_batch(conn, batch_id, LoadSummary(batch_id, dry_run=False), outcome="loaded")
     assert suspended == (False,)
     assert _indexes(conn) == before
+
+
+def _statements(conn: psycopg.Connection) -> list[str]:
+    """Every statement the server runs for this session from now on (its log, as notices)."""
+    seen: list[str] = []
+    conn.add_notice_handler(lambda diag: seen.append(diag.message_primary or ""))
+    conn.execute("SET log_statement = 'all'")
+    conn.execute("SET client_min_messages = log")
+    return seen
+
+
+def test_a_dry_run_never_suspends_but_a_load_does(conn, sample_delivery, bulk_from_one_row):
+    seen = _statements(conn)
+    registry.load_delivery(conn, sample_delivery, BatchInfo(), dry_run=True)
+    assert not any("suspend_bulk_indexes" in s for s in seen)
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    assert any("suspend_bulk_indexes" in s for s in seen)
+
+
+def test_an_index_the_owner_commented_is_left_as_it_is(conn, sample_delivery, bulk_from_one_row):
+    conn.execute("COMMENT ON INDEX recor.segments_geom_idx IS 'owner''s note'")
+    before = _indexes(conn)
+    registry.load_delivery(conn, sample_delivery, BatchInfo())
+    after = _indexes(conn)
+    assert _rebuilt(before, after) == set(SUSPENDED) - {"segments_geom_idx"}
+    assert _definitions(after) == _definitions(before)
+    comment = conn.execute("SELECT obj_description('recor.segments_geom_idx'::regclass)")
+    assert comment.fetchone() == ("owner's note",)
+
+
+def test_a_registry_behind_the_code_refuses_to_write(empty_database_url, sample_delivery):
+    with registry.connect(empty_database_url, autocommit=True) as old:
+        registry.upgrade(old, target=17)
+        with pytest.raises(RegistryError, match=r"0018_history_indexes.*recor db upgrade"):
+            registry.load_delivery(old, sample_delivery, BatchInfo())
+        assert old.execute("SELECT count(*) FROM recor.import_batches").fetchone() == (0,)
+        registry.upgrade(old)
+        summary = registry.load_delivery(old, sample_delivery, BatchInfo())
+    assert len(summary.segments.added) == len(sample_delivery.segments)

@@ -8,7 +8,9 @@
 -- each GiST index, 0.07 s for each btree index, where the row-by-row inserts cost 2-3 s.
 --
 -- Only indexes that refuse nothing are ever suspended: sites_geom_idx, segments_geom_idx,
--- segments_site_a_idx, segments_site_b_idx (partial indexes of the active rows, 0011). The
+-- segments_site_a_idx, segments_site_b_idx (partial indexes of the active rows, 0011), and
+-- only while they are as the migrations made them: one the owner moved to a tablespace,
+-- commented or marked for CLUSTER (none of which its definition carries) is left alone. The
 -- primary keys and the unique codes (which refuse a duplicate code row by row, with their
 -- own message), the BRIN indexes and every trigger and CHECK are untouched: every rule and
 -- every refusal is the same, at the same statement.
@@ -71,6 +73,10 @@ BEGIN
             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
             WHERE i.indrelid = format('recor.%I', tbl)::regclass AND i.indisvalid
               AND NOT i.indisunique
+              -- what pg_get_indexdef leaves out stays where the owner put it: an index
+              -- moved to a tablespace, commented or marked for CLUSTER is never suspended
+              AND c.reltablespace = 0 AND NOT i.indisclustered
+              AND obj_description(c.oid, 'pg_class') IS NULL
               AND c.relname IN ('sites_geom_idx', 'segments_geom_idx',
                                 'segments_site_a_idx', 'segments_site_b_idx')
             ORDER BY c.relname
@@ -90,7 +96,8 @@ $$;
 -- cores) with the memory of a bulk write.
 CREATE FUNCTION recor.restore_bulk_indexes() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = recor, public, pg_temp
-SET maintenance_work_mem = '256MB' SET max_parallel_maintenance_workers = 0 AS $$
+SET maintenance_work_mem = '256MB' SET max_parallel_maintenance_workers = 0
+SET default_tablespace = '' AS $$
 DECLARE
     idx record;
     restored integer := 0;
