@@ -119,7 +119,7 @@ def history(conn: psycopg.Connection, code: str, *, entity: str | None = None) -
         "SELECT {cols}, NULL::timestamptz, batch_id, NULL::bigint{geom} FROM recor.{t}"
         " WHERE code = %(code)s UNION ALL"
         " SELECT {cols}, valid_to, batch_id, ended_by_batch{geom} FROM recor.{h}"
-        ' WHERE code COLLATE "C" = %(code)s ORDER BY valid_from'
+        " WHERE code = %(code)s ORDER BY valid_from"
     ).format(cols=cols, geom=geom, t=sql.Identifier(entity), h=sql.Identifier(f"{entity}_history"))
     rows = conn.execute(query, {"code": code}).fetchall()
     if not rows:
