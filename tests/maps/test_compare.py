@@ -327,3 +327,62 @@ def test_compare_and_planned_pages_draw_changes_legend_and_counts(
     assert report.counts["changes-segments-status"] == status
     legend = browser.evaluate("document.querySelector('.recor-legend').textContent")
     assert f"Tronçons mis en service par la construction prévue ({status})" in legend
+
+
+#: The boxes a map page lays over the map: none may cover another, on screen or in print.
+_BOXES = (
+    ".recor-title",
+    ".leaflet-control-zoom",
+    ".recor-table",
+    ".leaflet-control-layers",
+    ".recor-search",
+    ".recor-legend",
+    ".recor-north",
+    ".leaflet-bottom.leaflet-left details.recor-box:not(.recor-legend)",
+    ".leaflet-control-scale",
+)
+
+
+def _overlapping_boxes(browser: Browser) -> list[list[str]]:
+    return browser.evaluate(
+        "(() => { const seen = [];"
+        f" for (const s of {list(_BOXES)!r}) for (const e of document.querySelectorAll(s)) {{"
+        "   const r = e.getBoundingClientRect();"
+        "   if (getComputedStyle(e).display !== 'none' && r.width > 0 && r.height > 0)"
+        "     seen.push([s, r.left, r.top, r.right, r.bottom]); }"
+        " const out = [];"
+        " for (let i = 0; i < seen.length; i++) for (let j = i + 1; j < seen.length; j++) {"
+        "   const a = seen[i], b = seen[j];"
+        "   if (a[1] < b[3] && b[1] < a[3] && a[2] < b[4] && b[2] < a[4]) out.push([a[0], b[0]]); }"
+        " return out; })()"
+    )
+
+
+def test_a_page_of_many_layers_lays_its_boxes_side_by_side(
+    history, browser: Browser, tmp_path: Path
+) -> None:
+    """Title, tables, layer list, search, legend, north arrow, provenance and scale of the
+    comparison page (its layer list is the longest) never cover one another: on a 1280x800
+    screen the layer list scrolls above the legend; in print (A4) the title heads its corner
+    and the north arrow stands above the provenance."""
+    url, between, _ = history
+    page = tmp_path / "compare.html"
+    db = ["--database-url", url]
+    assert (
+        main([*db, "map", "redundancy", "--compare", between.isoformat(), "--out", str(page)]) == 0
+    )
+    metrics = {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False}
+    browser.call("Emulation.setDeviceMetricsOverride", metrics)
+    try:
+        assert browser.open_map(page).ready
+        shown = browser.evaluate(
+            "document.querySelectorAll('.leaflet-control-layers-overlays label').length"
+        )
+        assert shown >= 15
+        assert _overlapping_boxes(browser) == []
+        browser.call("Emulation.setEmulatedMedia", {"media": "print"})
+        browser.evaluate("window.dispatchEvent(new Event('beforeprint')) && 0")
+        assert _overlapping_boxes(browser) == []
+    finally:
+        browser.call("Emulation.setEmulatedMedia", {"media": ""})
+        browser.call("Emulation.clearDeviceMetricsOverride")

@@ -1226,7 +1226,12 @@
     var header = el("div", "recor-title");
     header.appendChild(el("h1", null, spec.title));
     if (spec.subtitle) header.appendChild(el("p", null, spec.subtitle));
-    document.body.appendChild(header);
+    /* the title heads the top-left corner, so the controls under it never cover it, on
+     * screen or in print, however many lines it takes */
+    var titleControl = L.control({ position: "topleft" });
+    titleControl.onAdd = function () { return header; };
+    titleControl.addTo(map);
+    header.parentNode.insertBefore(header, header.parentNode.firstChild);
 
     var layersById = {}, counts = {};
     var control = L.control.layers(null, {}, { collapsed: false, position: "topright" });
@@ -1259,7 +1264,27 @@
     north.appendChild(el("span", null, "↑"));
     north.appendChild(document.createTextNode("N"));
     north.setAttribute("aria-label", "Nord");
-    document.body.appendChild(north);
+    /* stacked above the provenance and the scale (a bottom corner grows upwards) */
+    var northControl = L.control({ position: "bottomleft" });
+    northControl.onAdd = function () { return north; };
+    northControl.addTo(map);
+    /* the layer list scrolls so that the top-right corner (list, then search) stops above
+     * the legend, rather than running under it */
+    var layerList = control.getContainer().querySelector(".leaflet-control-layers-list");
+    var legendBox = document.querySelector(".recor-legend");
+    function fitLayerList() {
+      if (!layerList) return;
+      var corner = control.getContainer().parentNode.getBoundingClientRect();
+      var list = layerList.getBoundingClientRect();
+      var bottom = map.getContainer().getBoundingClientRect().bottom - 10;
+      if (legendBox) bottom = Math.min(bottom, legendBox.getBoundingClientRect().top - 10);
+      var room = Math.floor(bottom - list.top - (corner.bottom - list.bottom));
+      layerList.style.maxHeight = Math.max(room, 60) + "px";
+      layerList.style.overflowY = "auto";
+    }
+    fitLayerList();
+    map.on("resize", fitLayerList);
+    if (legendBox) legendBox.addEventListener("toggle", fitLayerList);
     /* printing opens every folded box (legend, provenance, tables) so the page says it all */
     function unfold() {
       Array.prototype.forEach.call(document.querySelectorAll("details.recor-box"), function (d) {
