@@ -533,7 +533,7 @@ def to_storage_crs(
         findings.add(
             "CRS-INVALID",
             f"système de coordonnées {_crs_name(source)} inutilisable pour reprojeter en "
-            f"EPSG:{STORAGE_CRS} ({_first_line_of(exc)}) : corriger le .prj ou préciser --crs",
+            f"EPSG:{STORAGE_CRS} ({_message_line(exc)[:200]}) : corriger le .prj ou préciser --crs",
             file=display,
             value=_crs_name(source),
         )
@@ -552,11 +552,11 @@ def _crs_name(crs: CRS) -> str:
     return f"EPSG:{epsg}" if epsg else crs.name
 
 
-def _first_line_of(exc: Exception) -> str:
+def _message_line(exc: Exception) -> str:
+    """The first line of an exception's message, or its type's name."""
     text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+    return text[0] if text else type(exc).__name__
 
 
 def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return f"lecture impossible : {text[0] if text else type(exc).__name__}"
+    return f"lecture impossible : {_message_line(exc)}"
