@@ -118,11 +118,10 @@ def read_layer_chunks(
     total = None
     if chunk_size is not None and source.kind in {"shp", "gpkg", "geojson"}:
         try:
-            total = int(
-                pyogrio.read_info(source.path, layer=source.layer, **_gdal(source, encoding))[
-                    "features"
-                ]
-            )
+            with warnings.catch_warnings():  # as for the read itself (_read_ogr)
+                warnings.simplefilter("ignore", RuntimeWarning)
+                info = pyogrio.read_info(source.path, layer=source.layer, **_gdal(source, encoding))
+            total = int(info["features"])
         except _PARSER_ERRORS as exc:
             findings.add("SRC-UNREADABLE", _first_line(exc), file=source.display)
             return

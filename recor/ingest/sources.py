@@ -15,6 +15,7 @@ import os
 import shutil
 import struct
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
@@ -227,7 +228,9 @@ class DeliveryFiles:
         readable = self._gdal_safe(path)
         if suffix == ".gpkg":
             try:
-                names = [str(row[0]) for row in pyogrio.list_layers(readable)]
+                with warnings.catch_warnings():  # GDAL's warnings on a damaged file: not ours
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    names = [str(row[0]) for row in pyogrio.list_layers(readable)]
             except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
                 self.findings.add("SRC-UNREADABLE", _gdal_message(exc), file=display)
                 return

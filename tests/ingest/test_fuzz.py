@@ -40,7 +40,9 @@ from tests.conftest import SHARED_DATA
 from tests.ingest.gracethd_builders import gracethd_tables, write_gracethd
 from tests.ingest.ingest_builders import A_XY, segment_frame, site_frame
 
-SEED = 20261130
+#: The first seed; the second found GDAL warnings escaping from pyogrio's layer listing of a
+#: damaged GeoPackage (now silenced there as around the read itself).
+SEEDS = (20261130, 77702)
 #: Mutants per delivery kind and mutation: (byte flips, truncations).
 FLIPS, CUTS = 20, 8
 #: The same for GraceTHD, whose full checks (33 tables) take seconds per mutant: the run stays
@@ -237,9 +239,9 @@ def _registry_state(conn) -> tuple:
     )
 
 
-def _mutants(kind: str, base: Path) -> Iterator[tuple[str, str, list[Path], dict]]:
+def _mutants(kind: str, base: Path, seed: int) -> Iterator[tuple[str, str, list[Path], dict]]:
     """(mutation, description, paths, options) of every mutant of one delivery kind."""
-    rng = random.Random(f"{SEED}-{kind}")
+    rng = random.Random(f"{seed}-{kind}")
     options = {"crs": 2154} if kind == "csv" else {}
     sites, segments = site_frame(), segment_frame()
     count = 0
@@ -276,13 +278,14 @@ def _mutants(kind: str, base: Path) -> Iterator[tuple[str, str, list[Path], dict
 
 @pytest.mark.db
 @pytest.mark.slow
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("kind", [*WRITERS, "gracethd"])
 def test_mutants_are_refused_or_loaded_correctly(
-    kind: str, tmp_path: Path, registry_url: str, watchdog: None
+    kind: str, seed: int, tmp_path: Path, registry_url: str, watchdog: None
 ) -> None:
     """Every mutant: a refusal naming its files, or a correct delivery; never a traceback."""
     with registry.connect(registry_url, autocommit=True) as conn:
-        for number, (mutation, what, paths, options) in enumerate(_mutants(kind, tmp_path)):
+        for number, (mutation, what, paths, options) in enumerate(_mutants(kind, tmp_path, seed)):
             label = f"{kind} / {mutation}: {what}"
             faulthandler.dump_traceback_later(HANG_SECONDS * 2, exit=True)
             signal.alarm(HANG_SECONDS)
