@@ -170,7 +170,9 @@ def _lines(
         )  # fmt: skip
     geoms[wrong] = None
     geoms = _remove_duplicate_vertices(frame, geoms, findings)
-    zero = (types == _LINE) & ~wrong & (shapely.length(geoms) == 0)
+    with np.errstate(over="ignore"):  # a flipped byte can make a coordinate ~1e308: length inf
+        lengths = shapely.length(geoms)
+    zero = (types == _LINE) & ~wrong & (lengths == 0)
     findings.add_rows(
         frame, zero, "GEOM-ZERO-LENGTH", "tronçon de longueur nulle", field="geometry"
     )
@@ -338,8 +340,8 @@ def check_lengths(segments: gpd.GeoDataFrame, findings: Findings, settings: Impo
     if "declared_length" not in segments:
         return
     declared = segments["declared_length"].to_numpy(dtype=float, na_value=np.nan)
-    measured = shapely.length(np.asarray(segments.geometry.array, dtype=object))
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
+        measured = shapely.length(np.asarray(segments.geometry.array, dtype=object))
         gap = np.abs(declared - measured)
         off = (
             np.isfinite(declared) & np.isfinite(measured)

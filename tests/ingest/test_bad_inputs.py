@@ -482,6 +482,13 @@ def test_duplicate_code_across_files_names_the_other_occurrence(
 # --- Hostile and broken deliveries (issue 9): every one is a refusal with a report -------------
 
 
+def _with_line(row: int, coords: list[tuple[float, float]]) -> gpd.GeoDataFrame:
+    segments = segment_frame()
+    geoms = segments.geometry.to_numpy().copy()
+    geoms[row] = shapely.LineString(coords)
+    return segments.set_geometry(gpd.GeoSeries(geoms, crs=segments.crs))
+
+
 def _shp(tmp_path: Path, name: str = "livraison", **frames) -> Path:
     folder = tmp_path / name
     folder.mkdir()
@@ -647,6 +654,9 @@ HOSTILE = [
     ))], "GEOM-INVALID", "segments.geojson", 0, "geometry"),
     ("infinite coordinate", lambda t: _csv(t, "code;wkt\nA;POINT (Infinity 6755000)\n"),
      "CRS-EXTENT", "sites.csv", 0, "geometry"),
+    ("line with a vertex near the largest double (its length overflows)", lambda t: [str(_shp(
+        t, segments=_with_line(1, [(620_000.0, 6_755_000.0), (1.7e308, 6_755_000.0)])
+    ))], "CRS-EXTENT", "segments.shp", 1, "geometry"),
     ("NaN coordinate", lambda t: [str(_geojson(
         t / "sites.geojson", '{"code":"A"}', '{"type":"Point","coordinates":[NaN, 47.9]}'
     ))], "GEOM-NON-FINITE", "sites.geojson", 0, "geometry"),
