@@ -422,7 +422,7 @@ def _merge_sites(conn: psycopg.Connection, *, bulk: bool) -> EntityCounts:
 
 def _insert_added_sites(conn: psycopg.Connection, added: int, *, bulk: bool) -> None:
     _index_diff(conn, "sites", added)
-    with _bulk_indexes(conn, "sites", added if bulk else 0):
+    with _bulk_indexes(conn, "sites", added, enabled=bulk):
         conn.execute(
             "INSERT INTO recor.sites (code, name, kind, operator, status, source, extra, geom,"
             " batch_id) SELECT s.code, s.name, s.kind::recor.site_kind, s.operator,"
@@ -445,17 +445,19 @@ def _index_diff(conn: psycopg.Connection, entity: str, added: int) -> None:
 
 
 @contextmanager
-def _bulk_indexes(conn: psycopg.Connection, table: str, added: int) -> Iterator[None]:
+def _bulk_indexes(
+    conn: psycopg.Connection, table: str, added: int, *, enabled: bool
+) -> Iterator[None]:
     """Around a bulk INSERT: build the table's search indexes after it, when that is cheaper.
 
     When ``added`` rows are many and more than the table holds, its GiST and end-site indexes
     (which refuse nothing) are dropped and re-created from their definitions once the rows
     are in (migration 0019); otherwise, or when another session holds a lock on the table,
-    the rows go into the indexes one by one as before. An exception leaves them suspended:
-    the rollback brings them back.
+    the rows go into the indexes one by one as before; ``enabled`` False (a dry run) always
+    does that. An exception leaves them suspended: the rollback brings them back.
     """
     suspended = False
-    if added >= _BULK_INDEX_ROWS:
+    if enabled and added >= _BULK_INDEX_ROWS:
         held = conn.execute(
             sql.SQL("SELECT count(*) FROM (SELECT FROM recor.{} LIMIT %s) AS t").format(
                 sql.Identifier(table)
@@ -499,7 +501,7 @@ def _merge_segments(conn: psycopg.Connection, *, bulk: bool) -> EntityCounts:
     )
     if counts.added:
         _index_diff(conn, "segments", len(counts.added))
-        with _bulk_indexes(conn, "segments", len(counts.added) if bulk else 0):
+        with _bulk_indexes(conn, "segments", len(counts.added), enabled=bulk):
             conn.execute(
                 f"INSERT INTO recor.segments (code, site_a, site_b, {columns}, batch_id)"  # type: ignore[arg-type]
                 f" SELECT s.code, d.site_a_id, d.site_b_id, {values},"
