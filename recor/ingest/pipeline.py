@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -238,6 +239,23 @@ def prepare_import(
     PreparedImport
         The :class:`~recor.registry.Delivery` (None when nothing usable was read) and findings.
     """
+    return _prepare(
+        paths, settings=settings, profile=profile, crs=crs, layer=layer, registry=registry,
+        progress=progress,
+    ).finish()  # fmt: skip
+
+
+def _prepare(
+    paths: Sequence[str | Path],
+    *,
+    settings: ImportSettings | None,
+    profile: str | Path | Profile,
+    crs: str | int | None,
+    layer: str | Sequence[str] | None,
+    registry: RegistryLookup | None,
+    progress: Progress | None,
+) -> _Preparing:
+    """:func:`prepare_import` up to the built delivery; its last checks left to run."""
     settings = settings or ImportSettings()
     say = progress or (lambda _stage: None)
     findings = Findings()
@@ -247,7 +265,7 @@ def prepare_import(
     delivered = ", ".join(Path(p).name for p in paths)
     refused = _refused_profile(profile, findings)
     if refused is not None:
-        return PreparedImport(None, findings.frame(), (), refused, tuple(str(p) for p in paths))
+        return _Preparing(None, findings, (), refused, tuple(str(p) for p in paths))
     # Hundreds of thousands of geometries and texts, and no reference cycles: the cyclic
     # collector's full passes over them would cost ~0.5 s at 200,000 segments (the reader
     # frees its own cycle, see readers._read_ogr).
@@ -265,14 +283,46 @@ def prepare_import(
             else:
                 frames = _read_generic(layers, chosen, findings, settings, override)
             source_files = tuple(files.source_files)
-        delivery = _check_and_build(frames, chosen, findings, settings, registry, say, delivered)
-    return PreparedImport(
-        delivery=delivery,
-        findings=findings.frame(),
-        source_files=source_files,
-        profile=chosen.name,
-        paths=tuple(str(p) for p in paths),
+        built = _check_and_build(frames, chosen, findings, settings, registry, say, delivered)
+    delivery, late = built if built is not None else (None, None)
+    return _Preparing(
+        delivery, findings, source_files, chosen.name, tuple(str(p) for p in paths), late
     )
+
+
+@dataclass
+class _Preparing:
+    """A delivery read and built; its last checks, which only report, may not have run yet.
+
+    Those checks (segment layout, site statuses, disconnected parts) change nothing in the
+    delivery, so :func:`import_paths` runs them while the rows travel to the registry.
+    """
+
+    delivery: Delivery | None
+    findings: Findings
+    source_files: tuple[SourceFile, ...]
+    profile: str
+    paths: tuple[str, ...]
+    late: Callable[[], None] | None = None
+
+    @property
+    def refused(self) -> bool:
+        """Refused already by what was checked so far (the last checks only add to it)."""
+        return self.delivery is None or self.findings.count("error") > 0
+
+    def finish(self) -> PreparedImport:
+        """Run the checks left (once) and return the prepared import with every finding."""
+        if self.late is not None:
+            late, self.late = self.late, None
+            with paused_gc():
+                late()
+        return PreparedImport(
+            delivery=self.delivery,
+            findings=self.findings.frame(),
+            source_files=self.source_files,
+            profile=self.profile,
+            paths=self.paths,
+        )
 
 
 def _prefix_codes(
@@ -486,7 +536,7 @@ def _check_and_build(
     registry: RegistryLookup | None,
     say: Progress,
     delivered: str,
-) -> Delivery | None:
+) -> tuple[Delivery, Callable[[], None]] | None:
     # popped, not read: the chunks are freed once joined (a million segments: ~250 MB)
     sites = _concat(frames.pop("sites", None), "sites")
     segments = _concat(frames.pop("segments", None), "segments")
@@ -535,12 +585,15 @@ def _check_and_build(
         sites, segments, context.sites, findings,
         tolerance=settings.snap_tolerance_m, source=profile.source,
     )  # fmt: skip
-    check_segment_layout(
-        segments, findings, tolerance=settings.snap_tolerance_m, block=settings.chunk_size
-    )
-    check_site_statuses(segments, sites, context.sites, findings)
-    check_disconnected_parts(segments, sites, findings)
-    return Delivery(
+
+    def late() -> None:  # reads the frames, writes findings only
+        check_segment_layout(
+            segments, findings, tolerance=settings.snap_tolerance_m, block=settings.chunk_size
+        )
+        check_site_statuses(segments, sites, context.sites, findings)
+        check_disconnected_parts(segments, sites, findings)
+
+    delivery = Delivery(
         sites=gpd.GeoDataFrame(sites[[*SITE_COLUMNS, "geometry"]], crs=STORAGE_CRS),
         segments=gpd.GeoDataFrame(segments[[*SEGMENT_COLUMNS, "geometry"]], crs=STORAGE_CRS),
         risk_groups=None if risk_groups is None else risk_groups[list(RISK_GROUP_COLUMNS)],
@@ -549,6 +602,7 @@ def _check_and_build(
         else links_frame[list(SEGMENT_RISK_COLUMNS)],
         gracethd_tables={f.attrs["table"]: f for f in frames.get("gracethd_tables", [])} or None,
     )
+    return delivery, late
 
 
 def _bbox(
@@ -692,56 +746,110 @@ def import_paths(
         if same is not None:
             same.dry_run = dry_run
             return same
-        prepared = prepare_import(paths, registry=lookup, progress=progress, **options)  # type: ignore[arg-type]
-    result = ImportResult(prepared, dry_run=dry_run)
-    if prepared.refused:
+        preparing = _prepare(paths, registry=lookup, progress=progress, **options)  # type: ignore[arg-type]
+    if preparing.refused:
+        prepared = preparing.finish()  # the report lists every finding, late ones too
         log.info("delivery refused before loading: %d error(s)", len(prepared.errors()))
-        return result
+        return ImportResult(prepared, dry_run=dry_run)
     if progress:
         progress("chargement")
     login = user if user is not None else _login()
     wait = LockWait(timeout_s=settings.lock_timeout_s, on_wait=on_lock_wait)
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.rollback()
-    try:
-        with write_transaction(conn, user=login, wait=wait) as writer:
-            if lookup.generation is not None and writer.generation != lookup.generation:
-                log.info(
-                    "registry changed since the lookup (batch %s → %s): checking again under"
-                    " the write lock", lookup.generation, writer.generation,
-                )  # fmt: skip
-                again = _Lookup(conn, in_transaction=True)
-                result.prepared = prepare_import(paths, registry=again, **options)  # type: ignore[arg-type]
-                if result.prepared.refused:
-                    return result
-            assert result.prepared.delivery is not None
+    return _load_while_checking(
+        conn, paths, preparing, lookup, options=options, identity=identity,
+        replace_scope=replace_scope, dry_run=dry_run, login=login, note=note, wait=wait,
+    )  # fmt: skip
+
+
+def _load_while_checking(
+    conn: psycopg.Connection,
+    paths: Sequence[str | Path],
+    preparing: _Preparing,
+    lookup: _Lookup,
+    *,
+    options: dict,
+    identity: dict,
+    replace_scope: ReplaceScope | None,
+    dry_run: bool,
+    login: str,
+    note: str,
+    wait: LockWait,
+) -> ImportResult:
+    """Load a built delivery in one transaction while its last checks run in a thread.
+
+    Those checks only report; they run while the rows are staged in the registry (for the
+    client mostly a wait on the server), and the batch, which records every finding, is
+    opened once they are done. Should one of them find an error, the load rolls back.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recor-checks") as pool:
+        checking = pool.submit(preparing.finish)
+        prepared: PreparedImport | None = None
+        summary: LoadSummary | None = None
+
+        def checked() -> PreparedImport:
+            """Every finding of the delivery (waits for the last checks)."""
+            nonlocal prepared
+            if prepared is None:
+                prepared = checking.result()
+            return prepared
+
+        def batch_info() -> BatchInfo:
+            if checked().refused:
+                raise _LateRefusal
             digest = input_digest(
-                result.prepared.source_files, **identity, registry_state=registry_state(conn)
+                checked().source_files, **identity, registry_state=registry_state(conn)
             )  # type: ignore[arg-type]
-            info = result.prepared.batch_info(user=login, note=note, input_digest=digest)
-            result.summary = load_delivery(
-                conn, result.prepared.delivery, info, replace_scope=replace_scope, dry_run=dry_run
-            )
-        if result.summary is not None and writer.commit_note:
-            result.summary.commit_note = writer.commit_note
-    except (RegistryError, psycopg.Error) as exc:
-        if isinstance(exc, psycopg.Error):  # a deferred rule refusing at commit
-            exc = registry_error(exc)
-        result.summary = None
-        uncertain = isinstance(exc, CommitUncertain)
-        refusal = Findings()
-        refusal.add(
-            "REG-UNCERTAIN" if uncertain else "REG-REFUSED",
-            f"la connexion au registre a été perdue pendant la validation : on ne sait pas si le"
-            f" lot a été écrit, vérifiez avec « recor import list » ({exc})"
-            if uncertain
-            else f"le registre a refusé le chargement, rien n'a été écrit ({exc})",
-            file=", ".join(result.prepared.paths),
-        )
-        result.prepared.findings = pd.concat(
-            [refusal.frame(), result.prepared.findings], ignore_index=True
-        )
-    return result
+            return checked().batch_info(user=login, note=note, input_digest=digest)
+
+        try:
+            with write_transaction(conn, user=login, wait=wait) as writer:
+                delivery = preparing.delivery
+                if lookup.generation is not None and writer.generation != lookup.generation:
+                    log.info(
+                        "registry changed since the lookup (batch %s → %s): checking again"
+                        " under the write lock", lookup.generation, writer.generation,
+                    )  # fmt: skip
+                    checking.result()  # superseded: the delivery is read and checked again
+                    again = _Lookup(conn, in_transaction=True)
+                    prepared = prepare_import(paths, registry=again, **options)  # type: ignore[arg-type]
+                    if prepared.refused:
+                        return ImportResult(prepared, dry_run=dry_run)
+                    delivery = prepared.delivery
+                assert delivery is not None
+                summary = load_delivery(
+                    conn, delivery, batch_info, replace_scope=replace_scope, dry_run=dry_run
+                )
+            if writer.commit_note:
+                summary.commit_note = writer.commit_note
+        except _LateRefusal:
+            summary = None
+        except (RegistryError, psycopg.Error) as exc:
+            if isinstance(exc, psycopg.Error):  # a deferred rule refusing at commit
+                exc = registry_error(exc)
+            summary = None
+            _add_refusal(checked(), exc)
+        return ImportResult(checked(), summary=summary, dry_run=dry_run)
+
+
+class _LateRefusal(Exception):
+    """A last check found an error while the rows were staged: the load rolls back."""
+
+
+def _add_refusal(prepared: PreparedImport, exc: RegistryError) -> None:
+    """Put the registry's refusal (or a commit of unknown outcome) first in the findings."""
+    uncertain = isinstance(exc, CommitUncertain)
+    refusal = Findings()
+    refusal.add(
+        "REG-UNCERTAIN" if uncertain else "REG-REFUSED",
+        f"la connexion au registre a été perdue pendant la validation : on ne sait pas si le"
+        f" lot a été écrit, vérifiez avec « recor import list » ({exc})"
+        if uncertain
+        else f"le registre a refusé le chargement, rien n'a été écrit ({exc})",
+        file=", ".join(prepared.paths),
+    )
+    prepared.findings = pd.concat([refusal.frame(), prepared.findings], ignore_index=True)
 
 
 def load_delivery_checked(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,11 +19,12 @@ import pandas as pd
 import psycopg
 import shapely
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from recor.config import STORAGE_CRS
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUMNS, SITE_COLUMNS
 from recor.errors import RegistryError
-from recor.registry.batch import batch_transaction, bulk_work_mem, finish_batch, registry_error
+from recor.registry.batch import batch_transaction, bulk_settings, finish_batch, registry_error
 from recor.registry.gracethd_store import store_gracethd_tables
 from recor.registry.lock import LockWait, writing
 from recor.registry.model import BatchInfo, Delivery, EntityCounts, LoadSummary, ReplaceScope
@@ -79,7 +80,7 @@ _ENUM_CHECKS = (
 def load_delivery(
     conn: psycopg.Connection,
     delivery: Delivery,
-    info: BatchInfo,
+    info: BatchInfo | Callable[[], BatchInfo],
     *,
     replace_scope: ReplaceScope | None = None,
     dry_run: bool = False,
@@ -99,7 +100,9 @@ def load_delivery(
     delivery
         Frames in the registry's vocabulary, EPSG:2154.
     info
-        Provenance recorded with the batch.
+        Provenance recorded with the batch; or a function returning it, called once the
+        rows are staged (a caller's last checks can run meanwhile) and before the batch is
+        opened: an exception it raises rolls everything back.
     replace_scope
         Which missing rows to retire; None retires nothing.
     dry_run
@@ -114,46 +117,65 @@ def load_delivery(
         nothing was written (dry run, or nothing changed).
     """
     _check_frames(delivery)
-    summary = LoadSummary(batch_id=None, dry_run=dry_run)
+    user = info.user if isinstance(info, BatchInfo) else ""
     try:
-        with (
-            writing(conn, user=info.user, wait=wait) as writer,
-            batch_transaction(conn, info) as batch_id,
-        ):
+        with writing(conn, user=user, wait=wait) as writer, conn.transaction():
+            # Staging needs no batch: the rows travel while a caller finishes its checks.
             _stage(conn, delivery)
-            _check_staged(conn)
-            # A dry run never suspends indexes: readers would wait for a load that writes
-            # nothing.
-            summary.sites = _merge_sites(conn, bulk=not dry_run)
-            summary.segments = _merge_segments(conn, bulk=not dry_run)
-            if delivery.risk_groups is not None:
-                summary.risk_groups = _merge_risk_groups(conn)
-                summary.links = _merge_links(conn, replace=delivery.segment_risk_groups is not None)
-            if delivery.gracethd_tables:
-                summary.gracethd_tables = store_gracethd_tables(
-                    conn, batch_id, delivery.gracethd_tables
-                )
-            if replace_scope is not None and not replace_scope.is_empty():
-                _retire_out_of_scope(conn, summary, replace_scope, delivery.risk_groups is not None)
-            finish_batch(conn, batch_id, summary, outcome="loaded")
-            if dry_run:
-                # Run the checks deferred to commit now, so a dry run refuses what a real
-                # load would refuse.
-                conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                raise _DryRunDone
-            if not summary.changes_anything():
-                raise _DryRunDone  # no row written: the deferred checks have nothing to see
-            summary.batch_id = batch_id
+            opened = info if isinstance(info, BatchInfo) else info()
+            with batch_transaction(conn, opened) as batch_id:
+                summary = _merge(conn, delivery, batch_id, replace_scope, dry_run)
         summary.commit_note = writer.commit_note
-    except _DryRunDone:
+    except _DryRunDone as done:
         log.info("nothing written (%s)", "dry run" if dry_run else "no change")
+        return done.summary
     except psycopg.Error as exc:
         raise registry_error(exc) from exc
     return summary
 
 
+def _merge(
+    conn: psycopg.Connection,
+    delivery: Delivery,
+    batch_id: int,
+    replace_scope: ReplaceScope | None,
+    dry_run: bool,
+) -> LoadSummary:
+    """Merge the staged delivery into the registry under the open batch.
+
+    Raises :class:`_DryRunDone` (carrying the summary) to roll back a dry run or a load
+    that changes nothing.
+    """
+    summary = LoadSummary(batch_id=None, dry_run=dry_run)
+    _check_staged(conn)
+    # A dry run never suspends indexes: readers would wait for a load that writes nothing.
+    summary.sites = _merge_sites(conn, bulk=not dry_run)
+    summary.segments = _merge_segments(conn, bulk=not dry_run)
+    if delivery.risk_groups is not None:
+        summary.risk_groups = _merge_risk_groups(conn)
+        summary.links = _merge_links(conn, replace=delivery.segment_risk_groups is not None)
+    if delivery.gracethd_tables:
+        summary.gracethd_tables = store_gracethd_tables(conn, batch_id, delivery.gracethd_tables)
+    if replace_scope is not None and not replace_scope.is_empty():
+        _retire_out_of_scope(conn, summary, replace_scope, delivery.risk_groups is not None)
+    finish_batch(conn, batch_id, summary, outcome="loaded")
+    if dry_run:
+        # Run the checks deferred to commit now, so a dry run refuses what a real load
+        # would refuse.
+        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        raise _DryRunDone(summary)
+    if not summary.changes_anything():
+        raise _DryRunDone(summary)  # no row written: the deferred checks have nothing to see
+    summary.batch_id = batch_id
+    return summary
+
+
 class _DryRunDone(Exception):
-    """Raised inside the transaction to roll a dry run back."""
+    """Raised inside the transaction to roll back a load that writes nothing."""
+
+    def __init__(self, summary: LoadSummary) -> None:
+        super().__init__("nothing written")
+        self.summary = summary
 
 
 def _check_frames(delivery: Delivery) -> None:
@@ -184,7 +206,7 @@ def _stage(conn: psycopg.Connection, delivery: Delivery) -> None:
         "stage_risk_groups": delivery.risk_groups,
         "stage_links": delivery.segment_risk_groups,
     }
-    bulk_work_mem(conn)
+    bulk_settings(conn)
     _staging_buffers(conn)
     for table, columns in _STAGING.items():
         _create_staging(conn, table, columns)
@@ -245,7 +267,10 @@ def _copy(
     query = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
     )
-    with conn.cursor().copy(query) as copy:
+    cursor = conn.cursor()
+    # A worker thread sends each block while the next is built: the server parses one
+    # block as the client formats the next (the default writer would wait for each send).
+    with cursor.copy(query, writer=QueuedLibpqWriter(cursor)) as copy:
         for start in range(0, len(frame), _COPY_ROWS):
             block = frame.iloc[start : start + _COPY_ROWS]
             fields = [_copy_fields(block, column, pg_type) for column, pg_type in columns]
