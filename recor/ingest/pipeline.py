@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import getpass
 import logging
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -239,10 +241,11 @@ def prepare_import(
     PreparedImport
         The :class:`~recor.registry.Delivery` (None when nothing usable was read) and findings.
     """
-    return _prepare(
-        paths, settings=settings, profile=profile, crs=crs, layer=layer, registry=registry,
-        progress=progress,
-    ).finish()  # fmt: skip
+    with paused_gc():  # see _prepare
+        return _prepare(
+            paths, settings=settings, profile=profile, crs=crs, layer=layer, registry=registry,
+            progress=progress,
+        ).finish()  # fmt: skip
 
 
 def _prepare(
@@ -314,8 +317,7 @@ class _Preparing:
         """Run the checks left (once) and return the prepared import with every finding."""
         if self.late is not None:
             late, self.late = self.late, None
-            with paused_gc():
-                late()
+            late()
         return PreparedImport(
             delivery=self.delivery,
             findings=self.findings.frame(),
@@ -757,10 +759,11 @@ def import_paths(
     wait = LockWait(timeout_s=settings.lock_timeout_s, on_wait=on_lock_wait)
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.rollback()
-    return _load_while_checking(
-        conn, paths, preparing, lookup, options=options, identity=identity,
-        replace_scope=replace_scope, dry_run=dry_run, login=login, note=note, wait=wait,
-    )  # fmt: skip
+    with paused_gc():  # over the last checks too (they run beside the load)
+        return _load_while_checking(
+            conn, paths, preparing, lookup, options=options, identity=identity,
+            replace_scope=replace_scope, dry_run=dry_run, login=login, note=note, wait=wait,
+        )  # fmt: skip
 
 
 def _load_while_checking(
@@ -783,54 +786,71 @@ def _load_while_checking(
     client mostly a wait on the server), and the batch, which records every finding, is
     opened once they are done. Should one of them find an error, the load rolls back.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recor-checks") as pool:
-        checking = pool.submit(preparing.finish)
-        prepared: PreparedImport | None = None
-        summary: LoadSummary | None = None
+    checking = _in_background(preparing.finish)
+    prepared: PreparedImport | None = None
+    summary: LoadSummary | None = None
 
-        def checked() -> PreparedImport:
-            """Every finding of the delivery (waits for the last checks)."""
-            nonlocal prepared
-            if prepared is None:
-                prepared = checking.result()
-            return prepared
+    def checked() -> PreparedImport:
+        """Every finding of the delivery (waits for the last checks)."""
+        nonlocal prepared
+        if prepared is None:
+            prepared = checking.result()
+        return prepared
 
-        def batch_info() -> BatchInfo:
-            if checked().refused:
-                raise _LateRefusal
-            digest = input_digest(
-                checked().source_files, **identity, registry_state=registry_state(conn)
-            )  # type: ignore[arg-type]
-            return checked().batch_info(user=login, note=note, input_digest=digest)
+    def batch_info() -> BatchInfo:
+        if checked().refused:
+            raise _LateRefusal
+        digest = input_digest(
+            checked().source_files, **identity, registry_state=registry_state(conn)
+        )  # type: ignore[arg-type]
+        return checked().batch_info(user=login, note=note, input_digest=digest)
 
-        try:
-            with write_transaction(conn, user=login, wait=wait) as writer:
-                delivery = preparing.delivery
-                if lookup.generation is not None and writer.generation != lookup.generation:
-                    log.info(
-                        "registry changed since the lookup (batch %s → %s): checking again"
-                        " under the write lock", lookup.generation, writer.generation,
-                    )  # fmt: skip
-                    checking.result()  # superseded: the delivery is read and checked again
-                    again = _Lookup(conn, in_transaction=True)
-                    prepared = prepare_import(paths, registry=again, **options)  # type: ignore[arg-type]
-                    if prepared.refused:
-                        return ImportResult(prepared, dry_run=dry_run)
-                    delivery = prepared.delivery
-                assert delivery is not None
-                summary = load_delivery(
-                    conn, delivery, batch_info, replace_scope=replace_scope, dry_run=dry_run
-                )
-            if writer.commit_note:
-                summary.commit_note = writer.commit_note
-        except _LateRefusal:
-            summary = None
-        except (RegistryError, psycopg.Error) as exc:
-            if isinstance(exc, psycopg.Error):  # a deferred rule refusing at commit
-                exc = registry_error(exc)
-            summary = None
-            _add_refusal(checked(), exc)
-        return ImportResult(checked(), summary=summary, dry_run=dry_run)
+    try:
+        with write_transaction(conn, user=login, wait=wait) as writer:
+            delivery = preparing.delivery
+            if lookup.generation is not None and writer.generation != lookup.generation:
+                log.info(
+                    "registry changed since the lookup (batch %s → %s): checking again"
+                    " under the write lock", lookup.generation, writer.generation,
+                )  # fmt: skip
+                # superseded (whatever they found): the delivery is read and checked
+                # again, once they are done
+                wait_for([checking])
+                again = _Lookup(conn, in_transaction=True)
+                prepared = prepare_import(paths, registry=again, **options)  # type: ignore[arg-type]
+                if prepared.refused:
+                    return ImportResult(prepared, dry_run=dry_run)
+                delivery = prepared.delivery
+            assert delivery is not None
+            summary = load_delivery(
+                conn, delivery, batch_info, replace_scope=replace_scope, dry_run=dry_run
+            )
+        if writer.commit_note:
+            summary.commit_note = writer.commit_note
+    except _LateRefusal:
+        log.info("delivery refused by its last checks: %d error(s)", len(checked().errors()))
+        summary = None
+    except (RegistryError, psycopg.Error) as exc:
+        if isinstance(exc, psycopg.Error):  # a deferred rule refusing at commit
+            exc = registry_error(exc)
+        summary = None
+        _add_refusal(checked(), exc)
+    return ImportResult(checked(), summary=summary, dry_run=dry_run)
+
+
+def _in_background(work: Callable[[], PreparedImport]) -> Future[PreparedImport]:
+    """Run ``work`` in a daemon thread: an interrupted import (Ctrl-C) does not wait for it."""
+    future: Future[PreparedImport] = Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(work())
+            except BaseException as exc:  # handed to whoever waits for the result
+                future.set_exception(exc)
+
+    threading.Thread(target=run, name="recor-last-checks", daemon=True).start()
+    return future
 
 
 class _LateRefusal(Exception):

@@ -24,9 +24,15 @@ from psycopg.copy import QueuedLibpqWriter
 from recor.config import STORAGE_CRS
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUMNS, SITE_COLUMNS
 from recor.errors import RegistryError
-from recor.registry.batch import batch_transaction, bulk_settings, finish_batch, registry_error
+from recor.registry.batch import (
+    batch_transaction,
+    bulk_settings,
+    finish_batch,
+    registry_error,
+    require_current_schema,
+)
 from recor.registry.gracethd_store import store_gracethd_tables
-from recor.registry.lock import LockWait, writing
+from recor.registry.lock import LockWait, current_writer, writing
 from recor.registry.model import BatchInfo, Delivery, EntityCounts, LoadSummary, ReplaceScope
 
 __all__ = ["load_delivery"]
@@ -117,9 +123,16 @@ def load_delivery(
         nothing was written (dry run, or nothing changed).
     """
     _check_frames(delivery)
+    if not isinstance(info, BatchInfo) and current_writer(conn) is None:
+        # the lock announces who writes: known only from a BatchInfo or an open writer
+        raise RegistryError(
+            "load_delivery: a BatchInfo given as a function needs the write transaction "
+            "open (recor.registry.lock.write_transaction)"
+        )
     user = info.user if isinstance(info, BatchInfo) else ""
     try:
         with writing(conn, user=user, wait=wait) as writer, conn.transaction():
+            require_current_schema(conn)  # before the COPY, not after it
             # Staging needs no batch: the rows travel while a caller finishes its checks.
             _stage(conn, delivery)
             opened = info if isinstance(info, BatchInfo) else info()

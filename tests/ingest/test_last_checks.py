@@ -8,6 +8,7 @@ must leave the registry as it was.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import geopandas as gpd
@@ -20,7 +21,10 @@ import shapely
 from recor import registry
 from recor.ingest import pipeline
 from recor.ingest.pipeline import import_paths, prepare_import
+from recor.registry import BatchInfo
+from recor.registry.lock import write_transaction
 from tests.ingest.ingest_builders import A_XY, B_XY, site_frame
+from tests.registry.test_write_lock import _chamber_delivery, _segment_from_p
 
 pytestmark = pytest.mark.db
 
@@ -113,3 +117,66 @@ def test_a_check_that_fails_leaves_the_registry_as_it_was(conn, tmp_path, monkey
         import_paths(conn, [_delivery(tmp_path)])
     conn.rollback()
     _nothing_written(conn)
+
+
+def test_an_interrupted_import_does_not_wait_for_them(conn, tmp_path, monkeypatch) -> None:
+    """Ctrl-C while the checks run: the import stops at once, nothing is written."""
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+    found = pipeline.check_disconnected_parts
+
+    def slow(segments, sites, findings):
+        started.set()
+        release.wait(10)
+        finished.set()
+        return found(segments, sites, findings)
+
+    def interrupted(*_args, **_kwargs):
+        assert started.wait(30), "the last checks must be running by now"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "check_disconnected_parts", slow)
+    monkeypatch.setattr(pipeline, "write_transaction", interrupted)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            import_paths(conn, [_delivery(tmp_path)])
+        assert not finished.is_set()  # returned while the checks were still running
+    finally:
+        release.set()
+    _nothing_written(conn)
+
+
+def test_checks_superseded_by_a_newer_registry_may_fail(registry_url, tmp_path, monkeypatch):
+    """The registry changed while the import waited for the lock: the delivery is read and
+    checked again under the lock; the first checks, whatever became of them, are dropped."""
+    calls: list[int] = []
+    found = pipeline.check_site_statuses
+
+    def first_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("contrôle dépassé en panne")
+        return found(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "check_site_statuses", first_fails)
+    delivery = _segment_from_p(tmp_path / "two")
+    waiting = threading.Event()
+    outcome: dict = {}
+
+    def second() -> None:
+        with registry.connect(registry_url) as conn:
+            outcome["result"] = import_paths(
+                conn, [delivery], on_lock_wait=lambda holder, waited: waiting.set()
+            )
+
+    with (
+        registry.connect(registry_url, autocommit=True) as first,
+        write_transaction(first, user="first"),
+    ):
+        registry.load_delivery(first, _chamber_delivery(), BatchInfo(user="first"))
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert waiting.wait(20), f"the second import must wait for the first {outcome}"
+    thread.join(60)
+    result = outcome["result"]
+    assert result.status == "loaded", result.prepared.errors()
+    assert len(calls) == 2  # the first checks, then those under the lock

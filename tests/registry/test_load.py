@@ -344,3 +344,10 @@ def test_texts_dates_counts_and_extra_arrive_exactly_as_delivered(conn, sample_d
     assert str(first[4]) == str(sample_delivery.segments.loc[0, "commissioned_on"])[:10]
     assert second[0] == ""
     assert second[4] is None
+
+
+def test_a_batch_info_given_as_a_function_needs_the_write_transaction(conn, sample_delivery):
+    """The lock announces who writes; a deferred BatchInfo cannot say it before it is built."""
+    with pytest.raises(RegistryError, match="write transaction"):
+        registry.load_delivery(conn, sample_delivery, lambda: BatchInfo(user="x"))
+    assert registry.list_batches(conn).empty
