@@ -21,7 +21,7 @@ from recor.registry.model import BatchInfo, LoadSummary
 
 __all__ = [
     "batch_transaction",
-    "bulk_settings",
+    "bulk_work_mem",
     "finish_batch",
     "registry_error",
     "require_current_schema",
@@ -97,16 +97,9 @@ def registry_error(exc: psycopg.Error) -> RegistryError:
     return RegistryError("registry refused the change: " + "; ".join(parts))
 
 
-def bulk_settings(conn: psycopg.Connection) -> None:
-    """Settings of a bulk write, local to the open transaction.
-
-    The memory of its sorts, hashes and transition tables; and no JIT compilation: the
-    planner prices each bulk statement (and each trigger's statement over 200,000 rows)
-    above ``jit_above_cost``, and compiling and optimising them cost more than they save
-    (200,000 segments: about 1 s of a load's server CPU and 1 s of an undo's, measured).
-    """
+def bulk_work_mem(conn: psycopg.Connection) -> None:
+    """Give the open transaction the memory of a bulk write (sorts, hashes, transition tables)."""
     conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(_BULK_WORK_MEM)))
-    conn.execute("SET LOCAL jit = off")
 
 
 def finish_batch(

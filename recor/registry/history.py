@@ -10,7 +10,7 @@ from psycopg import sql
 from recor.config import STORAGE_CRS
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SITE_COLUMNS
 from recor.errors import NotFound, UndoRefused
-from recor.registry.batch import batch_transaction, bulk_settings, finish_batch, registry_error
+from recor.registry.batch import batch_transaction, bulk_work_mem, finish_batch, registry_error
 from recor.registry.lock import LockWait, writing
 from recor.registry.model import BatchInfo, EntityCounts, LoadSummary
 
@@ -150,7 +150,7 @@ def undo_batch(
             batch_transaction(conn, info) as undo_id,
         ):
             _check_undoable(conn, batch_id)
-            bulk_settings(conn)
+            bulk_work_mem(conn)
             for table in _DATA_COLUMNS:
                 setattr(summary, _SUMMARY_FIELD[table], _undo_table(conn, table, batch_id))
             conn.execute("SELECT recor.mark_undone(%s, %s)", (batch_id, undo_id))

@@ -19,14 +19,13 @@ import pandas as pd
 import psycopg
 import shapely
 from psycopg import sql
-from psycopg.copy import QueuedLibpqWriter
 
 from recor.config import STORAGE_CRS
 from recor.domain import RISK_GROUP_COLUMNS, SEGMENT_COLUMNS, SEGMENT_RISK_COLUMNS, SITE_COLUMNS
 from recor.errors import RegistryError
 from recor.registry.batch import (
     batch_transaction,
-    bulk_settings,
+    bulk_work_mem,
     finish_batch,
     registry_error,
     require_current_schema,
@@ -219,7 +218,7 @@ def _stage(conn: psycopg.Connection, delivery: Delivery) -> None:
         "stage_risk_groups": delivery.risk_groups,
         "stage_links": delivery.segment_risk_groups,
     }
-    bulk_settings(conn)
+    bulk_work_mem(conn)
     _staging_buffers(conn)
     for table, columns in _STAGING.items():
         _create_staging(conn, table, columns)
@@ -280,10 +279,7 @@ def _copy(
     query = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
     )
-    cursor = conn.cursor()
-    # A worker thread sends each block while the next is built: the server parses one
-    # block as the client formats the next (the default writer would wait for each send).
-    with cursor.copy(query, writer=QueuedLibpqWriter(cursor)) as copy:
+    with conn.cursor().copy(query) as copy:
         for start in range(0, len(frame), _COPY_ROWS):
             block = frame.iloc[start : start + _COPY_ROWS]
             fields = [_copy_fields(block, column, pg_type) for column, pg_type in columns]

@@ -21,10 +21,8 @@ import shapely
 from recor import registry
 from recor.ingest import pipeline
 from recor.ingest.pipeline import import_paths, prepare_import
-from recor.registry import BatchInfo
-from recor.registry.lock import write_transaction
 from tests.ingest.ingest_builders import A_XY, B_XY, site_frame
-from tests.registry.test_write_lock import _chamber_delivery, _segment_from_p
+from tests.registry.test_write_lock import _segment_from_p, import_behind_a_chamber
 
 pytestmark = pytest.mark.db
 
@@ -158,25 +156,6 @@ def test_checks_superseded_by_a_newer_registry_may_fail(registry_url, tmp_path, 
         return found(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "check_site_statuses", first_fails)
-    delivery = _segment_from_p(tmp_path / "two")
-    waiting = threading.Event()
-    outcome: dict = {}
-
-    def second() -> None:
-        with registry.connect(registry_url) as conn:
-            outcome["result"] = import_paths(
-                conn, [delivery], on_lock_wait=lambda holder, waited: waiting.set()
-            )
-
-    with (
-        registry.connect(registry_url, autocommit=True) as first,
-        write_transaction(first, user="first"),
-    ):
-        registry.load_delivery(first, _chamber_delivery(), BatchInfo(user="first"))
-        thread = threading.Thread(target=second)
-        thread.start()
-        assert waiting.wait(20), f"the second import must wait for the first {outcome}"
-    thread.join(60)
-    result = outcome["result"]
+    result = import_behind_a_chamber(registry_url, _segment_from_p(tmp_path / "two"))
     assert result.status == "loaded", result.prepared.errors()
     assert len(calls) == 2  # the first checks, then those under the lock

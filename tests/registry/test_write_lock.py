@@ -15,7 +15,7 @@ from recor import registry
 from recor.cli import main
 from recor.config import ImportSettings
 from recor.errors import RegistryBusy, RegistryError
-from recor.ingest.pipeline import import_paths
+from recor.ingest.pipeline import ImportResult, import_paths
 from recor.registry import BatchInfo, Delivery
 from recor.registry.batch import batch_transaction
 from recor.registry.lock import LockHolder, LockWait, write_transaction
@@ -89,13 +89,12 @@ def _segment_from_p(folder: Path) -> Path:
     return folder
 
 
-def test_two_overlapping_imports_leave_one_site_at_a_point(registry_url, tmp_path):
-    """Import 2 looks the registry up while import 1 (a chamber at P) is still loading.
+def import_behind_a_chamber(registry_url: str, delivery: Path) -> ImportResult:
+    """Import ``delivery`` while another writer loads import 1 (the chamber at P).
 
-    Before: import 2 created junction J-619500-6756000 at P beside the chamber. Now it sees,
-    once it holds the lock, that a batch was committed since its lookup and checks again.
+    The import looks the registry up before the chamber is committed, waits for the lock,
+    and finds a newer registry once it holds it.
     """
-    delivery = _segment_from_p(tmp_path / "two")
     waiting = threading.Event()
     outcome: dict = {}
 
@@ -115,7 +114,16 @@ def test_two_overlapping_imports_leave_one_site_at_a_point(registry_url, tmp_pat
         thread.start()
         assert waiting.wait(20), f"the second import must wait for the first {outcome}"
     thread.join(60)
-    result = outcome["result"]
+    return outcome["result"]
+
+
+def test_two_overlapping_imports_leave_one_site_at_a_point(registry_url, tmp_path):
+    """Import 2 looks the registry up while import 1 (a chamber at P) is still loading.
+
+    Before: import 2 created junction J-619500-6756000 at P beside the chamber. Now it sees,
+    once it holds the lock, that a batch was committed since its lookup and checks again.
+    """
+    result = import_behind_a_chamber(registry_url, _segment_from_p(tmp_path / "two"))
     assert result.loaded, result.prepared.errors()
     with registry.connect(registry_url, autocommit=True) as conn:
         sites = registry.read_sites(conn)
