@@ -105,18 +105,12 @@ class PreparedImport:
         A draft acceptance (``GTHD-DRAFT``) and every finding it waived come first, so the
         cap never hides them, and the acceptance is repeated in the batch's note.
         """
-        found = self.findings
-        draft = found["rule"] == "GTHD-DRAFT"
-        first = draft | found["message"].astype(str).str.endswith(WAIVED)
-        ordered = pd.concat([found[first], found[~first]])
-        kept = ordered.head(max(max_findings, int(first.sum()))).to_dict("records")
-        said = "; ".join(found.loc[draft, "message"])
         return BatchInfo(
             source_files=self.source_files,
             profile=self.profile,
             user=user,
-            note=" | ".join(text for text in (note, said) if text),
-            findings=tuple(kept),
+            note=_batch_note(self.findings, note),
+            findings=_batch_findings(self.findings, max_findings),
             input_digest=input_digest,
         )
 
@@ -129,6 +123,19 @@ class PreparedImport:
             f"delivery refused: {len(errors)} error(s){more}; nothing was written\n  "
             + "\n  ".join(lines)
         )
+
+
+def _batch_findings(found: pd.DataFrame, max_findings: int = 1000) -> tuple[dict, ...]:
+    """The findings a batch records: a draft acceptance and what it waived first, capped."""
+    first = (found["rule"] == "GTHD-DRAFT") | found["message"].astype(str).str.endswith(WAIVED)
+    ordered = pd.concat([found[first], found[~first]])
+    return tuple(ordered.head(max(max_findings, int(first.sum()))).to_dict("records"))
+
+
+def _batch_note(found: pd.DataFrame, note: str) -> str:
+    """The batch's note: the user's, and a draft acceptance repeated."""
+    said = "; ".join(found.loc[found["rule"] == "GTHD-DRAFT", "message"])
+    return " | ".join(text for text in (note, said) if text)
 
 
 @dataclass
@@ -782,32 +789,36 @@ def _load_while_checking(
 ) -> ImportResult:
     """Load a built delivery in one transaction while its last checks run in a thread.
 
-    Those checks only report; they run while the rows are staged in the registry (for the
-    client mostly a wait on the server), and the batch, which records every finding, is
-    opened once they are done. Should one of them find an error, the load rolls back.
+    Those checks only report; they run while the registry stages and merges the rows (for
+    the importing process mostly a wait on the server), and their findings join the batch
+    before it closes. Should one of them find an error, the load rolls back.
     """
-    checking = _in_background(preparing.finish)
+    # the note repeats a draft acceptance, read with the delivery: known before the last
+    # checks, which only report on the network
+    early_note = _batch_note(preparing.findings.frame(), note)
+    # they start once the rows are staged: formatting the COPY is the importing process's
+    # own work, the rest of the load the server's
+    go = threading.Event()
+    checking = _in_background(preparing.finish, go)
     prepared: PreparedImport | None = None
     summary: LoadSummary | None = None
 
     def checked() -> PreparedImport:
-        """Every finding of the delivery (waits for the last checks)."""
+        """Every finding of the delivery (runs or waits for the last checks)."""
         nonlocal prepared
         if prepared is None:
+            go.set()
             prepared = checking.result()
         return prepared
 
-    def batch_info() -> BatchInfo:
+    def batch_findings() -> tuple[dict, ...]:
         if checked().refused:
             raise _LateRefusal
-        digest = input_digest(
-            checked().source_files, **identity, registry_state=registry_state(conn)
-        )  # type: ignore[arg-type]
-        return checked().batch_info(user=login, note=note, input_digest=digest)
+        return _batch_findings(checked().findings)
 
     try:
         with write_transaction(conn, user=login, wait=wait) as writer:
-            delivery = preparing.delivery
+            state = registry_state(conn)
             if lookup.generation is not None and writer.generation != lookup.generation:
                 log.info(
                     "registry changed since the lookup (batch %s → %s): checking again"
@@ -815,16 +826,29 @@ def _load_while_checking(
                 )  # fmt: skip
                 # superseded (whatever they found): the delivery is read and checked
                 # again, once they are done
+                go.set()
                 wait_for([checking])
                 again = _Lookup(conn, in_transaction=True)
                 prepared = prepare_import(paths, registry=again, **options)  # type: ignore[arg-type]
                 if prepared.refused:
                     return ImportResult(prepared, dry_run=dry_run)
-                delivery = prepared.delivery
-            assert delivery is not None
-            summary = load_delivery(
-                conn, delivery, batch_info, replace_scope=replace_scope, dry_run=dry_run
-            )
+                assert prepared.delivery is not None
+                digest = input_digest(prepared.source_files, **identity, registry_state=state)  # type: ignore[arg-type]
+                info = prepared.batch_info(user=login, note=note, input_digest=digest)
+                summary = load_delivery(
+                    conn, prepared.delivery, info, replace_scope=replace_scope, dry_run=dry_run
+                )
+            else:
+                assert preparing.delivery is not None
+                digest = input_digest(preparing.source_files, **identity, registry_state=state)  # type: ignore[arg-type]
+                info = BatchInfo(
+                    source_files=preparing.source_files, profile=preparing.profile,
+                    user=login, note=early_note, input_digest=digest,
+                )  # fmt: skip
+                summary = load_delivery(
+                    conn, preparing.delivery, info, replace_scope=replace_scope,
+                    dry_run=dry_run, findings=batch_findings, staged=go.set,
+                )  # fmt: skip
         if writer.commit_note:
             summary.commit_note = writer.commit_note
     except _LateRefusal:
@@ -838,11 +862,17 @@ def _load_while_checking(
     return ImportResult(checked(), summary=summary, dry_run=dry_run)
 
 
-def _in_background(work: Callable[[], PreparedImport]) -> Future[PreparedImport]:
-    """Run ``work`` in a daemon thread: an interrupted import (Ctrl-C) does not wait for it."""
+def _in_background(
+    work: Callable[[], PreparedImport], go: threading.Event
+) -> Future[PreparedImport]:
+    """Run ``work`` in a daemon thread once ``go`` is set.
+
+    A daemon: an interrupted import (Ctrl-C) does not wait for it.
+    """
     future: Future[PreparedImport] = Future()
 
     def run() -> None:
+        go.wait()
         if future.set_running_or_notify_cancel():
             try:
                 future.set_result(work())

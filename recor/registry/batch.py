@@ -7,9 +7,10 @@ share; this module imports no GIS library, so an undo starts without one.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -23,6 +24,7 @@ __all__ = [
     "batch_transaction",
     "bulk_work_mem",
     "finish_batch",
+    "record_batch_findings",
     "registry_error",
     "require_current_schema",
 ]
@@ -63,6 +65,16 @@ def _begin_batch(conn: psycopg.Connection, info: BatchInfo) -> int:
     if info.input_digest is not None:
         conn.execute("SELECT recor.record_batch_input(%s, %s)", (row[0], info.input_digest))
     return int(row[0])
+
+
+def record_batch_findings(
+    conn: psycopg.Connection, batch_id: int, findings: Sequence[Mapping[str, Any]]
+) -> None:
+    """Record the findings of a batch that opened with none, before it closes (0020)."""
+    conn.execute(
+        "SELECT recor.record_batch_findings(%s, %s)",
+        (batch_id, json.dumps([dict(f) for f in findings], default=str)),
+    )
 
 
 def require_current_schema(conn: psycopg.Connection) -> None:

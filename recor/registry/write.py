@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,11 +27,11 @@ from recor.registry.batch import (
     batch_transaction,
     bulk_work_mem,
     finish_batch,
+    record_batch_findings,
     registry_error,
-    require_current_schema,
 )
 from recor.registry.gracethd_store import store_gracethd_tables
-from recor.registry.lock import LockWait, current_writer, writing
+from recor.registry.lock import LockWait, writing
 from recor.registry.model import BatchInfo, Delivery, EntityCounts, LoadSummary, ReplaceScope
 
 __all__ = ["load_delivery"]
@@ -85,11 +85,13 @@ _ENUM_CHECKS = (
 def load_delivery(
     conn: psycopg.Connection,
     delivery: Delivery,
-    info: BatchInfo | Callable[[], BatchInfo],
+    info: BatchInfo,
     *,
     replace_scope: ReplaceScope | None = None,
     dry_run: bool = False,
     wait: LockWait | None = None,
+    findings: Callable[[], Sequence[Mapping[str, Any]]] | None = None,
+    staged: Callable[[], None] | None = None,
 ) -> LoadSummary:
     """Merge a validated delivery into the registry, all or nothing.
 
@@ -105,15 +107,20 @@ def load_delivery(
     delivery
         Frames in the registry's vocabulary, EPSG:2154.
     info
-        Provenance recorded with the batch; or a function returning it, called once the
-        rows are staged (a caller's last checks can run meanwhile) and before the batch is
-        opened: an exception it raises rolls everything back.
+        Provenance recorded with the batch.
     replace_scope
         Which missing rows to retire; None retires nothing.
     dry_run
         Compute the same summary, then roll back: nothing is written.
     wait
         How long to wait for another writer's lock, and whom to tell (default 300 s).
+    findings
+        The batch's findings, when they are not known yet as the load starts (``info`` then
+        has none): called once the rows are merged, before the batch closes, so a caller's
+        last checks run beside the load; an exception it raises rolls everything back.
+    staged
+        Called once the rows are staged: from there on the load is the server's work, and
+        the caller's process has a core to itself (e.g. for those last checks).
 
     Returns
     -------
@@ -122,21 +129,17 @@ def load_delivery(
         nothing was written (dry run, or nothing changed).
     """
     _check_frames(delivery)
-    if not isinstance(info, BatchInfo) and current_writer(conn) is None:
-        # the lock announces who writes: known only from a BatchInfo or an open writer
-        raise RegistryError(
-            "load_delivery: a BatchInfo given as a function needs the write transaction "
-            "open (recor.registry.lock.write_transaction)"
-        )
-    user = info.user if isinstance(info, BatchInfo) else ""
+    if findings is not None and info.findings:
+        raise RegistryError("load_delivery: findings are given either in info or later, not both")
     try:
-        with writing(conn, user=user, wait=wait) as writer, conn.transaction():
-            require_current_schema(conn)  # before the COPY, not after it
-            # Staging needs no batch: the rows travel while a caller finishes its checks.
+        with (
+            writing(conn, user=info.user, wait=wait) as writer,
+            batch_transaction(conn, info) as batch_id,
+        ):
             _stage(conn, delivery)
-            opened = info if isinstance(info, BatchInfo) else info()
-            with batch_transaction(conn, opened) as batch_id:
-                summary = _merge(conn, delivery, batch_id, replace_scope, dry_run)
+            if staged is not None:
+                staged()
+            summary = _merge(conn, delivery, batch_id, replace_scope, dry_run, findings)
         summary.commit_note = writer.commit_note
     except _DryRunDone as done:
         log.info("nothing written (%s)", "dry run" if dry_run else "no change")
@@ -152,6 +155,7 @@ def _merge(
     batch_id: int,
     replace_scope: ReplaceScope | None,
     dry_run: bool,
+    findings: Callable[[], Sequence[Mapping[str, Any]]] | None,
 ) -> LoadSummary:
     """Merge the staged delivery into the registry under the open batch.
 
@@ -170,6 +174,8 @@ def _merge(
         summary.gracethd_tables = store_gracethd_tables(conn, batch_id, delivery.gracethd_tables)
     if replace_scope is not None and not replace_scope.is_empty():
         _retire_out_of_scope(conn, summary, replace_scope, delivery.risk_groups is not None)
+    if findings is not None:
+        record_batch_findings(conn, batch_id, findings())
     finish_batch(conn, batch_id, summary, outcome="loaded")
     if dry_run:
         # Run the checks deferred to commit now, so a dry run refuses what a real load

@@ -75,7 +75,7 @@ def test_their_findings_are_a_plain_preparations_and_reach_the_batch(conn, tmp_p
 
     result = import_paths(conn, [path], user="test")
 
-    assert result.status == "loaded", result.prepared.errors()
+    assert result.status == "loaded", result.prepared.errors()["message"].tolist()
     pd.testing.assert_frame_equal(result.prepared.findings, expected)
     assert _batch_rules(conn, result.summary.batch_id) == set(expected["rule"])
 
@@ -128,12 +128,13 @@ def test_an_interrupted_import_does_not_wait_for_them(conn, tmp_path, monkeypatc
         finished.set()
         return found(segments, sites, findings)
 
-    def interrupted(*_args, **_kwargs):
+    def interrupted(*_args, staged, **_kwargs):
+        staged()  # as load_delivery once the rows are staged: the last checks start
         assert started.wait(30), "the last checks must be running by now"
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pipeline, "check_disconnected_parts", slow)
-    monkeypatch.setattr(pipeline, "write_transaction", interrupted)
+    monkeypatch.setattr(pipeline, "load_delivery", interrupted)
     try:
         with pytest.raises(KeyboardInterrupt):
             import_paths(conn, [_delivery(tmp_path)])
@@ -157,5 +158,5 @@ def test_checks_superseded_by_a_newer_registry_may_fail(registry_url, tmp_path, 
 
     monkeypatch.setattr(pipeline, "check_site_statuses", first_fails)
     result = import_behind_a_chamber(registry_url, _segment_from_p(tmp_path / "two"))
-    assert result.status == "loaded", result.prepared.errors()
+    assert result.status == "loaded", result.prepared.errors()["message"].tolist()
     assert len(calls) == 2  # the first checks, then those under the lock

@@ -476,3 +476,42 @@ def test_an_editor_imports_the_official_code_through_the_registry_function(login
     assert pd.isna(cog["chief_town_rank"].iloc[0])
     editor = psycopg.conninfo.conninfo_to_dict(logins["editor"])["user"]
     assert recorded == [("a.csv", 1, editor), ("b.csv", 1, editor)]
+
+
+def test_findings_given_late_are_the_batchs_own_once_and_never_after(conn, loaded, logins):
+    """Migration 0020: a batch opened with no findings takes them once, from its own
+    transaction, while it runs; no other way to change a batch's findings appears."""
+    editor, owner = logins["editor"], logins["owner"]
+    begin = "SELECT recor.begin_batch('e', 'p', '', '[]', '[]')"
+    found = """'[{"rule": "TOPO-CROSSING"}]'"""
+    record = f"SELECT recor.record_batch_findings(recor.current_batch(), {found})"
+    refusals = {
+        "another batch": _refused(
+            editor, begin, f"SELECT recor.record_batch_findings({loaded}, {found})"
+        ),
+        "twice": _refused(editor, begin, record, record),
+        "opened with findings": _refused(
+            editor, "SELECT recor.begin_batch('e', 'p', '', '[]', '[{\"rule\": \"X\"}]')", record
+        ),
+        "not a list": _refused(
+            editor, begin, "SELECT recor.record_batch_findings(recor.current_batch(), '{}')"
+        ),
+        "closed, by the owner": _refused(
+            owner, f"UPDATE recor.import_batches SET findings = {found} WHERE id = {loaded}"
+        ),
+    }  # fmt: skip
+    assert "not opened by this transaction" in refusals["another batch"]
+    assert "recorded once" in refusals["twice"]
+    assert "recorded once" in refusals["opened with findings"]
+    assert "JSON array expected" in refusals["not a list"]
+    assert "provenance never changes" in refusals["closed, by the owner"]
+
+    with (
+        psycopg.connect(editor, autocommit=True) as session,
+        write_transaction(session, user="e"),
+    ):
+        batch = session.execute(begin).fetchone()[0]
+        session.execute(record)
+        session.execute("SELECT recor.finish_batch(%s, '{}', 'loaded')", (batch,))
+    row = conn.execute("SELECT findings FROM recor.import_batches WHERE id = %s", (batch,))
+    assert row.fetchone()[0] == [{"rule": "TOPO-CROSSING"}]

@@ -346,8 +346,15 @@ def test_texts_dates_counts_and_extra_arrive_exactly_as_delivered(conn, sample_d
     assert second[4] is None
 
 
-def test_a_batch_info_given_as_a_function_needs_the_write_transaction(conn, sample_delivery):
-    """The lock announces who writes; a deferred BatchInfo cannot say it before it is built."""
-    with pytest.raises(RegistryError, match="write transaction"):
-        registry.load_delivery(conn, sample_delivery, lambda: BatchInfo(user="x"))
-    assert registry.list_batches(conn).empty
+def test_findings_given_late_are_recorded_before_the_batch_closes(conn, sample_delivery):
+    """An import's last checks report while the rows load: their findings join the batch."""
+    late = ({"severity": "warning", "rule": "TOPO-CROSSING", "code": "T-1"},)
+    summary = registry.load_delivery(conn, sample_delivery, BatchInfo(), findings=lambda: late)
+    row = conn.execute(
+        "SELECT findings FROM recor.import_batches WHERE id = %s", (summary.batch_id,)
+    ).fetchone()
+    assert row is not None and row[0] == [dict(f) for f in late]
+    with pytest.raises(RegistryError, match="either in info or later"):
+        registry.load_delivery(
+            conn, sample_delivery, BatchInfo(findings=late), findings=lambda: late
+        )
