@@ -859,6 +859,10 @@ def _load_while_checking(
             exc = registry_error(exc)
         summary = None
         _add_refusal(checked(), exc)
+    finally:
+        if prepared is None:  # left by an interruption: checks not started are not run
+            checking.cancel()
+            go.set()
     return ImportResult(checked(), summary=summary, dry_run=dry_run)
 
 

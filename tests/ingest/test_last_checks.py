@@ -160,3 +160,27 @@ def test_checks_superseded_by_a_newer_registry_may_fail(registry_url, tmp_path, 
     result = import_behind_a_chamber(registry_url, _segment_from_p(tmp_path / "two"))
     assert result.status == "loaded", result.prepared.errors()["message"].tolist()
     assert len(calls) == 2  # the first checks, then those under the lock
+
+
+def test_checks_an_interruption_left_unstarted_never_run(conn, tmp_path, monkeypatch) -> None:
+    """Ctrl-C before the rows are staged: the waiting thread ends without checking."""
+    ran: list[int] = []
+    found = pipeline.check_disconnected_parts
+
+    def counted(segments, sites, findings):
+        ran.append(1)
+        return found(segments, sites, findings)
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "check_disconnected_parts", counted)
+    monkeypatch.setattr(pipeline, "write_transaction", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        import_paths(conn, [_delivery(tmp_path)])
+    waiting = [t for t in threading.enumerate() if t.name == "recor-last-checks"]
+    for thread in waiting:
+        thread.join(10)
+        assert not thread.is_alive()
+    assert ran == []
+    _nothing_written(conn)
