@@ -305,7 +305,7 @@ class _Preparing:
     """A delivery read and built; its last checks, which only report, may not have run yet.
 
     Those checks (segment layout, site statuses, disconnected parts) change nothing in the
-    delivery, so :func:`import_paths` runs them while the rows travel to the registry.
+    delivery, so :func:`import_paths` runs them while the registry merges the rows.
     """
 
     delivery: Delivery | None
@@ -757,7 +757,8 @@ def import_paths(
             return same
         preparing = _prepare(paths, registry=lookup, progress=progress, **options)  # type: ignore[arg-type]
     if preparing.refused:
-        prepared = preparing.finish()  # the report lists every finding, late ones too
+        with paused_gc():  # see _prepare
+            prepared = preparing.finish()  # the report lists every finding, late ones too
         log.info("delivery refused before loading: %d error(s)", len(prepared.errors()))
         return ImportResult(prepared, dry_run=dry_run)
     if progress:
@@ -814,6 +815,8 @@ def _load_while_checking(
     def batch_findings() -> tuple[dict, ...]:
         if checked().refused:
             raise _LateRefusal
+        # a draft acceptance is said while reading, never by the last checks
+        assert _batch_note(checked().findings, note) == early_note
         return _batch_findings(checked().findings)
 
     try:
@@ -824,10 +827,7 @@ def _load_while_checking(
                     "registry changed since the lookup (batch %s → %s): checking again"
                     " under the write lock", lookup.generation, writer.generation,
                 )  # fmt: skip
-                # superseded (whatever they found): the delivery is read and checked
-                # again, once they are done
-                go.set()
-                wait_for([checking])
+                _drop(checking, go)  # the delivery is read and checked again, whole
                 again = _Lookup(conn, in_transaction=True)
                 prepared = prepare_import(paths, registry=again, **options)  # type: ignore[arg-type]
                 if prepared.refused:
@@ -864,6 +864,13 @@ def _load_while_checking(
             checking.cancel()
             go.set()
     return ImportResult(checked(), summary=summary, dry_run=dry_run)
+
+
+def _drop(checking: Future[PreparedImport], go: threading.Event) -> None:
+    """Superseded last checks: never run (waited for, were they already running)."""
+    if not checking.cancel():
+        wait_for([checking])
+    go.set()
 
 
 def _in_background(

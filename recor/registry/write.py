@@ -174,8 +174,8 @@ def _merge(
         summary.gracethd_tables = store_gracethd_tables(conn, batch_id, delivery.gracethd_tables)
     if replace_scope is not None and not replace_scope.is_empty():
         _retire_out_of_scope(conn, summary, replace_scope, delivery.risk_groups is not None)
-    if findings is not None:
-        record_batch_findings(conn, batch_id, findings())
+    if findings is not None and (late := findings()):
+        record_batch_findings(conn, batch_id, late)
     finish_batch(conn, batch_id, summary, outcome="loaded")
     if dry_run:
         # Run the checks deferred to commit now, so a dry run refuses what a real load

@@ -1,9 +1,9 @@
-"""The last checks of an import run while its rows are staged in the registry.
+"""The last checks of an import run while the registry merges its rows.
 
 Segment layout, site statuses and disconnected parts only report; ``import_paths`` runs
-them in a thread during the staging COPY and opens the batch once they are done. Their
-findings must be those of a plain preparation, reach the batch, and a failure among them
-must leave the registry as it was.
+them in a thread that starts once the rows are staged, and their findings join the batch
+before it closes (migration 0020). Their findings must be those of a plain preparation,
+reach the batch, and a failure among them must leave the registry as it was.
 """
 
 from __future__ import annotations
@@ -144,22 +144,20 @@ def test_an_interrupted_import_does_not_wait_for_them(conn, tmp_path, monkeypatc
     _nothing_written(conn)
 
 
-def test_checks_superseded_by_a_newer_registry_may_fail(registry_url, tmp_path, monkeypatch):
+def test_checks_superseded_by_a_newer_registry_never_run(registry_url, tmp_path, monkeypatch):
     """The registry changed while the import waited for the lock: the delivery is read and
-    checked again under the lock; the first checks, whatever became of them, are dropped."""
+    checked again under the lock; the first last checks, superseded, are not run at all."""
     calls: list[int] = []
     found = pipeline.check_site_statuses
 
-    def first_fails(*args, **kwargs):
+    def counted(*args, **kwargs):
         calls.append(1)
-        if len(calls) == 1:
-            raise RuntimeError("contrôle dépassé en panne")
         return found(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "check_site_statuses", first_fails)
+    monkeypatch.setattr(pipeline, "check_site_statuses", counted)
     result = import_behind_a_chamber(registry_url, _segment_from_p(tmp_path / "two"))
     assert result.status == "loaded", result.prepared.errors()["message"].tolist()
-    assert len(calls) == 2  # the first checks, then those under the lock
+    assert calls == [1]  # only those under the lock
 
 
 def test_checks_an_interruption_left_unstarted_never_run(conn, tmp_path, monkeypatch) -> None:

@@ -496,6 +496,13 @@ def test_findings_given_late_are_the_batchs_own_once_and_never_after(conn, loade
         "not a list": _refused(
             editor, begin, "SELECT recor.record_batch_findings(recor.current_batch(), '{}')"
         ),
+        "empty, to keep the one change": _refused(
+            editor, begin, "SELECT recor.record_batch_findings(recor.current_batch(), '[]')"
+        ),
+        "by the owner's own update, emptied": _refused(
+            owner, begin, "UPDATE recor.import_batches SET findings = '\"x\"'"
+            " WHERE id = recor.current_batch()"
+        ),
         "closed, by the owner": _refused(
             owner, f"UPDATE recor.import_batches SET findings = {found} WHERE id = {loaded}"
         ),
@@ -503,7 +510,9 @@ def test_findings_given_late_are_the_batchs_own_once_and_never_after(conn, loade
     assert "not opened by this transaction" in refusals["another batch"]
     assert "recorded once" in refusals["twice"]
     assert "recorded once" in refusals["opened with findings"]
-    assert "JSON array expected" in refusals["not a list"]
+    assert "at least one finding expected" in refusals["not a list"]
+    assert "at least one finding expected" in refusals["empty, to keep the one change"]
+    assert "provenance never changes" in refusals["by the owner's own update, emptied"]
     assert "provenance never changes" in refusals["closed, by the owner"]
 
     with (

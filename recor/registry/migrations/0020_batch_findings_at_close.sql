@@ -4,8 +4,8 @@
 -- recor import opens the batch while the delivery's last checks (segment layout, site
 -- statuses, disconnected parts: they only report) still run beside the load, in the
 -- importing process; their findings join the batch row before it closes. A batch opened
--- with findings keeps them: only one opened with none ('[]') takes them later, and only from
--- the transaction that opened it, while it runs. That is no new power: the same transaction
+-- with findings keeps them: only one opened with none ('[]') takes them later, once (a
+-- non-empty list), and only from the transaction that opened it, while it runs. That is no new power: the same transaction
 -- could have given them when it opened the batch. Once the batch is closed its findings
 -- never change, as before.
 
@@ -16,8 +16,8 @@ BEGIN
         RAISE EXCEPTION 'batch % was not opened by this transaction', batch
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    IF jsonb_typeof(given) IS DISTINCT FROM 'array' THEN
-        RAISE EXCEPTION 'findings of batch %: a JSON array expected', batch
+    IF (CASE WHEN jsonb_typeof(given) = 'array' THEN jsonb_array_length(given) = 0 ELSE true END) THEN
+        RAISE EXCEPTION 'findings of batch %: a JSON array of at least one finding expected', batch
             USING ERRCODE = 'check_violation';
     END IF;
     UPDATE recor.import_batches SET findings = given
@@ -45,7 +45,8 @@ BEGIN
            AND NOT (OLD.outcome = 'running' AND NEW.outcome = 'running'
                     AND OLD.txid = pg_current_xact_id()
                     AND OLD.findings = '[]'::jsonb
-                    AND jsonb_typeof(NEW.findings) = 'array')) THEN
+                    AND CASE WHEN jsonb_typeof(NEW.findings) = 'array'
+                             THEN jsonb_array_length(NEW.findings) > 0 ELSE false END)) THEN
         RAISE EXCEPTION 'import batch %: provenance never changes', OLD.id
             USING ERRCODE = 'restrict_violation';
     END IF;
